@@ -1,0 +1,306 @@
+// The mock Roecny API: a real HTTP server with the vendor's login endpoint, a few protected
+// routes and switches that make it fail in each way the proxy must handle.
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+
+export const DEMO_CLIENT_ID = 'demo-client'
+export const DEMO_API_KEY = 'demo-key'
+export const LOGIN_PATH = '/api/v1/authentication/login'
+
+/** How the next login answers; every field is optional and falls back to a good login. */
+export interface LoginBehaviour {
+  /** Answer with this status and `body` (or a Roecny-style error) instead of a token. */
+  status?: number
+  headers?: Record<string, string>
+  /** Raw response body, sent as is (malformed answers). */
+  body?: string
+  /** Never answer. */
+  hang?: boolean
+  /** Issue this token string instead of a fresh JWT (it is then not accepted by the API). */
+  token?: unknown
+  /** `expires_at` as sent; `null` leaves the field out. */
+  expiresAt?: string | null
+  /** Lifetime of this token in seconds. */
+  lifetimeSeconds?: number
+  /** Leave the `Date` header out. */
+  omitDate?: boolean
+}
+
+export interface MockOptions {
+  clientId?: string
+  apiKey?: string
+  /** Token lifetime in seconds (the vendor grants about 30 minutes). */
+  tokenLifetimeSeconds?: number
+  /** Serve everything under this path prefix (e.g. `/roecny`), as a gateway in front of Roecny would. */
+  pathPrefix?: string
+  /** Wall clock of the mock, in ms since the epoch; used for `Date`, `iat`, `exp` and expiry checks. */
+  now?: () => number
+}
+
+export interface RecordedRequest {
+  method: string
+  url: string
+  headers: IncomingHttpHeaders
+}
+
+export interface MockRoecny {
+  readonly server: Server
+  /** `http://host:port` of the running mock. */
+  readonly url: string
+  /** Logins that reached the mock (whatever their answer). */
+  readonly logins: RecordedRequest[]
+  /** API requests that reached the mock (login excluded), newest last, at most 1,000 kept. */
+  readonly requests: RecordedRequest[]
+  /** Behaviours the next logins take, first in first out. */
+  readonly loginQueue: LoginBehaviour[]
+  /** Behaviour of every login once the queue is empty. */
+  defaultLogin: LoginBehaviour
+  /** Every token issued so far, oldest first. */
+  readonly issuedTokens: string[]
+  /** Requests to `/api/v1/test/held` waiting for `releaseHeld()`; each entry resolves when its client went away. */
+  readonly held: Array<{ closed: Promise<void> }>
+  /** Answers every held request with 200 `{"released":true}`. */
+  releaseHeld: () => void
+  /** Makes every token issued so far unknown to the API (answers 401). */
+  revokeAll: () => void
+  close: () => Promise<void>
+}
+
+interface TokenRecord {
+  expiresAtMs: number
+  revoked: boolean
+}
+
+const KEEP_REQUESTS = 1000
+const PATTERN = Buffer.alloc(64 * 1024, 'roecny-mock-data-')
+
+function base64url (input: Buffer | string): string {
+  return Buffer.from(input).toString('base64url')
+}
+
+/** `2025-04-25T07:27:04+0000`, the form of the vendor's example. */
+export function formatExpiresAt (ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+0000')
+}
+
+function record (req: IncomingMessage): RecordedRequest {
+  // A server-side IncomingMessage always has a method and a url.
+  return { method: String(req.method), url: String(req.url), headers: req.headers }
+}
+
+function sendJson (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers })
+  res.end(text)
+}
+
+function sameSecret (given: string | string[] | undefined, expected: string): boolean {
+  if (typeof given !== 'string') return false
+  const a = createHash('sha256').update(given).digest()
+  const b = createHash('sha256').update(expected).digest()
+  return timingSafeEqual(a, b)
+}
+
+export async function startMockRoecny (options: MockOptions = {}, host = '127.0.0.1', port = 0): Promise<MockRoecny> {
+  const clientId = options.clientId ?? DEMO_CLIENT_ID
+  const apiKey = options.apiKey ?? DEMO_API_KEY
+  const lifetime = options.tokenLifetimeSeconds ?? 1800
+  const now = options.now ?? Date.now
+  const pathPrefix = options.pathPrefix ?? ''
+  const signingKey = randomBytes(32)
+  const tokens = new Map<string, TokenRecord>()
+  const sockets = new Set<Socket>()
+  const logins: RecordedRequest[] = []
+  const requests: RecordedRequest[] = []
+  const loginQueue: LoginBehaviour[] = []
+  const issuedTokens: string[] = []
+  const held: Array<{ closed: Promise<void> }> = []
+  const heldResponses: ServerResponse[] = []
+
+  function signToken (subject: string, issuedMs: number, expiresMs: number): string {
+    const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))
+    const payload = base64url(JSON.stringify({
+      type: 'client',
+      sub: subject,
+      jti: randomUUID(),
+      iat: Math.floor(issuedMs / 1000),
+      exp: Math.floor(expiresMs / 1000)
+    }))
+    const signature = base64url(createHmac('sha256', signingKey).update(`${header}.${payload}`).digest())
+    return `${header}.${payload}.${signature}`
+  }
+
+  function login (req: IncomingMessage, res: ServerResponse): void {
+    logins.push(record(req))
+    const behaviour = loginQueue.shift() ?? mock.defaultLogin
+    if (behaviour.hang === true) return
+    const nowMs = now()
+    const dateHeader: Record<string, string> = behaviour.omitDate === true ? {} : { date: new Date(nowMs).toUTCString() }
+    res.sendDate = false
+    const headers = { ...dateHeader, ...behaviour.headers }
+    if (behaviour.body !== undefined) {
+      res.writeHead(behaviour.status ?? 200, { 'content-type': 'application/json', ...headers })
+      res.end(behaviour.body)
+      return
+    }
+    if (behaviour.status !== undefined) {
+      sendJson(res, behaviour.status, { code: behaviour.status === 429 ? 'too_many_requests' : 'login_failed', message: `mock login answered ${behaviour.status}` }, headers)
+      return
+    }
+    if (!sameSecret(req.headers['x-client-id'], clientId) || !sameSecret(req.headers['x-api-key'], apiKey)) {
+      sendJson(res, 401, { code: 'credentials_invalid', message: 'The client ID or API key is not valid' }, headers)
+      return
+    }
+    const expiresMs = nowMs + (behaviour.lifetimeSeconds ?? lifetime) * 1000
+    let token: unknown = behaviour.token
+    if (token === undefined) {
+      token = signToken(clientId, nowMs, expiresMs)
+      tokens.set(token as string, { expiresAtMs: expiresMs, revoked: false })
+    }
+    issuedTokens.push(String(token))
+    const body: Record<string, unknown> = { token }
+    const expiresAt = behaviour.expiresAt === undefined ? formatExpiresAt(expiresMs) : behaviour.expiresAt
+    if (expiresAt !== null) body.expires_at = expiresAt
+    sendJson(res, 200, body, headers)
+  }
+
+  function authorised (req: IncomingMessage): boolean {
+    const auth = req.headers.authorization
+    if (auth === undefined || !auth.startsWith('Bearer ')) return false
+    const record = tokens.get(auth.slice(7))
+    return record !== undefined && !record.revoked && record.expiresAtMs > now()
+  }
+
+  function echo (req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
+    const hash = createHash('sha256')
+    let bytes = 0
+    req.on('data', (chunk: Buffer) => { bytes += chunk.length; hash.update(chunk) })
+    req.on('end', () => {
+      sendJson(res, 200, { method: req.method, url: req.url, path, query, headers: req.headers, bodyBytes: bytes, bodySha256: hash.digest('hex') })
+    })
+  }
+
+  function streamBytes (res: ServerResponse, total: number): void {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total })
+    let left = total
+    function pump (): void {
+      while (left > 0) {
+        const chunk = left >= PATTERN.length ? PATTERN : PATTERN.subarray(0, left)
+        left -= chunk.length
+        if (!res.write(chunk)) {
+          res.once('drain', pump)
+          return
+        }
+      }
+      res.end()
+    }
+    pump()
+  }
+
+  function api (req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
+    requests.push(record(req))
+    if (requests.length > KEEP_REQUESTS) requests.shift()
+    if (!authorised(req)) {
+      req.resume()
+      sendJson(res, 401, { code: 'unauthorized', message: 'Access token is missing, unknown or expired' }, { 'www-authenticate': 'Bearer' })
+      return
+    }
+    if (path === '/api/v1/balances/current' && req.method === 'GET') {
+      sendJson(res, 200, [
+        { currency: 'USD', available_amount: 12500.5, pending_amount: 0, reserved_amount: 0, total_amount: 12500.5 },
+        { currency: 'EUR', available_amount: 830, pending_amount: 20, reserved_amount: 0, total_amount: 850 }
+      ])
+      return
+    }
+    if (path.startsWith('/api/v1/echo')) {
+      echo(req, res, path, query)
+      return
+    }
+    const bytes = /^\/api\/v1\/test\/bytes\/(\d+)$/.exec(path)
+    if (bytes !== null) {
+      req.resume()
+      streamBytes(res, Number(bytes[1]))
+      return
+    }
+    if (path === '/api/v1/test/hang') return
+    if (path === '/api/v1/test/held') {
+      req.resume()
+      heldResponses.push(res)
+      held.push({ closed: new Promise((resolve) => res.once('close', () => resolve())) })
+      return
+    }
+    if (path === '/api/v1/test/reset') {
+      req.socket.destroy()
+      return
+    }
+    if (path === '/api/v1/test/reset-mid-body') {
+      req.resume()
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1000 })
+      res.write(PATTERN.subarray(0, 100), () => res.socket?.destroy())
+      return
+    }
+    const status = /^\/api\/v1\/test\/status\/(\d{3})$/.exec(path)
+    if (status !== null) {
+      req.resume()
+      sendJson(res, Number(status[1]), { code: 'mock_status', message: `status ${status[1]} as asked` }, { location: '/api/v1/balances/current', 'access-control-allow-origin': '*' })
+      return
+    }
+    req.resume()
+    sendJson(res, 404, { code: 'not_found', message: 'No such route on the mock Roecny API' })
+  }
+
+  function handle (req: IncomingMessage, res: ServerResponse): void {
+    const fullUrl = String(req.url)
+    if (!fullUrl.startsWith(pathPrefix)) {
+      req.resume()
+      sendJson(res, 404, { code: 'not_found', message: 'Outside the mock\'s path prefix' })
+      return
+    }
+    const url = fullUrl.slice(pathPrefix.length)
+    const q = url.indexOf('?')
+    const path = q === -1 ? url : url.slice(0, q)
+    const query = q === -1 ? '' : url.slice(q + 1)
+    if (path === LOGIN_PATH && req.method === 'POST') {
+      req.resume()
+      login(req, res)
+      return
+    }
+    api(req, res, path, query)
+  }
+
+  const server = createServer({ keepAliveTimeout: 60_000 }, handle)
+  server.on('connection', (socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => resolve())
+  })
+  const address = server.address() as AddressInfo
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
+
+  const mock: MockRoecny = {
+    server,
+    url: `http://${shownHost}:${address.port}`,
+    logins,
+    requests,
+    loginQueue,
+    defaultLogin: {},
+    issuedTokens,
+    held,
+    releaseHeld () {
+      for (const res of heldResponses.splice(0)) sendJson(res, 200, { released: true })
+    },
+    revokeAll () {
+      for (const record of tokens.values()) record.revoked = true
+    },
+    async close () {
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+  return mock
+}

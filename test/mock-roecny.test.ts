@@ -1,0 +1,59 @@
+import { test } from 'tap'
+import { get, json } from './helpers/http.js'
+import { DEMO_API_KEY, DEMO_CLIENT_ID, formatExpiresAt, startMockRoecny } from '../src/mock/roecny.js'
+
+test('the mock logs in with the demo credentials and answers in the vendor\'s shape', async (t) => {
+  const mock = await startMockRoecny()
+  t.teardown(mock.close)
+  const login = await json<{ token: string, expires_at: string }>(`${mock.url}/api/v1/authentication/login`, {
+    method: 'POST', headers: { 'x-client-id': DEMO_CLIENT_ID, 'x-api-key': DEMO_API_KEY }
+  })
+  t.equal(login.status, 200)
+  t.match(login.body.expires_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000$/)
+  t.match(login.body.token, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'a JWT')
+  t.ok(login.headers.date, 'a Date header')
+  const bad = await json<{ code: string }>(`${mock.url}/api/v1/authentication/login`, {
+    method: 'POST', headers: { 'x-client-id': DEMO_CLIENT_ID, 'x-api-key': 'wrong' }
+  })
+  t.equal(bad.status, 401)
+  t.equal(bad.body.code, 'credentials_invalid')
+  const balances = await json(`${mock.url}/api/v1/balances/current`, { headers: { authorization: `Bearer ${login.body.token}` } })
+  t.equal(balances.status, 200)
+  const missing = await json(`${mock.url}/api/v1/balances/current`)
+  t.equal(missing.status, 401)
+  const unknown = await json<{ code: string }>(`${mock.url}/api/v1/nothing`, { headers: { authorization: `Bearer ${login.body.token}` } })
+  t.equal(unknown.status, 404)
+  t.equal(formatExpiresAt(Date.UTC(2025, 3, 25, 7, 27, 4)), '2025-04-25T07:27:04+0000', "the vendor's example form")
+})
+
+test('a mock with a path prefix answers only under it', async (t) => {
+  const mock = await startMockRoecny({ pathPrefix: '/gw' })
+  t.teardown(mock.close)
+  const outside = await json<{ code: string }>(`${mock.url}/api/v1/balances/current`)
+  t.equal(outside.status, 404)
+  const inside = await json(`${mock.url}/gw/api/v1/balances/current`)
+  t.equal(inside.status, 401, 'inside the prefix the API asks for a token')
+})
+
+test('the mock can listen on IPv6 loopback', async (t) => {
+  const mock = await startMockRoecny({}, '::1', 0)
+  t.teardown(mock.close)
+  t.match(mock.url, /^http:\/\/\[::1\]:\d+$/)
+})
+
+test('the mock refuses a login without credentials, streams odd sizes, keeps the last 1,000 requests', async (t) => {
+  const mock = await startMockRoecny()
+  t.teardown(mock.close)
+  const anonymous = await json(`${mock.url}/api/v1/authentication/login`, { method: 'POST' })
+  t.equal(anonymous.status, 401)
+  mock.defaultLogin = { lifetimeSeconds: 60 }
+  const login = await json<{ token: string }>(`${mock.url}/api/v1/authentication/login`, {
+    method: 'POST', headers: { 'x-client-id': DEMO_CLIENT_ID, 'x-api-key': DEMO_API_KEY }
+  })
+  const auth = { authorization: `Bearer ${login.body.token}` }
+  const odd = await get(`${mock.url}/api/v1/test/bytes/${64 * 1024 + 10}`, { headers: auth })
+  t.equal(odd.body.length, 64 * 1024 + 10)
+  for (let i = 0; i < 1001; i++) await get(`${mock.url}/api/v1/echo/${i}`, { headers: auth })
+  t.equal(mock.requests.length, 1000)
+  t.equal(mock.requests[0]?.url, '/api/v1/echo/1', 'the oldest two of 1,002 were let go')
+})
