@@ -1,0 +1,128 @@
+// Builds the Fastify instance: request guards, the proxy's own routes, forwarding. Never listens.
+import Fastify, { LogController } from 'fastify'
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import type { Dispatcher } from 'undici'
+import { adminRoutes } from './admin.js'
+import type { AdminState } from './admin.js'
+import type { Config } from './config.js'
+import { sendProxyError } from './errors.js'
+import { LOGIN_PATH } from './token/login.js'
+import { registerForwarding } from './proxy/forward.js'
+import type { TokenSource } from './token/token-source.js'
+
+export interface AppDeps {
+  logger: Logger
+  tokens: TokenSource
+  /** Keep-alive pool to the Roecny origin (TLS verified). */
+  dispatcher: Dispatcher
+  state: AppState
+  uptimeSeconds?: () => number
+}
+
+export interface AppState extends AdminState {
+  /** Past the shutdown delay: requests still arriving on open connections are refused. */
+  closing: boolean
+}
+
+const LOGIN_PATH_LOWER = LOGIN_PATH.toLowerCase()
+const SLASH = 0x2f
+
+/** True for any spelling of the login path: case, trailing or doubled slashes, percent-escapes. */
+export function isLoginPath (path: string): boolean {
+  // The router has already refused targets with malformed escapes, so decoding cannot throw here.
+  return decodeURIComponent(path).toLowerCase().replace(/\/{2,}/g, '/').replace(/\/+$/, '') === LOGIN_PATH_LOWER
+}
+
+function pathOf (url: string): string {
+  const q = url.indexOf('?')
+  return q === -1 ? url : url.slice(0, q)
+}
+
+export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyInstance> {
+  const { state } = deps
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger, // pino's Logger is a FastifyBaseLogger; the generic would leak into every type
+    // Fastify's two lines per request are replaced by our one access-log line.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Draining is ours: requests arriving after the delay get PROXY_DRAINING, not Fastify's plain 503.
+    return503OnClosing: false,
+    // Longer than the usual client pool idle time, so a client never reuses a socket we just closed.
+    keepAliveTimeout: 65_000,
+    // A URL the router cannot decode (FST_ERR_BAD_URL) or an over-long parameter: the request is at fault.
+    frameworkErrors: function frameworkError (_error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+      return sendProxyError(reply, 'PROXY_BAD_REQUEST')
+    }
+  })
+
+  app.addHook('onRequest', function guard (request, reply, done) {
+    if (state.closing) {
+      reply.header('connection', 'close')
+      sendProxyError(reply, 'PROXY_DRAINING', { 'retry-after': '1' })
+      return
+    }
+    // Only origin-form targets ("/path?query") are forwarded: absolute-form, authority-form and "*" are not.
+    if (request.url.charCodeAt(0) !== SLASH) {
+      sendProxyError(reply, 'PROXY_BAD_REQUEST')
+      return
+    }
+    if (request.method === 'POST' && isLoginPath(pathOf(request.url))) {
+      sendProxyError(reply, 'PROXY_LOGIN_BLOCKED')
+      return
+    }
+    done()
+  })
+
+  // While closing, answers in flight tell their clients not to reuse the connection, so the listener can close.
+  app.addHook('onSend', function closeWhenDraining (_request, reply, payload, done) {
+    if (state.closing) reply.header('connection', 'close')
+    done(null, payload)
+  })
+
+  // One line per request; probes of the proxy's own routes log at debug so they do not drown the rest.
+  app.addHook('onResponse', function accessLog (request, reply, done) {
+    const path = pathOf(request.url)
+    const line = {
+      method: request.method,
+      path,
+      status: reply.statusCode,
+      durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      upstreamMs: request.upstreamMs < 0 ? undefined : Math.round(request.upstreamMs * 100) / 100
+    }
+    if (path.startsWith('/-/')) request.log.debug(line, 'request')
+    else request.log.info(line, 'request')
+    // A connection that just finished its last answer is idle now; closing it lets shutdown complete.
+    if (state.closing) setImmediate(() => app.server.closeIdleConnections())
+    done()
+  })
+
+  app.addHook('onRequestAbort', function abortLog (request, done) {
+    request.log.info({ method: request.method, path: pathOf(request.url), aborted: true }, 'client went away')
+    done()
+  })
+
+  app.setErrorHandler(function onError (error: FastifyError, request, reply) {
+    if (error.statusCode === 400 || error instanceof URIError) {
+      return sendProxyError(reply, 'PROXY_BAD_REQUEST')
+    }
+    request.log.error({ err: { type: error.name, code: error.code, message: error.message } }, 'request failed')
+    return sendProxyError(reply, 'PROXY_INTERNAL_ERROR')
+  })
+
+  // Every origin-form path of a forwarded method is routed, so what falls through is a method never forwarded.
+  app.setNotFoundHandler(function notRouted (_request, reply) {
+    return sendProxyError(reply, 'PROXY_METHOD_NOT_ALLOWED')
+  })
+
+  await app.register(adminRoutes, {
+    tokens: deps.tokens,
+    state,
+    uptimeSeconds: deps.uptimeSeconds ?? process.uptime
+  })
+  await registerForwarding(app, {
+    config,
+    tokens: deps.tokens,
+    dispatcher: deps.dispatcher
+  })
+  return app
+}

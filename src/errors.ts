@@ -1,0 +1,46 @@
+// The one list of errors the proxy answers with itself, and the one function that sends them.
+import type { FastifyReply } from 'fastify'
+
+export const ERROR_SOURCE = 'roecny-auth-proxy'
+export const ERROR_HEADER = 'x-roecny-proxy-error'
+
+export interface ProxyErrorDefinition {
+  readonly status: number
+  readonly message: string
+}
+
+/** Every PROXY_* code with its status and the message a client sees. */
+export const PROXY_ERRORS = {
+  PROXY_BAD_REQUEST: { status: 400, message: 'The request target is not a plain origin-form path the proxy will forward' },
+  PROXY_ACCESS_DENIED: { status: 401, message: 'This proxy requires a valid x-proxy-key header' },
+  PROXY_FORBIDDEN_HOST: { status: 403, message: 'The Host header names a host this proxy does not serve' },
+  PROXY_FORBIDDEN_ORIGIN: { status: 403, message: 'Cross-site browser requests are not allowed through this proxy' },
+  PROXY_PATH_NOT_ALLOWED: { status: 403, message: 'This path is not allowed through this proxy' },
+  PROXY_LOGIN_BLOCKED: { status: 403, message: 'The proxy logs in by itself; the login endpoint cannot be called through it' },
+  PROXY_NOT_FOUND: { status: 404, message: 'No such route among the proxy\'s own /-/ routes' },
+  PROXY_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed through this proxy' },
+  PROXY_BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than this proxy accepts' },
+  PROXY_INTERNAL_ERROR: { status: 500, message: 'The proxy failed to handle this request' },
+  PROXY_UPSTREAM_UNREACHABLE: { status: 502, message: 'The Roecny API could not be reached' },
+  PROXY_TOKEN_UNAVAILABLE: { status: 503, message: 'No Roecny access token is available yet; retry shortly' },
+  PROXY_DRAINING: { status: 503, message: 'The proxy is shutting down' },
+  PROXY_UPSTREAM_TIMEOUT: { status: 504, message: 'The Roecny API did not answer in time' }
+} as const satisfies Record<string, ProxyErrorDefinition>
+
+export type ProxyErrorCode = keyof typeof PROXY_ERRORS
+
+// Bodies are built once: sending an error must not cost a JSON serialisation each time.
+const BODIES = Object.fromEntries(
+  Object.entries(PROXY_ERRORS).map(([code, { message }]) =>
+    [code, JSON.stringify({ code, message, source: ERROR_SOURCE })])
+) as Record<ProxyErrorCode, string>
+
+/** Answers with the proxy's own JSON error. `headers` adds e.g. Retry-After. */
+export function sendProxyError (reply: FastifyReply, code: ProxyErrorCode, headers?: Record<string, string>): FastifyReply {
+  reply.code(PROXY_ERRORS[code].status)
+  reply.header(ERROR_HEADER, code)
+  reply.header('content-type', 'application/json; charset=utf-8')
+  reply.header('cache-control', 'no-store')
+  if (headers !== undefined) reply.headers(headers)
+  return reply.send(BODIES[code])
+}

@@ -1,0 +1,192 @@
+// Forwarding through @fastify/http-proxy: token injection, header rewrite, 401 replay, error mapping.
+import httpProxy from '@fastify/http-proxy'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { METHODS } from 'node:http'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Readable } from 'node:stream'
+import type { Dispatcher } from 'undici'
+import type { Config } from '../config.js'
+import { sendProxyError } from '../errors.js'
+import type { ProxyErrorCode } from '../errors.js'
+import type { TokenSource } from '../token/token-source.js'
+import { hasBody, stripRequestHeaders } from './headers.js'
+
+/** Passed from our request-header rewrite to the dispatcher wrapper, inside the copied headers. */
+const kSignal = Symbol('roecny.signal')
+
+/**
+ * Every method Node parses, but CONNECT (not a request to the API) and TRACE, which would
+ * make Roecny reflect the injected bearer token back to the caller.
+ */
+export const FORWARDED_METHODS = METHODS.filter((method) => method !== 'CONNECT' && method !== 'TRACE')
+
+/** Response headers that belong to one connection only (RFC 9110 §7.6.1). */
+const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
+
+/** Upstream failures that mean Roecny did not answer in time. */
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'])
+
+export interface ForwardOptions {
+  config: Config
+  tokens: TokenSource
+  dispatcher: Dispatcher
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The token this request was sent with; `''` before forwarding. */
+    roecnyToken: string
+    /** `performance.now()` when the upstream request was started, 0 if never. */
+    upstreamStart: number
+    /** Milliseconds until the upstream's response headers, -1 if none came. */
+    upstreamMs: number
+    /** The request was already replayed after an upstream 401. */
+    replayed: boolean
+    /** Aborted when the client goes away before its response is complete. */
+    clientGone: AbortSignal | null
+  }
+}
+
+/** The raw request target split once: path (for the upstream, prefix added) and query. */
+function splitTarget (url: string): { path: string, query: string } {
+  const q = url.indexOf('?')
+  return q === -1 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) }
+}
+
+/**
+ * Which PROXY_* answer an upstream failure gets, and the lowest-level error code behind it
+ * (reply-from wraps undici's errors in its own FST_* errors; the cause says what happened).
+ * Timeouts are 504; refused, reset, DNS and TLS failures and anything else 502.
+ */
+export function classifyUpstreamError (error: unknown): { proxyCode: ProxyErrorCode, cause: string | undefined } {
+  let current: unknown = error
+  while (current instanceof Error) {
+    const code = (current as NodeJS.ErrnoException).code
+    // Some causes carry numeric codes (DOMException's AbortError is 20): only string codes name a failure.
+    if (typeof code === 'string' && !code.startsWith('FST_')) {
+      return { proxyCode: TIMEOUT_CODES.has(code) ? 'PROXY_UPSTREAM_TIMEOUT' : 'PROXY_UPSTREAM_UNREACHABLE', cause: code }
+    }
+    current = current.cause
+  }
+  return { proxyCode: 'PROXY_UPSTREAM_UNREACHABLE', cause: undefined }
+}
+
+/**
+ * Wraps the pool so each upstream request carries an abort signal tied to its client:
+ * a client that goes away cancels its upstream request, also before response headers.
+ */
+export function abortableDispatcher (pool: Dispatcher): Pick<Dispatcher, 'request'> {
+  return {
+    request (options: Dispatcher.RequestOptions & { headers: Record<string | symbol, unknown> }, callback: unknown) {
+      options.signal = options.headers[kSignal] as AbortSignal
+      return (pool.request as (o: unknown, c: unknown) => unknown)(options, callback)
+    }
+  } as unknown as Pick<Dispatcher, 'request'> // reply-from only calls request(options, callback)
+}
+
+export async function registerForwarding (app: FastifyInstance, options: ForwardOptions): Promise<void> {
+  const { config, tokens } = options
+  const prefix = config.upstreamPathPrefix
+
+  // Fastify routes the common methods; the WebDAV and other extension methods Node parses are added.
+  for (const method of FORWARDED_METHODS) {
+    if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true })
+  }
+  app.decorateRequest('roecnyToken', '')
+  app.decorateRequest('upstreamStart', 0)
+  app.decorateRequest('upstreamMs', -1)
+  app.decorateRequest('replayed', false)
+  app.decorateRequest('clientGone', null)
+
+  function rewriteRequestHeaders (request: FastifyRequest, headers: Record<string | symbol, unknown>): Record<string | symbol, unknown> {
+    stripRequestHeaders(headers as Record<string, string | undefined>)
+    headers.authorization = `Bearer ${request.roecnyToken}`
+    headers[kSignal] = request.clientGone
+    request.upstreamStart = performance.now()
+    return headers
+  }
+
+  function rewriteHeaders (headers: IncomingHttpHeaders): IncomingHttpHeaders {
+    const connection = headers.connection
+    if (connection !== undefined) {
+      for (const name of String(connection).toLowerCase().split(',')) delete headers[name.trim()]
+    }
+    for (const name of Object.keys(headers)) {
+      if (HOP_BY_HOP_RESPONSE.has(name) || name.startsWith('access-control-')) delete headers[name]
+    }
+    return headers
+  }
+
+  function onError (reply: FastifyReply, { error }: { error: Error }): void {
+    const { proxyCode, cause } = classifyUpstreamError(error)
+    reply.request.log.warn({ upstreamError: cause, proxyCode }, 'upstream request failed')
+    sendProxyError(reply, proxyCode)
+  }
+
+  function onResponse (request: FastifyRequest, reply: FastifyReply, res: { statusCode: number, headers: IncomingHttpHeaders, stream: Readable }): void {
+    request.upstreamMs = performance.now() - request.upstreamStart
+    if (res.statusCode === 401) {
+      tokens.invalidate(request.roecnyToken)
+      if (!request.replayed && !hasBody(request.headers)) {
+        replayAfter401(request, reply, res).catch(/* c8 ignore next -- replay never rejects; kept so a bug cannot crash the process */ (err: unknown) => reply.send(err))
+        return
+      }
+    }
+    reply.send(res.stream)
+  }
+
+  async function replayAfter401 (request: FastifyRequest, reply: FastifyReply, res: { headers: IncomingHttpHeaders, stream: Readable }): Promise<void> {
+    res.stream.resume()
+    // The 401's headers were already copied onto the reply; none of them belongs to the answer the client gets.
+    for (const name of Object.keys(res.headers)) reply.removeHeader(name)
+    const token = await tokens.acquire()
+    if (token === undefined) {
+      sendProxyError(reply, 'PROXY_TOKEN_UNAVAILABLE', { 'retry-after': String(tokens.retryAfterSeconds()) })
+      return
+    }
+    request.roecnyToken = token
+    request.replayed = true
+    forward(request, reply)
+  }
+
+  const replyOptions = {
+    rewriteRequestHeaders,
+    rewriteHeaders,
+    onResponse,
+    onError,
+    // reply-from retries GETs that got a 503 up to ten times by default; a transparent proxy never does.
+    retryDelay: () => null,
+    // The query goes to Roecny byte for byte, not re-encoded by the URL parser.
+    queryString: (_search: string, rawUrl: string) => splitTarget(rawUrl).query
+  }
+
+  function forward (request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    return reply.from(prefix + splitTarget(request.url).path, replyOptions as never) // our options are a typed subset
+  }
+
+  async function attachToken (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const token = tokens.current() ?? await tokens.acquire()
+    if (token === undefined) {
+      return sendProxyError(reply, 'PROXY_TOKEN_UNAVAILABLE', { 'retry-after': String(tokens.retryAfterSeconds()) }) as unknown as undefined
+    }
+    request.roecnyToken = token
+    const controller = new AbortController()
+    const res = reply.raw
+    res.once('close', function onClientClose () {
+      // 'close' also follows a completed response; only a client that went away early aborts.
+      if (!res.writableFinished) controller.abort()
+    })
+    request.clientGone = controller.signal
+  }
+
+  await app.register(httpProxy, {
+    upstream: config.upstreamOrigin,
+    undici: abortableDispatcher(options.dispatcher) as never, // a requestable object is what reply-from accepts
+    disableRequestLogging: true,
+    internalRewriteLocationHeader: false,
+    httpMethods: FORWARDED_METHODS,
+    preHandler: attachToken,
+    replyOptions: replyOptions as never,
+    handler: forward as never
+  })
+}

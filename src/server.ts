@@ -1,0 +1,105 @@
+// Starts the proxy: pool, token lifecycle, listener; and stops it gracefully on signals.
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { Pool } from 'undici'
+import { buildApp } from './app.js'
+import type { AppState } from './app.js'
+import { systemClock } from './clock.js'
+import type { Clock, TimerHandle } from './clock.js'
+import type { Config } from './config.js'
+import { createLogger } from './log.js'
+import { createTokenManager } from './token/token-manager.js'
+import type { TokenManager } from './token/token-manager.js'
+import { VERSION } from './version.js'
+
+export interface RunningProxy {
+  /** `http://host:port` the proxy listens on. */
+  readonly url: string
+  readonly logger: Logger
+  readonly app: FastifyInstance
+  readonly tokens: TokenManager
+  /** Readiness fails at once, serving goes on for SHUTDOWN_DELAY_MS, then in-flight requests finish. */
+  shutdown: () => Promise<void>
+}
+
+export interface StartOptions {
+  logger?: Logger
+  clock?: Clock
+}
+
+/** The keep-alive pool to Roecny; upstream TLS is always verified. */
+export function createUpstreamPool (config: Config): Pool {
+  return new Pool(config.upstreamOrigin, {
+    connections: 128,
+    headersTimeout: config.upstreamTimeoutMs,
+    keepAliveTimeout: 30_000,
+    connect: { rejectUnauthorized: true }
+  })
+}
+
+export async function startProxy (config: Config, options: StartOptions = {}): Promise<RunningProxy> {
+  const logger = options.logger ?? createLogger(config.logLevel)
+  const clock = options.clock ?? systemClock
+  const pool = createUpstreamPool(config)
+  const tokens = createTokenManager({ config, dispatcher: pool, clock, log: logger.child({ component: 'token' }) })
+  const state: AppState = { draining: false, closing: false }
+  const app = await buildApp(config, { logger, tokens, dispatcher: pool, state })
+  app.addHook('onClose', async function closePool () {
+    await tokens.stop()
+    await pool.close()
+  })
+
+  const address = await app.listen({ host: config.proxyHost, port: config.proxyPort })
+  logger.info({ version: VERSION, address, upstream: config.baseUrl }, 'roecny-auth-proxy listening')
+  tokens.start()
+
+  function delay (ms: number): Promise<void> {
+    return new Promise((resolve) => clock.setTimer(resolve, ms))
+  }
+
+  let shutdownPromise: Promise<void> | undefined
+  function shutdown (): Promise<void> {
+    shutdownPromise ??= (async function drain () {
+      state.draining = true
+      logger.info({ delayMs: config.shutdownDelayMs, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: readiness now fails')
+      if (config.shutdownDelayMs > 0) await delay(config.shutdownDelayMs)
+      state.closing = true
+      const closed = app.close()
+      let deadline: TimerHandle | undefined
+      const timedOut = await Promise.race([
+        closed.then(() => false),
+        new Promise<boolean>((resolve) => { deadline = clock.setTimer(() => resolve(true), config.shutdownTimeoutMs) })
+      ])
+      deadline?.cancel()
+      if (timedOut) {
+        logger.warn('in-flight requests did not finish within SHUTDOWN_TIMEOUT_MS; closing their connections')
+        app.server.closeAllConnections()
+        await closed
+      }
+      logger.info('stopped')
+    })()
+    return shutdownPromise
+  }
+
+  return { url: address, logger, app, tokens, shutdown }
+}
+
+/** SIGTERM/SIGINT start a graceful shutdown; a second signal exits at once. */
+export function closeOnSignals (proxy: RunningProxy, exit: (code: number) => void): void {
+  let signalled = false
+  function onSignal (signal: NodeJS.Signals): void {
+    if (signalled) {
+      proxy.logger.warn({ signal }, 'second signal: exiting now')
+      exit(1)
+      return
+    }
+    signalled = true
+    proxy.logger.info({ signal }, 'signal received')
+    proxy.shutdown().then(() => exit(0), (err: unknown) => {
+      proxy.logger.error({ err }, 'shutdown failed')
+      exit(1)
+    })
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+}

@@ -1,0 +1,65 @@
+// Starts the mock Roecny API and the proxy in front of it on loopback port 0, with logs captured.
+import { Writable } from 'node:stream'
+import type { Clock } from '../../src/clock.js'
+import type { Config } from '../../src/config.js'
+import { createLogger } from '../../src/log.js'
+import { startMockRoecny } from '../../src/mock/roecny.js'
+import type { MockOptions, MockRoecny } from '../../src/mock/roecny.js'
+import { startProxy } from '../../src/server.js'
+import type { RunningProxy } from '../../src/server.js'
+import { testConfig } from './config.js'
+
+export interface LogCapture {
+  readonly lines: string[]
+  /** Parsed JSON lines. */
+  records: () => Array<Record<string, unknown>>
+}
+
+export function captureLogs (): { stream: Writable, logs: LogCapture } {
+  const lines: string[] = []
+  const stream = new Writable({
+    write (chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(line)
+      callback()
+    }
+  })
+  return { stream, logs: { lines, records: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) } }
+}
+
+export interface Stack {
+  mock: MockRoecny
+  proxy: RunningProxy
+  logs: LogCapture
+  /** `http://127.0.0.1:port` of the proxy. */
+  url: string
+  close: () => Promise<void>
+}
+
+export interface StackOptions {
+  mock?: MockOptions
+  config?: Partial<Config>
+  clock?: Clock
+  /** Appended to the mock's URL to make ROECNY_BASE_URL (a path prefix). */
+  baseUrlSuffix?: string
+  /** Wait for the first login before returning (default true). */
+  ready?: boolean
+}
+
+export async function startStack (options: StackOptions = {}): Promise<Stack> {
+  const mock = await startMockRoecny(options.mock)
+  const config = testConfig({ baseUrl: mock.url + (options.baseUrlSuffix ?? ''), ...options.config })
+  const { stream, logs } = captureLogs()
+  const logger = createLogger(config.logLevel, stream)
+  const proxy = await startProxy(config, { logger, clock: options.clock })
+  if (options.ready !== false) await proxy.tokens.acquire()
+  return {
+    mock,
+    proxy,
+    logs,
+    url: proxy.url,
+    async close () {
+      await proxy.shutdown()
+      await mock.close()
+    }
+  }
+}
