@@ -283,7 +283,7 @@ t.test('child processes', { jobs: 3 }, async (t) => {
     t.match(stderr, /^roecny-auth-proxy: .*EADDRINUSE/m)
   })
 
-  t.test('serve forwards with the token and exits 0 on SIGTERM', async (t) => {
+  t.test('serve forwards with the token, drains an in-flight request on SIGTERM and exits 0', async (t) => {
     const mock = await startMockRoecny({}, '127.0.0.1', 0)
     t.teardown(() => mock.close())
     const child = spawnCli(['serve'], { ROECNY_BASE_URL: mock.url, ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, PROXY_PORT: '0' })
@@ -292,7 +292,15 @@ t.test('child processes', { jobs: 3 }, async (t) => {
     const res = await request(`${started.address}/api/v1/balances/current`)
     t.equal(res.statusCode, 200)
     t.match(await res.body.json(), [{ currency: 'USD' }])
+    // An in-flight request when SIGTERM arrives is drained, not cut.
+    const inFlight = request(`${started.address}/api/v1/test/held`)
+    while (mock.held.length === 0) await new Promise((resolve) => setImmediate(resolve))
     child.process.kill('SIGTERM')
+    await child.line(/shutting down: readiness now fails/)
+    mock.releaseHeld()
+    const drained = await inFlight
+    t.equal(drained.statusCode, 200, 'the in-flight request finished after SIGTERM')
+    t.same(await drained.body.json(), { released: true })
     t.equal(await child.exited, 0)
     t.notMatch(child.stdout.join('\n'), DEMO_API_KEY, 'the API key is in no log line')
   })
