@@ -18,6 +18,8 @@ export interface LoginBehaviour {
   body?: string
   /** Never answer. */
   hang?: boolean
+  /** Answer only once the test calls `releaseLogins()`. */
+  held?: boolean
   /** Issue this token string instead of a fresh JWT (it is then not accepted by the API). */
   token?: unknown
   /** `expires_at` as sent; `null` leaves the field out. */
@@ -63,6 +65,8 @@ export interface MockRoecny {
   readonly held: Array<{ closed: Promise<void> }>
   /** Answers every held request with 200 `{"released":true}`. */
   releaseHeld: () => void
+  /** Lets every held login answer. */
+  releaseLogins: () => void
   /** Makes every token issued so far unknown to the API (answers 401). */
   revokeAll: () => void
   close: () => Promise<void>
@@ -118,6 +122,7 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
   const issuedTokens: string[] = []
   const held: Array<{ closed: Promise<void> }> = []
   const heldResponses: ServerResponse[] = []
+  const heldLogins: Array<() => void> = []
 
   function signToken (subject: string, issuedMs: number, expiresMs: number): string {
     const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))
@@ -136,6 +141,14 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     logins.push(record(req))
     const behaviour = loginQueue.shift() ?? mock.defaultLogin
     if (behaviour.hang === true) return
+    if (behaviour.held === true) {
+      heldLogins.push(() => answerLogin(req, res, behaviour))
+      return
+    }
+    answerLogin(req, res, behaviour)
+  }
+
+  function answerLogin (req: IncomingMessage, res: ServerResponse, behaviour: LoginBehaviour): void {
     const nowMs = now()
     const dateHeader: Record<string, string> = behaviour.omitDate === true ? {} : { date: new Date(nowMs).toUTCString() }
     res.sendDate = false
@@ -291,6 +304,9 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     defaultLogin: {},
     issuedTokens,
     held,
+    releaseLogins () {
+      for (const answer of heldLogins.splice(0)) answer()
+    },
     releaseHeld () {
       for (const res of heldResponses.splice(0)) sendJson(res, 200, { released: true })
     },

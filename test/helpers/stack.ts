@@ -41,12 +41,15 @@ export interface StackOptions {
   clock?: Clock
   /** Appended to the mock's URL to make ROECNY_BASE_URL (a path prefix). */
   baseUrlSuffix?: string
+  /** Runs on the mock before the proxy starts (e.g. to queue how the first login answers). */
+  beforeProxy?: (mock: MockRoecny) => void
   /** Wait for the first login before returning (default true). */
   ready?: boolean
 }
 
 export async function startStack (options: StackOptions = {}): Promise<Stack> {
   const mock = await startMockRoecny(options.mock)
+  options.beforeProxy?.(mock)
   const config = testConfig({ baseUrl: mock.url + (options.baseUrlSuffix ?? ''), ...options.config })
   const { stream, logs } = captureLogs()
   const logger = createLogger(config.logLevel, stream)

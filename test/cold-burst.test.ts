@@ -1,0 +1,28 @@
+import { test } from 'tap'
+import { Agent, request } from 'undici'
+import { startStack } from './helpers/stack.js'
+
+test('1,000 concurrent requests on a cold proxy cause exactly one login and all succeed', async (t) => {
+  // The first login is held at the mock until every request has reached the proxy.
+  const cold = await startStack({ ready: false, beforeProxy: (mock) => mock.loginQueue.push({ held: true }) })
+  t.teardown(cold.close)
+  const agent = new Agent({ connections: 1000 })
+  t.teardown(() => agent.close())
+  const answers = Array.from({ length: 1000 }, () =>
+    request(`${cold.url}/api/v1/balances/current`, { dispatcher: agent }).then(async (res) => {
+      await res.body.dump()
+      return res.statusCode
+    }))
+  // Wait on I/O, not on time, until every client is connected, so the burst meets the login in flight.
+  for (;;) {
+    const connections = await new Promise<number>((resolve) => cold.proxy.app.server.getConnections((_err, n) => resolve(n)))
+    if (connections >= 1000) break
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.equal(cold.mock.logins.length, 1, 'one login in flight')
+  t.equal(cold.proxy.tokens.isReady(), false, 'the proxy is still cold')
+  cold.mock.releaseLogins()
+  const statuses = await Promise.all(answers)
+  t.same([...new Set(statuses)], [200], 'every request succeeded')
+  t.equal(cold.mock.logins.length, 1, 'exactly one login')
+})
