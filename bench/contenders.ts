@@ -1,0 +1,241 @@
+// Starting and stopping what the bench measures: the upstream, the proxy as users run it, the floor, nginx.
+import { spawn } from 'node:child_process'
+import type { ChildProcess, StdioOptions } from 'node:child_process'
+import { mkdtempSync, openSync, closeSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { request } from 'undici'
+import { BENCH_API_KEY, BENCH_CLIENT_ID, LOAD_PATH, STATIC_TOKEN } from './common.js'
+import { childPids } from './proc.js'
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+/** dist/src/cli.js, next to dist/bench/ in the build. */
+export const CLI = join(here, '..', 'src', 'cli.js')
+
+export interface Contender {
+  readonly name: string
+  /** Base URL the load is sent to. */
+  readonly url: string
+  /** Headers the load sends (direct: the token a proxy would have added). */
+  readonly headers?: Record<string, string>
+  /** Processes whose CPU and memory count; empty for direct. */
+  pids: () => readonly number[]
+  stop: () => Promise<void>
+}
+
+/** Where the contenders run: their core (or none when not pinning) and a scratch directory. */
+export interface Placement {
+  /** Core for the process under test, or undefined to run unpinned. */
+  core: number | undefined
+  dir: string
+}
+
+export function scratchDir (): string {
+  return mkdtempSync(join(tmpdir(), 'roecny-bench-'))
+}
+
+export async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** Spawns `command`, pinned with taskset when a core is given. */
+function launch (placement: Placement, command: string, args: string[], env: NodeJS.ProcessEnv, stdio: StdioOptions): ChildProcess {
+  const [file, argv] = placement.core === undefined
+    ? [command, args]
+    : ['taskset', ['-c', String(placement.core), command, ...args]]
+  return spawn(file, argv, { env, stdio })
+}
+
+/** Resolves with the first line a child prints on stdout (the bench's own servers print their port). */
+function firstLine (child: ChildProcess, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = ''
+    child.stdout?.setEncoding('utf8')
+    child.stdout?.on('data', (chunk: string) => {
+      text += chunk
+      const end = text.indexOf('\n')
+      if (end !== -1) resolve(text.slice(0, end))
+    })
+    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before it was listening`)))
+  })
+}
+
+function stopChild (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 5000)
+    child.once('exit', () => {
+      clearTimeout(force)
+      resolve()
+    })
+    child.kill('SIGTERM')
+  })
+}
+
+/** Node flags given as one string (`--cpu-prof --cpu-prof-dir=/tmp/x`); none may contain a space. */
+function words (flags: string): string[] {
+  return flags.split(' ').filter((w) => w !== '')
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Polls `url` until it answers 200; bounded by `timeoutMs`. Resolves with the milliseconds it took. */
+export async function until200 (url: string, timeoutMs: number, everyMs = 2): Promise<number> {
+  const started = performance.now()
+  for (;;) {
+    try {
+      const res = await request(url, { reset: true })
+      await res.body.dump()
+      if (res.statusCode === 200) return performance.now() - started
+    } catch {
+      // not listening yet
+    }
+    if (performance.now() - started > timeoutMs) throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`)
+    await sleep(everyMs)
+  }
+}
+
+export interface Upstream {
+  readonly url: string
+  readonly pid: number
+  logins: () => Promise<number>
+  setLoginDelay: (ms: number) => Promise<void>
+  stop: () => Promise<void>
+}
+
+/** The upstream runs where the load generator runs: it is not what is measured. */
+export async function startUpstream (): Promise<Upstream> {
+  const child = spawn(process.execPath, [join(here, 'upstream.js')], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const url = `http://127.0.0.1:${await firstLine(child, 'the bench upstream')}`
+  async function control (path: string): Promise<unknown> {
+    const res = await request(url + path)
+    return await res.body.json()
+  }
+  return {
+    url,
+    pid: child.pid as number,
+    logins: async () => ((await control('/_bench/stats')) as { logins: number }).logins,
+    setLoginDelay: async (ms) => { await control(`/_bench/login-delay?ms=${ms}`) },
+    stop: () => stopChild(child)
+  }
+}
+
+export function direct (upstream: Upstream): Contender {
+  return {
+    name: 'direct',
+    url: upstream.url,
+    headers: { authorization: `Bearer ${STATIC_TOKEN}` },
+    pids: () => [],
+    stop: async () => {}
+  }
+}
+
+export interface ProxyProcess extends Contender {
+  readonly pid: number
+  /** The proxy's log file (stdout). */
+  readonly logFile: string
+  readonly startedAt: number
+}
+
+/**
+ * roecny-auth-proxy as users run it: `serve` from the build, logging at info to a file,
+ * logging in to the bench upstream. Resolves once the process is spawned (not yet ready).
+ */
+export async function spawnProxy (placement: Placement, upstream: Upstream, label: string, nodeFlags = ''): Promise<ProxyProcess> {
+  const port = await freePort()
+  const logFile = join(placement.dir, `${label}.log`)
+  const out = openSync(logFile, 'w')
+  const env = {
+    PATH: process.env.PATH,
+    ROECNY_BASE_URL: upstream.url,
+    ROECNY_CLIENT_ID: BENCH_CLIENT_ID,
+    ROECNY_API_KEY: BENCH_API_KEY,
+    PROXY_HOST: '127.0.0.1',
+    PROXY_PORT: String(port),
+    LOG_LEVEL: 'info'
+  }
+  const startedAt = performance.now()
+  const child = launch(placement, process.execPath, [...words(nodeFlags), CLI, 'serve'], env, ['ignore', out, 'inherit'])
+  closeSync(out)
+  return {
+    name: 'roecny-auth-proxy',
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid as number,
+    logFile,
+    startedAt,
+    pids: () => [child.pid as number],
+    stop: () => stopChild(child)
+  }
+}
+
+export async function startProxy (placement: Placement, upstream: Upstream, label: string, nodeFlags = ''): Promise<ProxyProcess> {
+  const proxy = await spawnProxy(placement, upstream, label, nodeFlags)
+  await until200(`${proxy.url}/-/readyz`, 10_000)
+  return proxy
+}
+
+export async function startFloor (placement: Placement, upstream: Upstream, nodeFlags = ''): Promise<Contender> {
+  const child = launch(placement, process.execPath, [...words(nodeFlags), join(here, 'floor.js'), upstream.url, '0'], { PATH: process.env.PATH }, ['ignore', 'pipe', 'inherit'])
+  const url = `http://127.0.0.1:${await firstLine(child, 'the floor')}`
+  await until200(url + LOAD_PATH, 10_000)
+  return { name: 'floor', url, pids: () => [child.pid as number], stop: () => stopChild(child) }
+}
+
+function nginxConf (dir: string, port: number, upstream: Upstream): string {
+  const up = new URL(upstream.url)
+  return `# written by the bench; one worker, as the proxy gets one core
+daemon off;
+master_process on;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_timeout 65s;
+  keepalive_requests 1000000;
+  upstream roecny {
+    server ${up.host};
+    keepalive 128;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://roecny;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host ${up.host};
+      proxy_set_header Authorization "Bearer ${STATIC_TOKEN}";
+    }
+  }
+}
+`
+}
+
+/** nginx with one worker and a keep-alive upstream pool, or undefined when there is no nginx binary. */
+export async function startNginx (placement: Placement, upstream: Upstream, binary: string): Promise<Contender> {
+  const port = await freePort()
+  const conf = join(placement.dir, 'nginx.conf')
+  writeFileSync(conf, nginxConf(placement.dir, port, upstream))
+  const child = launch(placement, binary, ['-p', placement.dir, '-c', conf], { PATH: process.env.PATH }, ['ignore', 'ignore', 'inherit'])
+  const url = `http://127.0.0.1:${port}`
+  await until200(url + LOAD_PATH, 10_000, 20)
+  const master = child.pid as number
+  return { name: 'nginx', url, pids: () => [master, ...childPids(master)], stop: () => stopChild(child) }
+}

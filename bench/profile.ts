@@ -1,0 +1,78 @@
+// `npm run bench -- --profile [--target floor]`: the proxy (or the floor) under the 50-connection load
+// with `node --cpu-prof`, then where its CPU went: by package or module, and the top functions (self time).
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { LOAD_PATH } from './common.js'
+import { startFloor, startProxy } from './contenders.js'
+import type { Contender, Placement, Upstream } from './contenders.js'
+import { load, warm } from './load.js'
+import { plain } from './report.js'
+
+interface CallFrame { functionName: string, url: string, lineNumber: number }
+interface CpuProfile {
+  nodes: Array<{ id: number, callFrame: CallFrame }>
+  samples: number[]
+  timeDeltas: number[]
+}
+
+/** Where a function lives: a package, a Node built-in module, the project's own file, or the VM itself. */
+function owner (frame: CallFrame): string {
+  if (frame.functionName === '(idle)') return '(idle: waiting for I/O)'
+  if (frame.functionName === '(garbage collector)') return '(garbage collector)'
+  if (frame.url === '') return '(native code and the VM)'
+  if (frame.url.startsWith('node:')) return `node:${frame.url.slice(5).replace(/^internal\//, '').split('/')[0] ?? ''}`
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(frame.url)
+  if (pkg !== null) return pkg[1] as string
+  if (frame.url.startsWith('wasm://')) return 'wasm (undici\'s llhttp)'
+  return frame.url.replace(/^.*\/dist\//, '')
+}
+
+function where (frame: CallFrame): string {
+  return `${frame.functionName === '' ? '(anonymous)' : frame.functionName} ${frame.url.replace(/^.*node_modules\//, '').replace(/^.*\/dist\//, '')}:${frame.lineNumber + 1}`
+}
+
+/** Self time per key, as shares of all sampled time. */
+function shares (profile: CpuProfile, key: (frame: CallFrame) => string): Array<[string, number]> {
+  const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]))
+  const time = new Map<string, number>()
+  let all = 0
+  profile.samples.forEach((id, i) => {
+    const dt = profile.timeDeltas[i] ?? 0
+    const k = key(frames.get(id) as CallFrame)
+    time.set(k, (time.get(k) ?? 0) + dt)
+    all += dt
+  })
+  return [...time].map(([k, t]): [string, number] => [k, t / all]).sort((a, b) => b[1] - a[1])
+}
+
+export function summariseProfile (file: string, top: number): string {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
+  const pct = (share: number): string => `${(share * 100).toFixed(1).padStart(5)} %`
+  return [
+    'self time by owner:',
+    ...shares(profile, owner).slice(0, 20).map(([k, s]) => `  ${pct(s)}  ${k}`),
+    `top ${top} functions (self time):`,
+    ...shares(profile, where).slice(0, top).map(([k, s]) => `  ${pct(s)}  ${k}`)
+  ].join('\n')
+}
+
+/** Runs the profile; the proxy writes its .cpuprofile into `dir` when it stops. */
+export async function profile (placement: Placement, upstream: Upstream, resultsDir: string, target: string, seconds: number, extraFlags: string, say: (text: string) => void): Promise<void> {
+  const flags = `--cpu-prof --cpu-prof-dir=${placement.dir} ${extraFlags}`
+  const contender: Contender = target === 'floor'
+    ? await startFloor(placement, upstream, flags)
+    : await startProxy(placement, upstream, 'proxy-profiled', flags)
+  const url = contender.url + LOAD_PATH
+  await warm(url, 50, 2)
+  const result = await load({ url, connections: 50, durationS: seconds, pids: contender.pids })
+  await contender.stop()
+  say(`${contender.name} under --cpu-prof: ${plain(result.rps)} req/s at 50 connections, ${plain(result.cpuMicrosPerRequest, 1)} CPU µs/request (profiling slows it)`)
+  const file = readdirSync(placement.dir).find((f) => f.endsWith('.cpuprofile'))
+  if (file === undefined) throw new Error('no .cpuprofile was written')
+  // Kept for Chrome DevTools (Performance panel: load profile) or speedscope.
+  mkdirSync(resultsDir, { recursive: true })
+  const kept = join(resultsDir, `${target}.cpuprofile`)
+  copyFileSync(join(placement.dir, file), kept)
+  say(summariseProfile(kept, 40))
+  say(`profile: ${kept}`)
+}

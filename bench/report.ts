@@ -1,0 +1,119 @@
+// Turning rounds into figures: medians, ratios, targets, the printed table.
+import type { LoadResult } from './load.js'
+
+export interface RoundFigures {
+  /** 50 connections. */
+  c50: LoadResult
+  /** 1 connection. */
+  c1: LoadResult
+}
+
+export interface ContenderFigures {
+  name: string
+  rounds: RoundFigures[]
+  idleRssBytes: number | undefined
+  /** Highest RSS seen under the 50-connection load, over every round. */
+  peakRssBytes: number | undefined
+  median: {
+    rps: number
+    p50Ms: number
+    p99Ms: number
+    p50Ms1: number
+    p99Ms1: number
+    /** p50 at 1 connection minus direct's, per round, median. */
+    addedP50Ms1: number | undefined
+    cpuMicrosPerRequest: number | undefined
+  }
+}
+
+export interface Target {
+  what: string
+  goal: string
+  value: string
+  met: boolean
+}
+
+export function median (values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  if (sorted.length === 0) return NaN
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+function definedMedian (values: ReadonlyArray<number | undefined>): number | undefined {
+  const defined = values.filter((v): v is number => v !== undefined)
+  return defined.length === 0 ? undefined : median(defined)
+}
+
+export function summarise (name: string, rounds: RoundFigures[], idleRssBytes: number | undefined, direct: RoundFigures[] | undefined): ContenderFigures {
+  const peaks = rounds.map((r) => r.c50.peakRssBytes).filter((v): v is number => v !== undefined)
+  return {
+    name,
+    rounds,
+    idleRssBytes,
+    peakRssBytes: peaks.length === 0 ? undefined : Math.max(...peaks),
+    median: {
+      rps: median(rounds.map((r) => r.c50.rps)),
+      p50Ms: median(rounds.map((r) => r.c50.p50Ms)),
+      p99Ms: median(rounds.map((r) => r.c50.p99Ms)),
+      p50Ms1: median(rounds.map((r) => r.c1.p50Ms)),
+      p99Ms1: median(rounds.map((r) => r.c1.p99Ms)),
+      addedP50Ms1: direct === undefined ? undefined : median(rounds.map((r, i) => r.c1.p50Ms - (direct[i] as RoundFigures).c1.p50Ms)),
+      cpuMicrosPerRequest: definedMedian(rounds.map((r) => r.c50.cpuMicrosPerRequest))
+    }
+  }
+}
+
+/** a / b for each round, and their median. */
+export function ratio (a: ContenderFigures, b: ContenderFigures): { perRound: number[], median: number } {
+  const perRound = a.rounds.map((r, i) => r.c50.rps / (b.rounds[i] as RoundFigures).c50.rps)
+  return { perRound, median: median(perRound) }
+}
+
+export const MiB = 1024 * 1024
+
+export function mib (bytes: number | undefined): string {
+  return bytes === undefined ? '—' : `${(bytes / MiB).toFixed(1)} MiB`
+}
+
+function ms (value: number | undefined): string {
+  return value === undefined || Number.isNaN(value) ? '—' : `${value.toFixed(3)} ms`
+}
+
+function plain (value: number | undefined, digits = 0): string {
+  return value === undefined || Number.isNaN(value) ? '—' : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+}
+
+/** A fixed-width text table, first column left-aligned, the others right-aligned. */
+export function table (header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]): string => cells.map((c, i) => i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)).join('  ')
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+}
+
+export function contenderTable (figures: ContenderFigures[]): string {
+  return table(
+    ['contender', 'req/s @50', 'p50 @50', 'p99 @50', 'p50 @1', 'p99 @1', 'added p50 @1', 'CPU µs/req', 'idle RSS', 'peak RSS'],
+    figures.map((f) => [
+      f.name,
+      plain(f.median.rps),
+      ms(f.median.p50Ms),
+      ms(f.median.p99Ms),
+      ms(f.median.p50Ms1),
+      ms(f.median.p99Ms1),
+      f.name === 'direct' ? '—' : ms(f.median.addedP50Ms1),
+      plain(f.median.cpuMicrosPerRequest, 1),
+      mib(f.idleRssBytes),
+      mib(f.peakRssBytes)
+    ])
+  )
+}
+
+export function targetTable (targets: Target[], judged: boolean): string {
+  return table(
+    ['target', 'goal', 'measured', judged ? 'met' : 'met (not judged in --quick)'],
+    targets.map((t) => [t.what, t.goal, t.value, t.met ? 'yes' : 'NO'])
+  )
+}
+
+export { ms, plain }

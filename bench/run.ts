@@ -1,0 +1,229 @@
+// `npm run bench [-- --quick | --rounds N | --profile]`: the proxy side by side with direct, the floor and
+// nginx, interleaved round by round; prints a table and writes bench/results/latest.json (quick: quick.json).
+import { execFileSync } from 'node:child_process'
+import { createReadStream, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { availableParallelism, constants, cpus, loadavg, release, setPriority, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { LOAD_PATH } from './common.js'
+import { direct, scratchDir, startFloor, startNginx, startProxy, startUpstream } from './contenders.js'
+import type { Contender, Placement, ProxyProcess } from './contenders.js'
+import { coldBurst, timeToReady, transfer } from './extras.js'
+import { profile } from './profile.js'
+import { load, warm } from './load.js'
+import { hasTaskset, pin, rssBytes, total, which } from './proc.js'
+import { contenderTable, median, MiB, mib, ms, plain, ratio, summarise, targetTable } from './report.js'
+import type { ContenderFigures, RoundFigures, Target } from './report.js'
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    // Where the CPU goes: the proxy (or --target floor) alone under load with --cpu-prof.
+    profile: { type: 'boolean', default: false },
+    target: { type: 'string', default: 'proxy' },
+    // Experiments with V8 flags for the proxy; printed with the results, which are then not the default.
+    'proxy-node-flags': { type: 'string', default: '' }
+  }
+})
+const proxyFlags = args['proxy-node-flags'] ?? ''
+
+const quick = args.quick === true
+const plan = {
+  rounds: Number(args.rounds ?? (quick ? 1 : 3)),
+  warmS: quick ? 0.5 : 2,
+  c50S: Number(args.duration ?? (quick ? 1 : 10)),
+  c1S: quick ? 1 : 5,
+  transferBytes: quick ? 64 * MiB : 1024 * MiB,
+  burst: 1000,
+  burstLoginDelayMs: 300,
+  readyRuns: quick ? 1 : 5
+}
+
+const resultsDir = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bench', 'results')
+
+function say (text: string): void {
+  process.stdout.write(`${text}\n`)
+}
+
+function machine (): Record<string, string | number> {
+  let nginxVersion = 'not installed'
+  const nginx = which('nginx')
+  if (nginx !== undefined) {
+    // nginx -v prints its version on stderr.
+    nginxVersion = execFileSync('sh', ['-c', `"${nginx}" -v 2>&1`], { encoding: 'utf8' }).trim()
+  }
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    memoryGiB: Math.round(totalmem() / 1024 ** 3),
+    kernel: release(),
+    node: process.version,
+    nginx: nginxVersion.replace(/^nginx version: /, '')
+  }
+}
+
+/**
+ * The bench and every process it starts (they inherit it) take the highest scheduling priority
+ * where allowed, so that other work on the machine disturbs the figures less.
+ */
+function raisePriority (): string {
+  try {
+    setPriority(constants.priority.PRIORITY_HIGHEST)
+    return 'priority: nice -20 for the bench and everything it starts'
+  } catch {
+    return 'priority: default (raising it needs root or CAP_SYS_NICE)'
+  }
+}
+
+/** Where things run: with 2+ cores, the process under test alone on core 0, everything else on core 1. */
+function placeProcesses (dir: string): { placement: Placement, note: string } {
+  const cores = availableParallelism()
+  if (cores < 2) return { placement: { core: undefined, dir }, note: 'pinning: none (1 core): the load generator and the upstream share the core with the process under test' }
+  if (!hasTaskset()) return { placement: { core: undefined, dir }, note: 'pinning: none (taskset not found); figures are noisier than a pinned run' }
+  pin(process.pid, 1)
+  return {
+    placement: { core: 0, dir },
+    note: 'pinning (taskset): the process under test alone on core 0; the load generator (autocannon) and the upstream on core 1'
+  }
+}
+
+/** Counts access-log lines (`"msg":"request"`) in the proxy's log: proof it logged every request at info. */
+async function accessLogLines (file: string): Promise<number> {
+  let lines = 0
+  const reader = createInterface({ input: createReadStream(file), crlfDelay: Infinity })
+  for await (const line of reader) if (line.includes('"msg":"request"')) lines++
+  return lines
+}
+
+async function measure (contender: Contender, directRound: RoundFigures | undefined): Promise<RoundFigures> {
+  const url = contender.url + LOAD_PATH
+  await warm(url, 50, plan.warmS, contender.headers)
+  const c50 = await load({ url, connections: 50, durationS: plan.c50S, headers: contender.headers, pids: contender.pids })
+  const c1 = await load({ url, connections: 1, durationS: plan.c1S, headers: contender.headers, pids: contender.pids })
+  const added = directRound === undefined ? '' : `, +${ms(c1.p50Ms - directRound.c1.p50Ms)} over direct`
+  const bad = c50.non2xx + c50.errors + c1.non2xx + c1.errors
+  say(`  ${contender.name.padEnd(18)} ${plain(c50.rps).padStart(7)} req/s @50 (p50 ${ms(c50.p50Ms)}, p99 ${ms(c50.p99Ms)}); p50 @1 ${ms(c1.p50Ms)}${added}${bad > 0 ? `; ${bad} FAILED requests` : ''}`)
+  return { c50, c1 }
+}
+
+async function main (): Promise<void> {
+  const dir = scratchDir()
+  const host = machine() // before pinning, which narrows what this process may see
+  const { placement, note } = placeProcesses(dir)
+  const priority = raisePriority()
+  const mode = args.profile === true ? `profile of the ${args.target ?? 'proxy'} under load` : quick ? 'quick: one short round, no thresholds' : `${plan.rounds} rounds`
+  say(`roecny-auth-proxy bench (${mode})`)
+  say(`machine: ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, Linux ${host.kernel}, Node ${host.node}`)
+  say(note)
+  say(priority)
+  say(`load average before the run: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+
+  if (proxyFlags !== '') say(`proxy started with node flags: ${proxyFlags} (not how users run it)`)
+
+  const upstream = await startUpstream()
+  const running: Contender[] = []
+  let proxy: ProxyProcess | undefined
+  try {
+    if (args.profile === true) {
+      await profile(placement, upstream, resultsDir, args.target ?? 'proxy', Number(args.duration ?? 10), proxyFlags, say)
+      return
+    }
+    const contenders: Contender[] = [direct(upstream)]
+    proxy = await startProxy(placement, upstream, 'proxy', proxyFlags)
+    running.push(proxy)
+    const floor = await startFloor(placement, upstream)
+    running.push(floor)
+    contenders.push(proxy, floor)
+    const nginxBinary = which('nginx')
+    if (nginxBinary === undefined) {
+      say('nginx: skipped (no nginx binary on the PATH; on Debian: apt-get install nginx)')
+    } else {
+      const nginx = await startNginx(placement, upstream, nginxBinary)
+      running.push(nginx)
+      contenders.push(nginx)
+    }
+    // Idle: started, logged in, nothing served yet.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const idle = new Map(contenders.map((c) => [c.name, c.pids().length === 0 ? undefined : total(c.pids(), rssBytes)]))
+
+    const rounds = new Map<string, RoundFigures[]>(contenders.map((c) => [c.name, []]))
+    for (let round = 1; round <= plan.rounds; round++) {
+      say(`round ${round}/${plan.rounds}: ${plan.c50S} s at 50 connections, ${plan.c1S} s at 1, after ${plan.warmS} s of warm-up`)
+      for (const contender of contenders) {
+        const directRound = contender.name === 'direct' ? undefined : rounds.get('direct')?.[round - 1]
+        rounds.get(contender.name)?.push(await measure(contender, directRound))
+      }
+    }
+    const directRounds = rounds.get('direct') as RoundFigures[]
+    const figures = contenders.map((c) => summarise(c.name, rounds.get(c.name) as RoundFigures[], idle.get(c.name), c.name === 'direct' ? undefined : directRounds))
+    const byName = (name: string): ContenderFigures | undefined => figures.find((f) => f.name === name)
+    const proxyFigures = byName('roecny-auth-proxy') as ContenderFigures
+    const floorFigures = byName('floor') as ContenderFigures
+    const nginxFigures = byName('nginx')
+    await proxy.stop()
+    const logLines = await accessLogLines(proxy.logFile)
+    const proxyRequests = proxyFigures.rounds.reduce((sum, r) => sum + r.c50.requests + r.c1.requests, 0)
+
+    say(`proxy alone: ${mib(plan.transferBytes)} up and down, ${plan.burst} requests on a cold proxy, ${plan.readyRuns} start(s) to ready`)
+    const moved = await transfer(placement, upstream, plan.transferBytes, proxyFlags)
+    const burst = await coldBurst(placement, upstream, plan.burst, plan.burstLoginDelayMs, proxyFlags)
+    const readyMs: number[] = []
+    for (let i = 0; i < plan.readyRuns; i++) readyMs.push(await timeToReady(placement, upstream, proxyFlags))
+
+    const toFloor = ratio(proxyFigures, floorFigures)
+    const toNginx = nginxFigures === undefined ? undefined : ratio(proxyFigures, nginxFigures)
+    const growth = Math.max(moved.upload.growthBytes, moved.download.growthBytes)
+    const readyMedian = median(readyMs)
+    const targets: Target[] = [
+      { what: 'req/s vs floor (same core)', goal: '≥ 0.90×', value: `${toFloor.median.toFixed(2)}×`, met: toFloor.median >= 0.9 },
+      { what: 'added p50 at 1 connection', goal: '≤ 0.250 ms', value: ms(proxyFigures.median.addedP50Ms1), met: (proxyFigures.median.addedP50Ms1 ?? Infinity) <= 0.25 },
+      { what: 'peak RSS at 50 connections', goal: '≤ 64 MiB', value: mib(proxyFigures.peakRssBytes), met: (proxyFigures.peakRssBytes ?? Infinity) <= 64 * MiB },
+      { what: `RSS growth, ${mib(plan.transferBytes)} up / down`, goal: '< 20 MiB', value: `${mib(moved.upload.growthBytes)} / ${mib(moved.download.growthBytes)}`, met: growth < 20 * MiB && moved.upload.status === 200 && moved.download.received === plan.transferBytes },
+      { what: `logins for ${plan.burst} cold requests`, goal: '= 1', value: String(burst.logins), met: burst.logins === 1 && burst.failed === 0 && burst.coldAtBurst },
+      { what: 'start to /-/readyz 200 (median)', goal: '≤ 300 ms', value: `${readyMedian.toFixed(0)} ms`, met: readyMedian <= 300 }
+    ]
+
+    say('')
+    say(contenderTable(figures))
+    say('')
+    say(`roecny-auth-proxy / floor: ${toFloor.median.toFixed(2)}× (rounds: ${toFloor.perRound.map((r) => r.toFixed(2)).join(', ')})`)
+    say(toNginx === undefined ? 'roecny-auth-proxy / nginx: — (nginx skipped)' : `roecny-auth-proxy / nginx: ${toNginx.median.toFixed(2)}× (rounds: ${toNginx.perRound.map((r) => r.toFixed(2)).join(', ')})`)
+    say(`upload ${mib(plan.transferBytes)}: ${(plan.transferBytes / MiB / moved.upload.seconds).toFixed(0)} MiB/s, RSS ${mib(moved.idleRssBytes)} -> peak ${mib(moved.upload.peakRssBytes)}; download: ${(plan.transferBytes / MiB / moved.download.seconds).toFixed(0)} MiB/s, peak ${mib(moved.download.peakRssBytes)}`)
+    say(`cold burst: ${burst.requests} concurrent requests, ${burst.ok} answered 200, ${burst.logins} login(s)${burst.coldAtBurst ? '' : ' (WARNING: the proxy was already ready)'}`)
+    say(`start to ready: ${readyMs.map((r) => `${r.toFixed(0)} ms`).join(', ')}`)
+    say(`access log: ${logLines} request lines at info for ${proxyRequests} measured requests (plus warm-up)`)
+    say('')
+    say(targetTable(targets, !quick))
+
+    const summary = {
+      date: new Date().toISOString(),
+      mode: quick ? 'quick' : 'full',
+      machine: host,
+      pinning: note,
+      priority,
+      proxyNodeFlags: proxyFlags,
+      loadAverageBefore: loadavg(),
+      plan,
+      contenders: figures,
+      ratios: { proxyToFloor: toFloor, proxyToNginx: toNginx ?? null },
+      proxy: { transfer: moved, coldBurst: burst, readyMs: { runs: readyMs, median: readyMedian }, accessLogLines: logLines, measuredRequests: proxyRequests },
+      targets
+    }
+    mkdirSync(resultsDir, { recursive: true })
+    const out = join(resultsDir, quick ? 'quick.json' : 'latest.json')
+    writeFileSync(out, `${JSON.stringify(summary, null, 2)}\n`)
+    say(`\nwritten: ${out}`)
+  } finally {
+    for (const contender of running) await contender.stop()
+    await upstream.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+await main()
+// keep-alive sockets of the harness must not hold the process open.
+process.exit(0)
