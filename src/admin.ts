@@ -1,6 +1,9 @@
-// The proxy's own routes under /-/: liveness, readiness and status. They are never forwarded.
-import type { FastifyInstance } from 'fastify'
+// The proxy's own routes under /-/: liveness, readiness, status, metrics; and the admin listener's app. Never forwarded.
+import Fastify, { LogController } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
 import { sendProxyError } from './errors.js'
+import type { ProxyMetrics } from './metrics.js'
 import type { TokenSource } from './token/token-source.js'
 import { VERSION } from './version.js'
 
@@ -9,23 +12,38 @@ export interface AdminState {
   draining: boolean
 }
 
-export interface AdminOptions {
+export interface ProbeOptions {
   tokens: TokenSource
   state: AdminState
+  metrics: ProxyMetrics
+}
+
+export interface AdminOptions extends ProbeOptions {
   /** process.uptime-like seconds since start (injected for tests). */
   uptimeSeconds: () => number
 }
 
 const NO_STORE = 'no-store'
+/** What the admin listener serves: what kubelet probes and Prometheus need, nothing else. */
+const PROBE_PATHS = ['/-/healthz', '/-/readyz', '/-/metrics']
+const OWN_PATHS = [...PROBE_PATHS, '/-/status']
 
-export async function adminRoutes (app: FastifyInstance, options: AdminOptions): Promise<void> {
-  const { tokens, state } = options
-  // Own routes take no body: whatever a client sends is drained, not parsed, so any method gets its answer.
+function pathOf (url: string): string {
+  return url.split('?', 1)[0] as string
+}
+
+// Own routes take no body: whatever a client sends is drained, not parsed, so any method gets its answer.
+function drainBodies (app: FastifyInstance): void {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', function drainBody (_request, payload, done) {
     payload.resume()
     payload.once('end', () => done(null))
   })
+}
+
+/** Liveness, readiness and metrics: on the proxy's listener and on the admin listener alike. */
+function probeRoutes (app: FastifyInstance, options: ProbeOptions): void {
+  const { tokens, state, metrics } = options
 
   // Liveness only says the process serves: it never depends on Roecny (a Roecny outage must not restart pods).
   app.get('/-/healthz', async function healthz (_request, reply) {
@@ -40,6 +58,19 @@ export async function adminRoutes (app: FastifyInstance, options: AdminOptions):
     return { ready: true }
   })
 
+  // Gauges are read here, at scrape time; the request path only bumps counters.
+  app.get('/-/metrics', async function metricsText (_request, reply) {
+    reply.header('cache-control', NO_STORE)
+    reply.type(metrics.contentType)
+    return await metrics.render()
+  })
+}
+
+export async function adminRoutes (app: FastifyInstance, options: AdminOptions): Promise<void> {
+  const { tokens, state } = options
+  drainBodies(app)
+  probeRoutes(app, options)
+
   app.get('/-/status', async function status (_request, reply) {
     reply.header('cache-control', NO_STORE)
     return {
@@ -53,8 +84,35 @@ export async function adminRoutes (app: FastifyInstance, options: AdminOptions):
 
   // Anything else under /-/ belongs to the proxy too: answered here, never sent to Roecny.
   app.all('/-/*', async function unknownOwnRoute (request, reply) {
-    const path = request.url.split('?', 1)[0]
-    const known = path === '/-/healthz' || path === '/-/readyz' || path === '/-/status'
-    return sendProxyError(reply, known ? 'PROXY_METHOD_NOT_ALLOWED' : 'PROXY_NOT_FOUND')
+    return sendProxyError(reply, OWN_PATHS.includes(pathOf(request.url)) ? 'PROXY_METHOD_NOT_ALLOWED' : 'PROXY_NOT_FOUND')
   })
+}
+
+export interface AdminAppDeps extends ProbeOptions {
+  logger: Logger
+}
+
+/**
+ * The admin listener's app: only GET /-/healthz, /-/readyz and /-/metrics, so probes and Prometheus
+ * can reach the pod IP while the proxy itself stays on loopback. It forwards nothing and shows no status.
+ */
+export async function buildAdminApp (deps: AdminAppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger, // pino's Logger is a FastifyBaseLogger, as in app.ts
+    logController: new LogController({ disableRequestLogging: true }),
+    frameworkErrors: function frameworkError (_error: unknown, _request: FastifyRequest, reply: FastifyReply) {
+      return sendProxyError(reply, 'PROXY_BAD_REQUEST')
+    }
+  })
+  // Probes arrive every few seconds: one debug line each, like the proxy's own routes on its listener.
+  app.addHook('onResponse', function accessLog (request, reply, done) {
+    request.log.debug({ method: request.method, path: pathOf(request.url), status: reply.statusCode, admin: true }, 'request')
+    done()
+  })
+  drainBodies(app)
+  probeRoutes(app, deps)
+  app.setNotFoundHandler(function notServed (request, reply) {
+    return sendProxyError(reply, PROBE_PATHS.includes(pathOf(request.url)) ? 'PROXY_METHOD_NOT_ALLOWED' : 'PROXY_NOT_FOUND')
+  })
+  return app
 }

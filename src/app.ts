@@ -7,6 +7,8 @@ import { adminRoutes } from './admin.js'
 import type { AdminState } from './admin.js'
 import type { Config } from './config.js'
 import { sendProxyError } from './errors.js'
+import { createMetrics } from './metrics.js'
+import type { ProxyMetrics } from './metrics.js'
 import { LOGIN_PATH } from './token/login.js'
 import { registerForwarding } from './proxy/forward.js'
 import type { TokenSource } from './token/token-source.js'
@@ -18,6 +20,8 @@ export interface AppDeps {
   dispatcher: Dispatcher
   state: AppState
   uptimeSeconds?: () => number
+  /** Prometheus instruments; startProxy also wires logins and the token gauges into them. Default: fresh ones. */
+  metrics?: ProxyMetrics
 }
 
 export interface AppState extends AdminState {
@@ -41,6 +45,7 @@ function pathOf (url: string): string {
 
 export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyInstance> {
   const { state } = deps
+  const metrics = deps.metrics ?? createMetrics()
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger, // pino's Logger is a FastifyBaseLogger; the generic would leak into every type
     // Fastify's two lines per request are replaced by our one access-log line.
@@ -96,6 +101,12 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     done()
   })
 
+  // The request path's whole metrics cost: a cached counter child and one or two histogram observations.
+  app.addHook('onResponse', function countRequest (request, reply, done) {
+    if (!request.url.startsWith('/-/')) metrics.request(request.method, reply.statusCode, reply.elapsedTime, request.upstreamMs)
+    done()
+  })
+
   app.addHook('onRequestAbort', function abortLog (request, done) {
     request.log.info({ method: request.method, path: pathOf(request.url), aborted: true }, 'client went away')
     done()
@@ -117,12 +128,14 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   await app.register(adminRoutes, {
     tokens: deps.tokens,
     state,
+    metrics,
     uptimeSeconds: deps.uptimeSeconds ?? process.uptime
   })
   await registerForwarding(app, {
     config,
     tokens: deps.tokens,
-    dispatcher: deps.dispatcher
+    dispatcher: deps.dispatcher,
+    onUpstreamError: metrics.upstreamError
   })
   return app
 }

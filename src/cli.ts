@@ -48,6 +48,7 @@ Environment (see config.example.env):
   ROECNY_API_KEY | ROECNY_API_KEY_FILE          one required
   ROECNY_SCOPE, ROECNY_LOGIN_AS                 optional login headers
   PROXY_HOST, PROXY_PORT                        listener (default 127.0.0.1:8080)
+  ADMIN_HOST, ADMIN_PORT                        probes and metrics listener (off unless ADMIN_PORT is set)
   TOKEN_REFRESH_RATIO                           0.5 to 0.95 (default 0.67)
   LOGIN_TIMEOUT_MS, UPSTREAM_TIMEOUT_MS         default 10000, 30000
   SHUTDOWN_DELAY_MS, SHUTDOWN_TIMEOUT_MS        default 0, 25000

@@ -22,6 +22,9 @@ export interface Config {
   readonly shutdownDelayMs: number
   readonly shutdownTimeoutMs: number
   readonly logLevel: string
+  /** The admin listener (probes and metrics only); both undefined when ADMIN_PORT is unset. */
+  readonly adminHost: string | undefined
+  readonly adminPort: number | undefined
 }
 
 /** Where the `mock` command listens. Kept apart so the mock needs no Roecny credentials. */
@@ -68,6 +71,7 @@ function text (): Variable {
 }
 
 const HOST_PROBLEM = 'must be an IP address or a host name'
+const DEFAULT_ADMIN_HOST = '127.0.0.1'
 
 function host (fallback: string): Variable {
   return { schema: { type: 'string', default: fallback }, problem: HOST_PROBLEM }
@@ -84,6 +88,9 @@ const PROXY_VARIABLES: Record<string, Variable> = {
   ROECNY_LOGIN_AS: text(),
   PROXY_HOST: host('127.0.0.1'),
   PROXY_PORT: integer(0, 65535, 8080),
+  // No default: the admin listener exists only when ADMIN_PORT is set.
+  ADMIN_HOST: { schema: { type: 'string' }, problem: HOST_PROBLEM },
+  ADMIN_PORT: { schema: { type: 'integer', minimum: 0, maximum: 65535 }, problem: 'must be an integer from 0 to 65535' },
   TOKEN_REFRESH_RATIO: {
     schema: { type: 'number', minimum: 0.5, maximum: 0.95, default: 0.67 },
     problem: 'must be a number from 0.5 to 0.95'
@@ -252,6 +259,8 @@ interface ProxyEnv {
   SHUTDOWN_DELAY_MS: number
   SHUTDOWN_TIMEOUT_MS: number
   LOG_LEVEL: string
+  ADMIN_HOST?: string
+  ADMIN_PORT?: number
 }
 
 /**
@@ -273,6 +282,12 @@ export function loadConfig (env: Env): Config {
   if (data.PROXY_HOST !== undefined && !validHost(data.PROXY_HOST)) {
     problems.push(`PROXY_HOST ${HOST_PROBLEM}`)
   }
+  if (data.ADMIN_HOST !== undefined && !validHost(data.ADMIN_HOST)) {
+    problems.push(`ADMIN_HOST ${HOST_PROBLEM}`)
+  } else if (data.ADMIN_HOST !== undefined && data.ADMIN_PORT === undefined) {
+    // Otherwise the operator believes probes are served somewhere they are not.
+    problems.push('ADMIN_HOST is set but ADMIN_PORT is not; set ADMIN_PORT to start the admin listener')
+  }
   if (problems.length > 0) throw new ConfigError(problems)
   // No problems means every step above produced its value.
   const values = parsed as ProxyEnv
@@ -292,7 +307,10 @@ export function loadConfig (env: Env): Config {
     upstreamTimeoutMs: values.UPSTREAM_TIMEOUT_MS,
     shutdownDelayMs: values.SHUTDOWN_DELAY_MS,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
-    logLevel: values.LOG_LEVEL
+    logLevel: values.LOG_LEVEL,
+    // Loopback unless told otherwise, like the proxy listener: exposing probes is the operator's choice.
+    adminHost: values.ADMIN_PORT === undefined ? undefined : values.ADMIN_HOST ?? DEFAULT_ADMIN_HOST,
+    adminPort: values.ADMIN_PORT
   })
 }
 

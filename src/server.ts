@@ -1,13 +1,16 @@
-// Starts the proxy: pool, token lifecycle, listener; and stops it gracefully on signals.
+// Starts the proxy: pool, token lifecycle, metrics, listeners; and stops it gracefully on signals.
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { Pool } from 'undici'
+import { buildAdminApp } from './admin.js'
 import { buildApp } from './app.js'
 import type { AppState } from './app.js'
 import { systemClock } from './clock.js'
 import type { Clock, TimerHandle } from './clock.js'
 import type { Config } from './config.js'
 import { createLogger } from './log.js'
+import { createMetrics } from './metrics.js'
+import type { ProxyMetrics } from './metrics.js'
 import { createTokenManager } from './token/token-manager.js'
 import type { TokenManager } from './token/token-manager.js'
 import { VERSION } from './version.js'
@@ -18,6 +21,9 @@ export interface RunningProxy {
   readonly logger: Logger
   readonly app: FastifyInstance
   readonly tokens: TokenManager
+  readonly metrics: ProxyMetrics
+  /** `http://host:port` of the admin listener (probes and metrics); undefined without ADMIN_PORT. */
+  readonly adminUrl: string | undefined
   /** Readiness fails at once, serving goes on for SHUTDOWN_DELAY_MS, then in-flight requests finish. */
   shutdown: () => Promise<void>
 }
@@ -41,16 +47,30 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
   const logger = options.logger ?? createLogger(config.logLevel)
   const clock = options.clock ?? systemClock
   const pool = createUpstreamPool(config)
-  const tokens = createTokenManager({ config, dispatcher: pool, clock, log: logger.child({ component: 'token' }) })
+  const metrics = createMetrics({ now: clock.wallNow })
+  const tokens = createTokenManager({ config, dispatcher: pool, clock, log: logger.child({ component: 'token' }), onLoginResult: metrics.login })
+  metrics.watchToken(tokens)
   const state: AppState = { draining: false, closing: false }
-  const app = await buildApp(config, { logger, tokens, dispatcher: pool, state })
+  const app = await buildApp(config, { logger, tokens, dispatcher: pool, state, metrics })
   app.addHook('onClose', async function closePool () {
     await tokens.stop()
     await pool.close()
   })
 
   const address = await app.listen({ host: config.proxyHost, port: config.proxyPort })
-  logger.info({ version: VERSION, address, upstream: config.baseUrl }, 'roecny-auth-proxy listening')
+  // Probes keep answering through the drain (liveness must hold, readiness says draining); closed last.
+  const admin = config.adminPort === undefined ? undefined : await buildAdminApp({ logger, tokens, state, metrics })
+  let adminUrl: string | undefined
+  if (admin !== undefined) {
+    try {
+      adminUrl = await admin.listen({ host: config.adminHost, port: config.adminPort })
+    } catch (err) {
+      // Nothing may keep running when start fails: the CLI reports the error and exits.
+      await app.close()
+      throw err
+    }
+  }
+  logger.info({ version: VERSION, address, adminAddress: adminUrl, upstream: config.baseUrl }, 'roecny-auth-proxy listening')
   tokens.start()
 
   function delay (ms: number): Promise<void> {
@@ -76,12 +96,13 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
         app.server.closeAllConnections()
         await closed
       }
+      await admin?.close()
       logger.info('stopped')
     })()
     return shutdownPromise
   }
 
-  return { url: address, logger, app, tokens, shutdown }
+  return { url: address, logger, app, tokens, metrics, adminUrl, shutdown }
 }
 
 /** SIGTERM/SIGINT start a graceful shutdown; a second signal exits at once. */

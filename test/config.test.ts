@@ -42,7 +42,9 @@ t.test('defaults', async (t) => {
     upstreamTimeoutMs: 30000,
     shutdownDelayMs: 0,
     shutdownTimeoutMs: 25000,
-    logLevel: 'info'
+    logLevel: 'info',
+    adminHost: undefined,
+    adminPort: undefined
   })
 })
 
@@ -247,6 +249,18 @@ t.test('LOG_LEVEL', async (t) => {
   t.same(problemsOf({ ...BASE, LOG_LEVEL: 'verbose' }), ['LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'])
 })
 
+t.test('ADMIN_PORT and ADMIN_HOST: the admin listener is off unless ADMIN_PORT is set', async (t) => {
+  t.match(loadConfig({ ...BASE, ADMIN_PORT: '9090' }), { adminHost: '127.0.0.1', adminPort: 9090 }, 'loopback by default')
+  t.match(loadConfig({ ...BASE, ADMIN_PORT: '0', ADMIN_HOST: '0.0.0.0' }), { adminHost: '0.0.0.0', adminPort: 0 })
+  t.match(loadConfig({ ...BASE, ADMIN_PORT: '9090', ADMIN_HOST: '::' }), { adminHost: '::', adminPort: 9090 })
+  t.match(loadConfig({ ...BASE, ADMIN_PORT: ' ', ADMIN_HOST: '' }), { adminHost: undefined, adminPort: undefined }, 'blank counts as unset')
+  for (const value of ['-1', '65536', '90.5', 'admin']) {
+    t.same(problemsOf({ ...BASE, ADMIN_PORT: value }), ['ADMIN_PORT must be an integer from 0 to 65535'], value)
+  }
+  t.same(problemsOf({ ...BASE, ADMIN_PORT: '9090', ADMIN_HOST: 'not a host' }), ['ADMIN_HOST must be an IP address or a host name'])
+  t.same(problemsOf({ ...BASE, ADMIN_HOST: '0.0.0.0' }), ['ADMIN_HOST is set but ADMIN_PORT is not; set ADMIN_PORT to start the admin listener'])
+})
+
 t.test('PROXY_HOST', async (t) => {
   for (const host of ['localhost', '::', '::1', '10.1.2.3', 'proxy.internal', 'my-host']) {
     t.equal(loadConfig({ ...BASE, PROXY_HOST: host }).proxyHost, host)
@@ -330,7 +344,8 @@ t.test('config.example.env is a working demo configuration that documents every 
   for (const name of [
     'ROECNY_BASE_URL', 'ROECNY_ALLOW_INSECURE_HTTP', 'ROECNY_CLIENT_ID', 'ROECNY_CLIENT_ID_FILE', 'ROECNY_API_KEY',
     'ROECNY_API_KEY_FILE', 'ROECNY_SCOPE', 'ROECNY_LOGIN_AS', 'PROXY_HOST', 'PROXY_PORT', 'TOKEN_REFRESH_RATIO',
-    'LOGIN_TIMEOUT_MS', 'UPSTREAM_TIMEOUT_MS', 'SHUTDOWN_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS', 'LOG_LEVEL', 'MOCK_HOST', 'MOCK_PORT'
+    'LOGIN_TIMEOUT_MS', 'UPSTREAM_TIMEOUT_MS', 'SHUTDOWN_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS', 'LOG_LEVEL', 'MOCK_HOST', 'MOCK_PORT',
+    'ADMIN_HOST', 'ADMIN_PORT'
   ]) {
     t.match(text, new RegExp(`^#? ?${name}=`, 'm'), name)
   }

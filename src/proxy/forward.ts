@@ -30,6 +30,8 @@ export interface ForwardOptions {
   config: Config
   tokens: TokenSource
   dispatcher: Dispatcher
+  /** Told the PROXY_* code of every upstream failure (metrics). */
+  onUpstreamError: (code: ProxyErrorCode) => void
 }
 
 declare module 'fastify' {
@@ -120,6 +122,7 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
   function onError (reply: FastifyReply, { error }: { error: Error }): void {
     const { proxyCode, cause } = classifyUpstreamError(error)
     reply.request.log.warn({ upstreamError: cause, proxyCode }, 'upstream request failed')
+    options.onUpstreamError(proxyCode)
     sendProxyError(reply, proxyCode)
   }
 

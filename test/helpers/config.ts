@@ -22,6 +22,8 @@ export function testConfig (overrides: Partial<Config> = {}): Config {
     shutdownDelayMs: 0,
     shutdownTimeoutMs: 25_000,
     logLevel: 'trace',
+    adminHost: undefined,
+    adminPort: undefined,
     ...overrides
   })
 }

@@ -1,0 +1,230 @@
+// Prometheus instruments (prom-client): requests, latency, upstream errors, logins, the token's schedule, process metrics.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Metric } from 'prom-client'
+import type { ProxyErrorCode } from './errors.js'
+import type { LoginOutcome } from './token/login.js'
+import { VERSION } from './version.js'
+
+export const METRICS_PREFIX = 'roecny_proxy_'
+
+/** Seconds: from a cached answer on a fast network up to UPSTREAM_TIMEOUT_MS's default of 30 s. */
+export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+/** Seconds: a login takes a round trip or two; LOGIN_TIMEOUT_MS defaults to 10 s. */
+export const LOGIN_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+const LOGIN_RESULTS: readonly LoginOutcome[] = ['ok', 'rejected', 'rate_limited', 'error']
+const UPSTREAM_ERROR_CODES: readonly ProxyErrorCode[] = ['PROXY_UPSTREAM_UNREACHABLE', 'PROXY_UPSTREAM_TIMEOUT']
+/** Indexed by the status code's first digit (Node answers only 100 to 599). */
+const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx']
+
+/** What the token gauges read at scrape time; the TokenManager provides it. */
+export interface TokenSchedule {
+  /** Wall-clock ms of the current token's expiry; 0 without a token. */
+  expiresAtWallMs: () => number
+  /** Wall-clock ms of the current token's planned refresh; 0 without a token. */
+  refreshAtWallMs: () => number
+}
+
+export interface ProxyMetrics {
+  readonly registry: Registry
+  /** `Content-Type` of the exposition text. */
+  readonly contentType: string
+  /** One answered request: the only call on the request path. `upstreamMs` < 0 when nothing reached Roecny. */
+  request: (method: string, statusCode: number, durationMs: number, upstreamMs: number) => void
+  /** An upstream failure answered with this PROXY_* code. */
+  upstreamError: (code: ProxyErrorCode) => void
+  /** The TokenManager's onLoginResult hook. */
+  login: (result: LoginOutcome, durationMs: number) => void
+  /** The token gauges read `schedule` when scraped, never per request. */
+  watchToken: (schedule: TokenSchedule) => void
+  /** The Prometheus text exposition of every metric. */
+  render: () => Promise<string>
+}
+
+export interface MetricsOptions {
+  /** Wall-clock ms now, for "seconds until the refresh" (injected for tests). */
+  now?: () => number
+  /** The default process metrics (CPU, memory, event loop, GC, handles); default true. */
+  processMetrics?: boolean
+}
+
+interface Inc { inc: () => void }
+interface Observe { observe: (value: number) => void }
+
+/**
+ * A histogram for the request path: observing is a short scan of the bounds and two additions.
+ * prom-client's own observe() costs a few hundred nanoseconds (it keys buckets by their bound as
+ * a property name and allocates per call); here prom-client only formats the counts when scraped.
+ */
+export class RequestHistogram {
+  readonly name: string
+  readonly help: string
+  readonly bounds: readonly number[]
+  /** Observations per bucket, not cumulative; the last slot is +Inf. */
+  readonly counts: Float64Array
+  sum = 0
+
+  constructor (name: string, help: string, bounds: readonly number[]) {
+    this.name = name
+    this.help = help
+    this.bounds = bounds
+    this.counts = new Float64Array(bounds.length + 1)
+  }
+
+  observe (value: number): void {
+    const bounds = this.bounds
+    let i = 0
+    while (i < bounds.length && value > (bounds[i] as number)) i++
+    this.counts[i] = (this.counts[i] as number) + 1
+    this.sum += value
+  }
+
+  /** What prom-client's Registry formats: cumulative `le` buckets, `_sum` and `_count`. */
+  get (): { name: string, help: string, type: 'histogram', aggregator: 'sum', values: Array<{ metricName: string, labels: Record<string, string | number>, value: number }> } {
+    const bucket = `${this.name}_bucket`
+    const values = []
+    let cumulative = 0
+    for (let i = 0; i < this.counts.length; i++) {
+      cumulative += this.counts[i] as number
+      values.push({ metricName: bucket, labels: { le: i < this.bounds.length ? this.bounds[i] as number : '+Inf' }, value: cumulative })
+    }
+    values.push({ metricName: `${this.name}_sum`, labels: {}, value: this.sum }, { metricName: `${this.name}_count`, labels: {}, value: cumulative })
+    return { name: this.name, help: this.help, type: 'histogram', aggregator: 'sum', values }
+  }
+
+  reset (): void {
+    this.counts.fill(0)
+    this.sum = 0
+  }
+}
+
+/** Each ProxyMetrics has its own registry, so several proxies in one process (tests) never share counts. */
+export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
+  const now = options.now ?? Date.now
+  const registry = new Registry()
+  const registers = [registry]
+  let schedule: TokenSchedule = { expiresAtWallMs: () => 0, refreshAtWallMs: () => 0 }
+
+  // Request counts live in plain arrays, one slot per status class, one array per method seen;
+  // the counter reads them when scraped.
+  const requestCounts = new Map<string, Float64Array>()
+  // eslint-disable-next-line no-new -- registered with the registry; read only through it
+  new Counter({
+    name: `${METRICS_PREFIX}requests_total`,
+    help: 'Requests answered, by method and status class (the proxy\'s own /-/ routes excluded)',
+    labelNames: ['method', 'status_class'] as const,
+    registers,
+    collect () {
+      this.reset()
+      for (const [method, byClass] of requestCounts) {
+        byClass.forEach((count, statusClass) => {
+          if (count > 0) this.inc({ method, status_class: STATUS_CLASSES[statusClass] as string }, count)
+        })
+      }
+    }
+  })
+  const requestDuration = new RequestHistogram(
+    `${METRICS_PREFIX}request_duration_seconds`,
+    'Whole-request latency, from the request\'s arrival to the last byte of the answer',
+    LATENCY_BUCKETS
+  )
+  const upstreamDuration = new RequestHistogram(
+    `${METRICS_PREFIX}upstream_duration_seconds`,
+    'Upstream latency, from sending the request to Roecny to its response headers',
+    LATENCY_BUCKETS
+  )
+  // prom-client formats any object with its metric shape (name, help, get, reset).
+  registry.registerMetric(requestDuration as unknown as Metric)
+  registry.registerMetric(upstreamDuration as unknown as Metric)
+  const upstreamErrors = new Counter({
+    name: `${METRICS_PREFIX}upstream_errors_total`,
+    help: 'Upstream requests that failed, by the PROXY_* code answered',
+    labelNames: ['code'] as const,
+    registers
+  })
+  const logins = new Counter({
+    name: `${METRICS_PREFIX}logins_total`,
+    help: 'Logins to Roecny by result: ok, rejected (401/403), rate_limited (429), error',
+    labelNames: ['result'] as const,
+    registers
+  })
+  const loginDuration = new Histogram({
+    name: `${METRICS_PREFIX}login_duration_seconds`,
+    help: 'Login latency by result',
+    labelNames: ['result'] as const,
+    buckets: LOGIN_BUCKETS,
+    registers
+  })
+  // eslint-disable-next-line no-new -- registered with the registry; read only through it
+  new Gauge({
+    name: `${METRICS_PREFIX}token_expiry_timestamp_seconds`,
+    help: 'Unix time at which the current token expires; 0 without a token',
+    registers,
+    collect () { this.set(schedule.expiresAtWallMs() / 1000) }
+  })
+  // eslint-disable-next-line no-new -- as above
+  new Gauge({
+    name: `${METRICS_PREFIX}token_refresh_in_seconds`,
+    help: 'Seconds until the current token is refreshed; 0 without a token or while the refresh is due',
+    registers,
+    collect () {
+      const refreshAt = schedule.refreshAtWallMs()
+      this.set(refreshAt === 0 ? 0 : Math.max(0, (refreshAt - now()) / 1000))
+    }
+  })
+  new Gauge({
+    name: `${METRICS_PREFIX}build_info`,
+    help: 'Always 1; the version is in the label',
+    labelNames: ['version'] as const,
+    registers
+  }).set({ version: VERSION }, 1)
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: METRICS_PREFIX })
+
+  // Known label sets start at 0, so rate() and absent-series alerts work before the first event.
+  const loginCounters = new Map<string, Inc>()
+  const loginDurations = new Map<string, Observe>()
+  for (const result of LOGIN_RESULTS) {
+    loginCounters.set(result, logins.labels(result))
+    loginDurations.set(result, loginDuration.labels(result))
+    logins.labels(result).inc(0)
+  }
+  for (const code of UPSTREAM_ERROR_CODES) upstreamErrors.labels(code).inc(0)
+
+  // The request path: a map lookup, an array slot, two short bucket scans; nothing allocated after
+  // a method's first request. Node's parser accepts only the methods it knows, so the map is bounded.
+  function request (method: string, statusCode: number, durationMs: number, upstreamMs: number): void {
+    let byClass = requestCounts.get(method)
+    if (byClass === undefined) {
+      byClass = new Float64Array(STATUS_CLASSES.length)
+      requestCounts.set(method, byClass)
+    }
+    const statusClass = (statusCode / 100) | 0
+    byClass[statusClass] = (byClass[statusClass] as number) + 1
+    requestDuration.observe(durationMs / 1000)
+    if (upstreamMs >= 0) upstreamDuration.observe(upstreamMs / 1000)
+  }
+
+  // Failures are rare: the label object may be made each time.
+  function upstreamError (code: ProxyErrorCode): void {
+    upstreamErrors.inc({ code })
+  }
+
+  function login (result: LoginOutcome, durationMs: number): void {
+    (loginCounters.get(result) as Inc).inc();
+    (loginDurations.get(result) as Observe).observe(durationMs / 1000)
+  }
+
+  function watchToken (source: TokenSchedule): void {
+    schedule = source
+  }
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    request,
+    upstreamError,
+    login,
+    watchToken,
+    render: () => registry.metrics()
+  }
+}
