@@ -151,7 +151,20 @@ export interface ProxyProcess extends Contender {
  * roecny-auth-proxy as users run it: `serve` from the build, logging at info to a file,
  * logging in to the bench upstream. Resolves once the process is spawned (not yet ready).
  */
-export async function spawnProxy (placement: Placement, upstream: Upstream, label: string, nodeFlags = ''): Promise<ProxyProcess> {
+export interface ProxyBuild {
+  /** The contender's name in the results. */
+  name: string
+  /** Path of the built cli.js. */
+  cli: string
+  nodeFlags: string
+}
+
+/** The proxy from this build, as users run it. */
+export function thisBuild (nodeFlags = ''): ProxyBuild {
+  return { name: 'roecny-auth-proxy', cli: CLI, nodeFlags }
+}
+
+export async function spawnProxy (placement: Placement, upstream: Upstream, label: string, build: ProxyBuild = thisBuild()): Promise<ProxyProcess> {
   const port = await freePort()
   const logFile = join(placement.dir, `${label}.log`)
   const out = openSync(logFile, 'w')
@@ -165,10 +178,10 @@ export async function spawnProxy (placement: Placement, upstream: Upstream, labe
     LOG_LEVEL: 'info'
   }
   const startedAt = performance.now()
-  const child = launch(placement, process.execPath, [...words(nodeFlags), CLI, 'serve'], env, ['ignore', out, 'inherit'])
+  const child = launch(placement, process.execPath, [...words(build.nodeFlags), build.cli, 'serve'], env, ['ignore', out, 'inherit'])
   closeSync(out)
   return {
-    name: 'roecny-auth-proxy',
+    name: build.name,
     url: `http://127.0.0.1:${port}`,
     pid: child.pid as number,
     logFile,
@@ -178,8 +191,8 @@ export async function spawnProxy (placement: Placement, upstream: Upstream, labe
   }
 }
 
-export async function startProxy (placement: Placement, upstream: Upstream, label: string, nodeFlags = ''): Promise<ProxyProcess> {
-  const proxy = await spawnProxy(placement, upstream, label, nodeFlags)
+export async function startProxy (placement: Placement, upstream: Upstream, label: string, build: ProxyBuild = thisBuild()): Promise<ProxyProcess> {
+  const proxy = await spawnProxy(placement, upstream, label, build)
   await until200(`${proxy.url}/-/readyz`, 10_000)
   return proxy
 }

@@ -2,8 +2,8 @@
 import { Readable } from 'node:stream'
 import { Client, Pool, request } from 'undici'
 import { LOAD_PATH } from './common.js'
-import { spawnProxy, startProxy, until200 } from './contenders.js'
-import type { Placement, ProxyProcess, Upstream } from './contenders.js'
+import { spawnProxy, startProxy, thisBuild, until200 } from './contenders.js'
+import type { Placement, ProxyBuild, ProxyProcess, Upstream } from './contenders.js'
 import { rssBytes, rssSampler } from './proc.js'
 
 const CHUNK = Buffer.alloc(64 * 1024, 'roecny-bench-upload-')
@@ -25,8 +25,8 @@ async function * uploadBody (bytes: number): AsyncGenerator<Buffer> {
 }
 
 /** A fresh proxy; RSS before, then its peak while `bytes` go up through it, then while they come down. */
-export async function transfer (placement: Placement, upstream: Upstream, bytes: number, nodeFlags = ''): Promise<TransferFigures> {
-  const proxy = await startProxy(placement, upstream, 'proxy-transfer', nodeFlags)
+export async function transfer (placement: Placement, upstream: Upstream, bytes: number, build: ProxyBuild = thisBuild()): Promise<TransferFigures> {
+  const proxy = await startProxy(placement, upstream, 'proxy-transfer', build)
   const client = new Client(proxy.url)
   try {
     const idle = rssBytes(proxy.pid)
@@ -78,13 +78,13 @@ export interface ColdBurstFigures {
  * A fresh proxy whose first login takes `loginDelayMs`; `count` concurrent requests, each on its
  * own connection, sent as soon as it listens. The spec allows exactly one login for them.
  */
-export async function coldBurst (placement: Placement, upstream: Upstream, count: number, loginDelayMs: number, nodeFlags = ''): Promise<ColdBurstFigures> {
+export async function coldBurst (placement: Placement, upstream: Upstream, count: number, loginDelayMs: number, build: ProxyBuild = thisBuild()): Promise<ColdBurstFigures> {
   await upstream.setLoginDelay(loginDelayMs)
   const before = await upstream.logins()
   let proxy: ProxyProcess | undefined
   let target: Pool | undefined
   try {
-    proxy = await spawnProxy(placement, upstream, 'proxy-cold', nodeFlags)
+    proxy = await spawnProxy(placement, upstream, 'proxy-cold', build)
     await until200(`${proxy.url}/-/healthz`, 10_000, 1)
     const probe = await request(`${proxy.url}/-/readyz`, { reset: true })
     await probe.body.dump()
@@ -109,8 +109,8 @@ export async function coldBurst (placement: Placement, upstream: Upstream, count
 }
 
 /** Milliseconds from spawning `serve` to the first 200 from /-/readyz, against the local login. */
-export async function timeToReady (placement: Placement, upstream: Upstream, nodeFlags = ''): Promise<number> {
-  const proxy = await spawnProxy(placement, upstream, 'proxy-ready', nodeFlags)
+export async function timeToReady (placement: Placement, upstream: Upstream, build: ProxyBuild = thisBuild()): Promise<number> {
+  const proxy = await spawnProxy(placement, upstream, 'proxy-ready', build)
   try {
     await until200(`${proxy.url}/-/readyz`, 10_000, 1)
     return performance.now() - proxy.startedAt

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { LOAD_PATH } from './common.js'
-import { direct, scratchDir, startFloor, startNginx, startProxy, startUpstream } from './contenders.js'
+import { direct, scratchDir, startFloor, startNginx, startProxy, startUpstream, thisBuild } from './contenders.js'
 import type { Contender, Placement, ProxyProcess } from './contenders.js'
 import { coldBurst, timeToReady, transfer } from './extras.js'
 import { profile } from './profile.js'
@@ -26,10 +26,13 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     target: { type: 'string', default: 'proxy' },
     // Experiments with V8 flags for the proxy; printed with the results, which are then not the default.
-    'proxy-node-flags': { type: 'string', default: '' }
+    'proxy-node-flags': { type: 'string', default: '' },
+    // Before/after: another build's cli.js (e.g. a copy of dist/ made before a change) runs as one more contender.
+    compare: { type: 'string' }
   }
 })
 const proxyFlags = args['proxy-node-flags'] ?? ''
+const build = thisBuild(proxyFlags)
 
 const quick = args.quick === true
 const plan = {
@@ -120,7 +123,8 @@ async function main (): Promise<void> {
   say(`machine: ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, Linux ${host.kernel}, Node ${host.node}`)
   say(note)
   say(priority)
-  say(`load average before the run: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  const loadAverageBefore = loadavg()
+  say(`load average before the run: ${loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}`)
 
   if (proxyFlags !== '') say(`proxy started with node flags: ${proxyFlags} (not how users run it)`)
 
@@ -133,11 +137,17 @@ async function main (): Promise<void> {
       return
     }
     const contenders: Contender[] = [direct(upstream)]
-    proxy = await startProxy(placement, upstream, 'proxy', proxyFlags)
+    proxy = await startProxy(placement, upstream, 'proxy', build)
     running.push(proxy)
+    if (args.compare !== undefined) {
+      const before = await startProxy(placement, upstream, 'proxy-before', { name: 'proxy (compared)', cli: args.compare, nodeFlags: proxyFlags })
+      running.push(before)
+      contenders.push(before)
+    }
     const floor = await startFloor(placement, upstream)
     running.push(floor)
-    contenders.push(proxy, floor)
+    contenders.splice(1, 0, proxy)
+    contenders.push(floor)
     const nginxBinary = which('nginx')
     if (nginxBinary === undefined) {
       say('nginx: skipped (no nginx binary on the PATH; on Debian: apt-get install nginx)')
@@ -169,13 +179,15 @@ async function main (): Promise<void> {
     const proxyRequests = proxyFigures.rounds.reduce((sum, r) => sum + r.c50.requests + r.c1.requests, 0)
 
     say(`proxy alone: ${mib(plan.transferBytes)} up and down, ${plan.burst} requests on a cold proxy, ${plan.readyRuns} start(s) to ready`)
-    const moved = await transfer(placement, upstream, plan.transferBytes, proxyFlags)
-    const burst = await coldBurst(placement, upstream, plan.burst, plan.burstLoginDelayMs, proxyFlags)
+    const moved = await transfer(placement, upstream, plan.transferBytes, build)
+    const burst = await coldBurst(placement, upstream, plan.burst, plan.burstLoginDelayMs, build)
     const readyMs: number[] = []
-    for (let i = 0; i < plan.readyRuns; i++) readyMs.push(await timeToReady(placement, upstream, proxyFlags))
+    for (let i = 0; i < plan.readyRuns; i++) readyMs.push(await timeToReady(placement, upstream, build))
 
     const toFloor = ratio(proxyFigures, floorFigures)
     const toNginx = nginxFigures === undefined ? undefined : ratio(proxyFigures, nginxFigures)
+    const comparedFigures = byName('proxy (compared)')
+    const toCompared = comparedFigures === undefined ? undefined : ratio(proxyFigures, comparedFigures)
     const growth = Math.max(moved.upload.growthBytes, moved.download.growthBytes)
     const readyMedian = median(readyMs)
     const targets: Target[] = [
@@ -192,10 +204,14 @@ async function main (): Promise<void> {
     say('')
     say(`roecny-auth-proxy / floor: ${toFloor.median.toFixed(2)}× (rounds: ${toFloor.perRound.map((r) => r.toFixed(2)).join(', ')})`)
     say(toNginx === undefined ? 'roecny-auth-proxy / nginx: — (nginx skipped)' : `roecny-auth-proxy / nginx: ${toNginx.median.toFixed(2)}× (rounds: ${toNginx.perRound.map((r) => r.toFixed(2)).join(', ')})`)
+    if (toCompared !== undefined && comparedFigures !== undefined) {
+      say(`roecny-auth-proxy / proxy (compared, ${args.compare ?? ''}): ${toCompared.median.toFixed(2)}× req/s (rounds: ${toCompared.perRound.map((r) => r.toFixed(2)).join(', ')}); CPU µs/req ${plain(proxyFigures.median.cpuMicrosPerRequest, 1)} vs ${plain(comparedFigures.median.cpuMicrosPerRequest, 1)}`)
+    }
     say(`upload ${mib(plan.transferBytes)}: ${(plan.transferBytes / MiB / moved.upload.seconds).toFixed(0)} MiB/s, RSS ${mib(moved.idleRssBytes)} -> peak ${mib(moved.upload.peakRssBytes)}; download: ${(plan.transferBytes / MiB / moved.download.seconds).toFixed(0)} MiB/s, peak ${mib(moved.download.peakRssBytes)}`)
     say(`cold burst: ${burst.requests} concurrent requests, ${burst.ok} answered 200, ${burst.logins} login(s)${burst.coldAtBurst ? '' : ' (WARNING: the proxy was already ready)'}`)
     say(`start to ready: ${readyMs.map((r) => `${r.toFixed(0)} ms`).join(', ')}`)
     say(`access log: ${logLines} request lines at info for ${proxyRequests} measured requests (plus warm-up)`)
+    say(`load average after the run: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine makes the figures noisier)`)
     say('')
     say(targetTable(targets, !quick))
 
@@ -206,10 +222,12 @@ async function main (): Promise<void> {
       pinning: note,
       priority,
       proxyNodeFlags: proxyFlags,
-      loadAverageBefore: loadavg(),
+      loadAverageBefore,
+      loadAverageAfter: loadavg(),
       plan,
       contenders: figures,
-      ratios: { proxyToFloor: toFloor, proxyToNginx: toNginx ?? null },
+      ratios: { proxyToFloor: toFloor, proxyToNginx: toNginx ?? null, proxyToCompared: toCompared ?? null },
+      compared: args.compare ?? null,
       proxy: { transfer: moved, coldBurst: burst, readyMs: { runs: readyMs, median: readyMedian }, accessLogLines: logLines, measuredRequests: proxyRequests },
       targets
     }
