@@ -22,8 +22,11 @@ work=$(mktemp -d)
 run_id=$$
 mock=roecny-smoke-mock-$run_id
 proxy=roecny-smoke-proxy-$run_id
+project=roecny-smoke-$run_id
+compose=()
 cleanup() {
   docker rm -f "$mock" "$proxy" >/dev/null 2>&1
+  if [ ${#compose[@]} -gt 0 ]; then ROECNY_PROXY_IMAGE=$image "${compose[@]}" -p "$project" --profile demo down >/dev/null 2>&1; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -102,6 +105,19 @@ check "the container exited 0 after draining (exit $exit_code, stop took ${stop_
 logs=$(docker logs "$proxy" 2>&1)
 check "  ... SIGTERM reached node and the drain was logged" \
   bash -c 'grep -q "\"signal\":\"SIGTERM\"" <<<"$1" && grep -q "\"msg\":\"stopped\"" <<<"$1"' _ "$logs"
+
+# The compose file's demo profile: the example app in the proxy's network namespace gets an answer.
+if docker compose version >/dev/null 2>&1; then compose=(docker compose)
+elif command -v docker-compose >/dev/null 2>&1; then compose=(docker-compose)
+fi
+if [ ${#compose[@]} = 0 ]; then
+  echo "SKIPPED: compose demo profile: neither 'docker compose' nor docker-compose is installed"
+else
+  app_answers() { ROECNY_PROXY_IMAGE=$image "${compose[@]}" -p "$project" --profile demo logs demo-app 2>/dev/null | grep -q '"currency":"USD"'; }
+  ROECNY_PROXY_IMAGE=$image "${compose[@]}" -p "$project" --profile demo up -d --no-build demo-app >"$work/compose.log" 2>&1
+  what="compose --profile demo: the app in the proxy's network namespace gets Roecny's answer"
+  if wait_for 60 app_answers; then ok "$what"; else not_ok "$what"; tail -20 "$work/compose.log"; fi
+fi
 
 bytes=$(docker image inspect -f '{{.Size}}' "$image")
 base=$(docker image inspect -f '{{.Size}}' node:20-bookworm-slim 2>/dev/null || echo 0)

@@ -1,0 +1,65 @@
+// The Dockerfile without Docker: stages, production dependencies only, non-root, HEALTHCHECK, signals, build context.
+// (test/docker/smoke.sh builds and runs the image where an engine is available.)
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const lines = readFileSync(join(ROOT, 'Dockerfile'), 'utf8')
+  .replace(/\\\n/g, ' ')
+  .split('\n')
+  .map((line) => line.trim())
+  .filter((line) => line !== '' && !line.startsWith('#'))
+
+/** Instructions grouped by stage, in order. */
+const stages: Array<{ from: string, name: string | undefined, steps: string[] }> = []
+for (const line of lines) {
+  const from = /^FROM (\S+)(?: AS (\S+))?$/i.exec(line)
+  if (from !== null) stages.push({ from: from[1] as string, name: from[2], steps: [] })
+  else stages.at(-1)?.steps.push(line)
+}
+const final = stages.at(-1) as (typeof stages)[number]
+
+function instruction (keyword: string): string[] {
+  return final.steps.filter((step) => step.startsWith(`${keyword} `)).map((step) => step.slice(keyword.length + 1))
+}
+
+t.test('every stage builds on node:20-bookworm-slim', async (t) => {
+  t.ok(stages.length >= 2, 'multi-stage')
+  for (const stage of stages) t.equal(stage.from, 'node:20-bookworm-slim', stage.name ?? 'final')
+})
+
+t.test('the build stage compiles; the final stage has production dependencies only', async (t) => {
+  const build = stages.find((stage) => stage.steps.some((step) => step === 'RUN npm run build'))
+  t.ok(build?.steps.some((step) => /^RUN npm ci( |$)/.test(step) && !step.includes('--omit=dev')), 'all dependencies to build')
+  const copies = instruction('COPY')
+  const modulesFrom = /^--from=(\S+) \S*node_modules /.exec(copies.find((c) => c.includes('node_modules')) ?? '')?.[1]
+  const deps = stages.find((stage) => stage.name === modulesFrom)
+  t.ok(deps?.steps.some((step) => step.includes('npm ci --omit=dev')), `node_modules come from a stage that ran npm ci --omit=dev (${String(modulesFrom)})`)
+  t.ok(copies.some((c) => c.startsWith(`--from=${String(build?.name)} /app/dist/src `)), 'only the compiled src/ from the build stage')
+  t.notOk(final.steps.some((step) => /^RUN .*(npm (ci|install)|apt-get)/.test(step)), 'nothing installed in the final stage')
+})
+
+t.test('the final image runs as the non-root node user', async (t) => {
+  t.same(instruction('USER'), ['node'])
+})
+
+t.test('HEALTHCHECK probes /-/healthz with node (no curl)', async (t) => {
+  const [healthcheck] = instruction('HEALTHCHECK')
+  t.match(healthcheck, /CMD \["node", "dist\/src\/healthcheck\.js"\]$/)
+  t.ok(existsSync(join(ROOT, 'src/healthcheck.ts')), 'compiled from src/healthcheck.ts')
+  t.notMatch(lines.join('\n'), /curl|wget/)
+})
+
+t.test('exec-form ENTRYPOINT: node is PID 1 and gets SIGTERM; `--` keeps --env-file for the CLI', async (t) => {
+  t.same(instruction('ENTRYPOINT').map((e) => JSON.parse(e) as string[]), [['node', '--', 'dist/src/cli.js']])
+  t.same(instruction('CMD').map((c) => JSON.parse(c) as string[]), [['serve']])
+  t.same(instruction('STOPSIGNAL'), ['SIGTERM'])
+})
+
+t.test('the build context holds only what the build needs: never an env file or a secret', async (t) => {
+  const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').filter((line) => line !== '' && !line.startsWith('#'))
+  t.equal(ignore[0], '*', 'everything excluded first')
+  t.same(ignore.slice(1).sort(), ['!package-lock.json', '!package.json', '!src/', '!tsconfig.build.json', '!tsconfig.json'])
+})
