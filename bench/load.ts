@@ -8,6 +8,8 @@ export interface LoadOptions {
   connections: number
   durationS: number
   headers?: Record<string, string>
+  /** Requests per second over all connections; unset: as fast as answers come. */
+  rate?: number
   /** Processes whose CPU and RSS are measured over the window; none for the direct run. */
   pids: () => readonly number[]
 }
@@ -75,7 +77,8 @@ export async function load (options: LoadOptions): Promise<LoadResult> {
     url: options.url,
     connections: options.connections,
     duration: options.durationS,
-    headers: options.headers
+    headers: options.headers,
+    overallRate: options.rate
   }, function record (status, ms) {
     if (status >= 200 && status < 300) samples.add(ms)
   })

@@ -6,6 +6,8 @@ export interface RoundFigures {
   c50: LoadResult
   /** 1 connection. */
   c1: LoadResult
+  /** A fixed 1,000 req/s over 10 connections: CPU per request at a rate below saturation. */
+  fixed: LoadResult
 }
 
 export interface ContenderFigures {
@@ -23,6 +25,8 @@ export interface ContenderFigures {
     /** p50 at 1 connection minus direct's, per round, median. */
     addedP50Ms1: number | undefined
     cpuMicrosPerRequest: number | undefined
+    /** At the fixed rate: comparable across runs and machines' load, and what sizing a pod needs. */
+    cpuMicrosPerRequestFixed: number | undefined
   }
 }
 
@@ -59,7 +63,8 @@ export function summarise (name: string, rounds: RoundFigures[], idleRssBytes: n
       p50Ms1: median(rounds.map((r) => r.c1.p50Ms)),
       p99Ms1: median(rounds.map((r) => r.c1.p99Ms)),
       addedP50Ms1: direct === undefined ? undefined : median(rounds.map((r, i) => r.c1.p50Ms - (direct[i] as RoundFigures).c1.p50Ms)),
-      cpuMicrosPerRequest: definedMedian(rounds.map((r) => r.c50.cpuMicrosPerRequest))
+      cpuMicrosPerRequest: definedMedian(rounds.map((r) => r.c50.cpuMicrosPerRequest)),
+      cpuMicrosPerRequestFixed: definedMedian(rounds.map((r) => r.fixed.cpuMicrosPerRequest))
     }
   }
 }
@@ -93,7 +98,7 @@ export function table (header: string[], rows: string[][]): string {
 
 export function contenderTable (figures: ContenderFigures[]): string {
   return table(
-    ['contender', 'req/s @50', 'p50 @50', 'p99 @50', 'p50 @1', 'p99 @1', 'added p50 @1', 'CPU µs/req', 'idle RSS', 'peak RSS'],
+    ['contender', 'req/s @50', 'p50 @50', 'p99 @50', 'p50 @1', 'p99 @1', 'added p50 @1', 'CPU µs/req @50', 'CPU µs/req @1k/s', 'idle RSS', 'peak RSS'],
     figures.map((f) => [
       f.name,
       plain(f.median.rps),
@@ -103,6 +108,7 @@ export function contenderTable (figures: ContenderFigures[]): string {
       ms(f.median.p99Ms1),
       f.name === 'direct' ? '—' : ms(f.median.addedP50Ms1),
       plain(f.median.cpuMicrosPerRequest, 1),
+      plain(f.median.cpuMicrosPerRequestFixed, 1),
       mib(f.idleRssBytes),
       mib(f.peakRssBytes)
     ])

@@ -40,6 +40,8 @@ const plan = {
   warmS: quick ? 0.5 : 2,
   c50S: Number(args.duration ?? (quick ? 1 : 10)),
   c1S: quick ? 1 : 5,
+  fixedRate: 1000,
+  fixedS: quick ? 1 : 5,
   transferBytes: quick ? 64 * MiB : 1024 * MiB,
   burst: 1000,
   burstLoginDelayMs: 300,
@@ -107,10 +109,12 @@ async function measure (contender: Contender, directRound: RoundFigures | undefi
   await warm(url, 50, plan.warmS, contender.headers)
   const c50 = await load({ url, connections: 50, durationS: plan.c50S, headers: contender.headers, pids: contender.pids })
   const c1 = await load({ url, connections: 1, durationS: plan.c1S, headers: contender.headers, pids: contender.pids })
+  const fixed = await load({ url, connections: 10, rate: plan.fixedRate, durationS: plan.fixedS, headers: contender.headers, pids: contender.pids })
   const added = directRound === undefined ? '' : `, +${ms(c1.p50Ms - directRound.c1.p50Ms)} over direct`
-  const bad = c50.non2xx + c50.errors + c1.non2xx + c1.errors
-  say(`  ${contender.name.padEnd(18)} ${plain(c50.rps).padStart(7)} req/s @50 (p50 ${ms(c50.p50Ms)}, p99 ${ms(c50.p99Ms)}); p50 @1 ${ms(c1.p50Ms)}${added}${bad > 0 ? `; ${bad} FAILED requests` : ''}`)
-  return { c50, c1 }
+  const bad = c50.non2xx + c50.errors + c1.non2xx + c1.errors + fixed.non2xx + fixed.errors
+  const cpu = fixed.cpuMicrosPerRequest === undefined ? '' : `; ${plain(fixed.cpuMicrosPerRequest, 1)} CPU µs/req at ${plain(fixed.rps)} req/s`
+  say(`  ${contender.name.padEnd(18)} ${plain(c50.rps).padStart(7)} req/s @50 (p50 ${ms(c50.p50Ms)}, p99 ${ms(c50.p99Ms)}); p50 @1 ${ms(c1.p50Ms)}${added}${cpu}${bad > 0 ? `; ${bad} FAILED requests` : ''}`)
+  return { c50, c1, fixed }
 }
 
 async function main (): Promise<void> {
@@ -162,7 +166,7 @@ async function main (): Promise<void> {
 
     const rounds = new Map<string, RoundFigures[]>(contenders.map((c) => [c.name, []]))
     for (let round = 1; round <= plan.rounds; round++) {
-      say(`round ${round}/${plan.rounds}: ${plan.c50S} s at 50 connections, ${plan.c1S} s at 1, after ${plan.warmS} s of warm-up`)
+      say(`round ${round}/${plan.rounds}: ${plan.c50S} s at 50 connections, ${plan.c1S} s at 1, ${plan.fixedS} s at ${plan.fixedRate} req/s, after ${plan.warmS} s of warm-up`)
       for (const contender of contenders) {
         const directRound = contender.name === 'direct' ? undefined : rounds.get('direct')?.[round - 1]
         rounds.get(contender.name)?.push(await measure(contender, directRound))
@@ -205,7 +209,8 @@ async function main (): Promise<void> {
     say(`roecny-auth-proxy / floor: ${toFloor.median.toFixed(2)}× (rounds: ${toFloor.perRound.map((r) => r.toFixed(2)).join(', ')})`)
     say(toNginx === undefined ? 'roecny-auth-proxy / nginx: — (nginx skipped)' : `roecny-auth-proxy / nginx: ${toNginx.median.toFixed(2)}× (rounds: ${toNginx.perRound.map((r) => r.toFixed(2)).join(', ')})`)
     if (toCompared !== undefined && comparedFigures !== undefined) {
-      say(`roecny-auth-proxy / proxy (compared, ${args.compare ?? ''}): ${toCompared.median.toFixed(2)}× req/s (rounds: ${toCompared.perRound.map((r) => r.toFixed(2)).join(', ')}); CPU µs/req ${plain(proxyFigures.median.cpuMicrosPerRequest, 1)} vs ${plain(comparedFigures.median.cpuMicrosPerRequest, 1)}`)
+      const cpuRatios = proxyFigures.rounds.map((r, i) => (r.fixed.cpuMicrosPerRequest ?? NaN) / ((comparedFigures.rounds[i] as RoundFigures).fixed.cpuMicrosPerRequest ?? NaN))
+      say(`roecny-auth-proxy / proxy (compared, ${args.compare ?? ''}): ${toCompared.median.toFixed(2)}× req/s @50 (rounds: ${toCompared.perRound.map((r) => r.toFixed(2)).join(', ')}); CPU µs/req @1k/s ${median(cpuRatios).toFixed(3)}× (rounds: ${cpuRatios.map((r) => r.toFixed(3)).join(', ')})`)
     }
     say(`upload ${mib(plan.transferBytes)}: ${(plan.transferBytes / MiB / moved.upload.seconds).toFixed(0)} MiB/s, RSS ${mib(moved.idleRssBytes)} -> peak ${mib(moved.upload.peakRssBytes)}; download: ${(plan.transferBytes / MiB / moved.download.seconds).toFixed(0)} MiB/s, peak ${mib(moved.download.peakRssBytes)}`)
     say(`cold burst: ${burst.requests} concurrent requests, ${burst.ok} answered 200, ${burst.logins} login(s)${burst.coldAtBurst ? '' : ' (WARNING: the proxy was already ready)'}`)
