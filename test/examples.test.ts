@@ -29,8 +29,9 @@ interface Run { code: number, stdout: string, stderr: string }
 
 function run (example: Example, proxyUrl: string, path?: string): Promise<Run> {
   const [file, args] = example.command(path)
-  // Only what a client needs: PATH and the proxy's URL; no credential of any kind.
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ROECNY_PROXY_URL: proxyUrl }
+  // Only what a client needs: PATH and the proxy's URL; no credential of any kind. The examples are
+  // the users' code, not the proxy's: the test runner is told not to count the Node one's coverage.
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ROECNY_PROXY_URL: proxyUrl, _TAPJS_PROCESSINFO_COVERAGE_: '0' }
   return new Promise((resolve) => {
     execFile(file, args, { env, timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
