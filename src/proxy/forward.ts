@@ -1,6 +1,7 @@
 // Forwarding through @fastify/http-proxy: token injection, header rewrite, 401 replay, error mapping.
 import httpProxy from '@fastify/http-proxy'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { EventEmitter } from 'node:events'
 import { METHODS } from 'node:http'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
@@ -13,6 +14,20 @@ import { hasBody, stripRequestHeaders } from './headers.js'
 
 /** Passed from our request-header rewrite to the dispatcher wrapper, inside the copied headers. */
 const kSignal = Symbol('roecny.signal')
+
+/**
+ * A forwarded request's abort signal, as undici accepts one: an emitter of 'abort' with an
+ * `aborted` flag. Made for every request, so it is an EventEmitter, far cheaper to make and to
+ * listen on than an AbortController's EventTarget; Fastify's onRequestAbort hook fires it.
+ */
+export class ClientGone extends EventEmitter {
+  aborted = false
+
+  abort (): void {
+    this.aborted = true
+    this.emit('abort')
+  }
+}
 
 /**
  * Every method Node parses, but CONNECT (not a request to the API) and TRACE, which would
@@ -44,8 +59,8 @@ declare module 'fastify' {
     upstreamMs: number
     /** The request was already replayed after an upstream 401. */
     replayed: boolean
-    /** Aborted when the client goes away before its response is complete. */
-    clientGone: AbortSignal | null
+    /** Aborted when the client goes away before its response is complete; null until forwarding. */
+    clientGone: ClientGone | null
   }
 }
 
@@ -84,7 +99,7 @@ export function classifyUpstreamError (error: unknown): { proxyCode: ProxyErrorC
 export function abortableDispatcher (pool: Dispatcher): Pick<Dispatcher, 'request'> {
   return {
     request (options: Dispatcher.RequestOptions & { headers: Record<string | symbol, unknown> }, callback: unknown) {
-      options.signal = options.headers[kSignal] as AbortSignal
+      options.signal = options.headers[kSignal] as ClientGone
       return (pool.request as (o: unknown, c: unknown) => unknown)(options, callback)
     }
   } as unknown as Pick<Dispatcher, 'request'> // reply-from only calls request(options, callback)
@@ -171,23 +186,25 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
     return reply.from(prefix + splitTarget(request.url).path, replyOptions as never) // our options are a typed subset
   }
 
-  function useToken (request: FastifyRequest, reply: FastifyReply, token: string): void {
+  function useToken (request: FastifyRequest, token: string): void {
     request.roecnyToken = token
-    const controller = new AbortController()
-    const res = reply.raw
-    res.once('close', function onClientClose () {
-      // 'close' also follows a completed response; only a client that went away early aborts.
-      if (!res.writableFinished) controller.abort()
-    })
-    request.clientGone = controller.signal
+    request.clientGone = new ClientGone()
   }
+
+  // Fastify runs this when the connection closes before the answer is complete (its one 'close'
+  // listener per request is there anyway, for the access log's abort line).
+  app.addHook('onRequestAbort', function cancelUpstream (request, done) {
+    // Null when the client left before forwarding began (e.g. while a login was awaited).
+    if (request.clientGone !== null) request.clientGone.abort()
+    done()
+  })
 
   // A callback hook, not an async one: with a token at hand (nearly always) no promise and no
   // microtask turn are spent per request.
   function attachToken (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
     const token = tokens.current()
     if (token !== undefined) {
-      useToken(request, reply, token)
+      useToken(request, token)
       done()
       return
     }
@@ -196,7 +213,7 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
         sendProxyError(reply, 'PROXY_TOKEN_UNAVAILABLE', { 'retry-after': String(tokens.retryAfterSeconds()) })
         return
       }
-      useToken(request, reply, waited)
+      useToken(request, waited)
       done()
     }, done)
   }

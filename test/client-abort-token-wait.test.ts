@@ -1,0 +1,27 @@
+import { once } from 'node:events'
+import { connect } from 'node:net'
+import { test } from 'tap'
+import { request } from 'undici'
+import { startStack } from './helpers/stack.js'
+
+test('a client that goes away while the first login is awaited leaves the proxy serving', async (t) => {
+  // The first login is held at the mock, so the request waits for a token in the proxy.
+  const cold = await startStack({ ready: false, beforeProxy: (mock) => mock.loginQueue.push({ held: true }) })
+  t.teardown(cold.close)
+  const { hostname, port } = new URL(cold.url)
+  const arrived = once(cold.proxy.app.server, 'request')
+  const socket = connect({ host: hostname, port: Number(port) })
+  socket.write('GET /api/v1/balances/current HTTP/1.1\r\nHost: localhost\r\n\r\n')
+  await arrived
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(cold.proxy.tokens.isReady(), false, 'the request is waiting for the first token')
+  socket.destroy()
+  while (cold.logs.records().find((r) => r.msg === 'client went away') === undefined) {
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.pass('the abort is logged')
+  cold.mock.releaseLogins()
+  const res = await request(`${cold.url}/api/v1/balances/current`)
+  await res.body.dump()
+  t.equal(res.statusCode, 200, 'the next request is served')
+})
