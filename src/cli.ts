@@ -47,7 +47,16 @@ Environment (see config.example.env):
   ROECNY_CLIENT_ID | ROECNY_CLIENT_ID_FILE      one required
   ROECNY_API_KEY | ROECNY_API_KEY_FILE          one required
   ROECNY_SCOPE, ROECNY_LOGIN_AS                 optional login headers
+  ROECNY_CA_FILE                                extra PEM CA bundle for the upstream (TLS is always verified)
   PROXY_HOST, PROXY_PORT                        listener (default 127.0.0.1:8080)
+  PROXY_SOCKET, PROXY_SOCKET_MODE               listen on a Unix socket instead (mode default 0660)
+  PROXY_ACCESS_KEY | PROXY_ACCESS_KEY_FILE      require x-proxy-key on proxied requests and /-/status
+  PROXY_ALLOW_UNAUTHENTICATED_REMOTE            allow a non-loopback PROXY_HOST without a key (default false)
+  PROXY_ALLOWED_HOSTS                           extra Host names accepted (* turns the check off)
+  PROXY_CORS_ORIGINS                            browser origins allowed to call through the proxy
+  PROXY_ALLOW_METHODS                           methods forwarded, e.g. GET,HEAD (default all)
+  PROXY_ALLOW_PATHS, PROXY_DENY_PATHS           path patterns (* one segment, ** any depth; deny wins)
+  PROXY_MAX_BODY_BYTES                          larger request bodies get 413 (default no limit)
   ADMIN_HOST, ADMIN_PORT                        probes and metrics listener (off unless ADMIN_PORT is set)
   TOKEN_REFRESH_RATIO                           0.5 to 0.95 (default 0.67)
   LOGIN_TIMEOUT_MS, UPSTREAM_TIMEOUT_MS         default 10000, 30000
@@ -159,6 +168,7 @@ async function mock (env: Env, io: CliIo): Promise<number> {
 
 async function check (env: Env, io: CliIo): Promise<number> {
   const config = loadConfig(env)
+  for (const warning of config.warnings) io.stderr(`${NAME}: warning: ${warning}\n`)
   const pool = createUpstreamPool(config)
   try {
     const result = await login({ config, dispatcher: pool, clock: systemClock })

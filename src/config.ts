@@ -1,7 +1,9 @@
 // Configuration: read once from the environment, validated, frozen, passed down.
+import { X509Certificate } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import { isIP } from 'node:net'
 import envSchema from 'env-schema'
+import { isLoopbackHost, parseAllowedHosts, parseCorsOrigins, parseMethods, parsePathPatterns, parseSocketMode, validHost } from './config-access.js'
 
 export interface Config {
   /** Base URL without a trailing slash, e.g. `https://api.roecny.example/prefix`. */
@@ -25,6 +27,30 @@ export interface Config {
   /** The admin listener (probes and metrics only); both undefined when ADMIN_PORT is unset. */
   readonly adminHost: string | undefined
   readonly adminPort: number | undefined
+  /** Listen on this Unix socket instead of TCP; proxyHost and proxyPort are then unused. */
+  readonly proxySocket: string | undefined
+  /** File mode the socket gets (default 0o660). */
+  readonly proxySocketMode: number
+  /** When set, proxied requests and `/-/status` must carry `x-proxy-key` with this value. */
+  readonly accessKey: string | undefined
+  /** A non-loopback PROXY_HOST without an access key was explicitly accepted. */
+  readonly allowUnauthenticatedRemote: boolean
+  /** Host names accepted besides loopback and the bound address (lowercase, no port); `['*']` turns the check off. */
+  readonly allowedHosts: readonly string[]
+  /** Browser origins (`scheme://host[:port]`) allowed to call through the proxy; none by default. */
+  readonly corsOrigins: readonly string[]
+  /** Methods forwarded (upper case); undefined forwards every method. */
+  readonly allowMethods: readonly string[] | undefined
+  /** Path patterns forwarded (`*` one segment, `**` any depth); undefined forwards every path. */
+  readonly allowPaths: readonly string[] | undefined
+  /** Path patterns never forwarded; they win over allowPaths. */
+  readonly denyPaths: readonly string[]
+  /** Larger request bodies get 413; undefined sets no limit. */
+  readonly maxBodyBytes: number | undefined
+  /** PEM certificates from ROECNY_CA_FILE, trusted for the upstream besides the built-in roots. */
+  readonly upstreamCa: string | undefined
+  /** What an operator should fix but may run with (never a secret's value); logged at start. */
+  readonly warnings: readonly string[]
 }
 
 /** Where the `mock` command listens. Kept apart so the mock needs no Roecny credentials. */
@@ -56,6 +82,11 @@ interface Variable {
 const MAX_TIMER_MS = 2_147_483_647
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 const MAX_SECRET_FILE_BYTES = 64 * 1024
+const MAX_CA_FILE_BYTES = 1024 * 1024
+const DEFAULT_SOCKET_MODE = 0o660
+const MAX_SOCKET_PATH_BYTES = 107
+/** Shorter access keys are accepted with a warning: a local attacker can try keys as fast as the proxy answers. */
+const MIN_ACCESS_KEY_LENGTH = 16
 
 const BASE_URL_SCHEME_PROBLEM = 'ROECNY_BASE_URL must be an https:// URL (http:// only for loopback hosts or with ROECNY_ALLOW_INSECURE_HTTP=true)'
 
@@ -91,6 +122,21 @@ const PROXY_VARIABLES: Record<string, Variable> = {
   // No default: the admin listener exists only when ADMIN_PORT is set.
   ADMIN_HOST: { schema: { type: 'string' }, problem: HOST_PROBLEM },
   ADMIN_PORT: { schema: { type: 'integer', minimum: 0, maximum: 65535 }, problem: 'must be an integer from 0 to 65535' },
+  PROXY_SOCKET: text(),
+  PROXY_SOCKET_MODE: text(),
+  PROXY_ACCESS_KEY: text(),
+  PROXY_ACCESS_KEY_FILE: text(),
+  PROXY_ALLOW_UNAUTHENTICATED_REMOTE: { schema: { type: 'boolean', default: false }, problem: 'must be true or false' },
+  PROXY_ALLOWED_HOSTS: text(),
+  PROXY_CORS_ORIGINS: text(),
+  PROXY_ALLOW_METHODS: text(),
+  PROXY_ALLOW_PATHS: text(),
+  PROXY_DENY_PATHS: text(),
+  PROXY_MAX_BODY_BYTES: {
+    schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    problem: `must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}`
+  },
+  ROECNY_CA_FILE: text(),
   TOKEN_REFRESH_RATIO: {
     schema: { type: 'number', minimum: 0.5, maximum: 0.95, default: 0.67 },
     problem: 'must be a number from 0.5 to 0.95'
@@ -155,10 +201,6 @@ function isLoopback (hostname: string): boolean {
   return isIP(hostname) === 4 && hostname.startsWith('127.')
 }
 
-function validHost (value: string): boolean {
-  return isIP(value) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(value)
-}
-
 // Header values travel in `x-client-id`, `x-api-key`, `scope`, `x-login-as`; undici would refuse
 // anything else at the first login, long after start, so the problem is reported here instead.
 function legalHeaderValue (value: string): boolean {
@@ -192,8 +234,10 @@ function parseBaseUrl (raw: string, allowInsecure: boolean, problems: string[]):
   return { baseUrl: url.origin + upstreamPathPrefix, upstreamOrigin: url.origin, upstreamPathPrefix }
 }
 
-function readSecretFile (name: string, path: string, problems: string[]): string | undefined {
-  let content: string
+/** The trimmed text of a small regular file and its permission bits; undefined (and a problem) when it cannot be used. */
+function readSmallFile (name: string, path: string, maxBytes: number, sizeLabel: string, problems: string[]): { text: string, mode: number } | undefined {
+  let text: string
+  let mode: number
   try {
     // A path to a device or a huge file would otherwise block start-up or fill memory.
     const stats = statSync(path)
@@ -201,24 +245,57 @@ function readSecretFile (name: string, path: string, problems: string[]): string
       problems.push(`${name} must name a regular file`)
       return undefined
     }
-    if (stats.size > MAX_SECRET_FILE_BYTES) {
-      problems.push(`${name} names a file larger than 64 KiB`)
+    if (stats.size > maxBytes) {
+      problems.push(`${name} names a file larger than ${sizeLabel}`)
       return undefined
     }
-    content = readFileSync(path, 'utf8').trim()
+    mode = stats.mode & 0o777
+    text = readFileSync(path, 'utf8').trim()
   } catch (err) {
     problems.push(`${name} cannot be read (${(err as NodeJS.ErrnoException).code})`)
     return undefined
   }
-  if (content === '') {
+  if (text === '') {
     problems.push(`${name} names an empty file`)
     return undefined
   }
-  return content
+  return { text, mode }
 }
 
-/** `NAME` or `NAME_FILE`, exactly one of them; the problem names whichever holds the bad value. */
-function secret (name: string, data: Record<string, string>, problems: string[]): string | undefined {
+function readSecretFile (name: string, path: string, problems: string[], warnings: string[]): string | undefined {
+  const file = readSmallFile(name, path, MAX_SECRET_FILE_BYTES, '64 KiB', problems)
+  // Docker and Kubernetes mount secrets 0444 / 0644 unless told otherwise: every local user could read the key.
+  if (file !== undefined && (file.mode & 0o044) !== 0) {
+    warnings.push(`${name} names a file that group or others may read (mode ${file.mode.toString(8).padStart(4, '0')}); ` +
+      'let only the proxy\'s user read it (chmod 600)')
+  }
+  return file?.text
+}
+
+const CA_PROBLEM = 'ROECNY_CA_FILE must hold PEM certificates (-----BEGIN CERTIFICATE-----)'
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g
+
+/** The CA bundle's certificates, each checked to parse, so a wrong file fails at start rather than at the first TLS handshake. */
+function readCaFile (path: string | undefined, problems: string[]): string | undefined {
+  if (path === undefined) return undefined
+  const file = readSmallFile('ROECNY_CA_FILE', path, MAX_CA_FILE_BYTES, '1 MiB', problems)
+  if (file === undefined) return undefined
+  const certificates = file.text.match(PEM_CERTIFICATE) ?? []
+  try {
+    if (certificates.length === 0) throw new Error('no certificate')
+    for (const pem of certificates) new X509Certificate(pem) // eslint-disable-line no-new -- parsing is the check
+  } catch {
+    problems.push(CA_PROBLEM)
+    return undefined
+  }
+  return certificates.join('\n')
+}
+
+/**
+ * `NAME` or `NAME_FILE`, exactly one of them (or neither, when the secret is optional); the problem
+ * names whichever holds the bad value.
+ */
+function secret (name: string, data: Record<string, string>, problems: string[], warnings: string[], required = true): string | undefined {
   const fileName = `${name}_FILE`
   const direct = data[name]
   const file = data[fileName]
@@ -227,11 +304,11 @@ function secret (name: string, data: Record<string, string>, problems: string[])
     return undefined
   }
   if (direct === undefined && file === undefined) {
-    problems.push(`${name} or ${fileName} is required`)
+    if (required) problems.push(`${name} or ${fileName} is required`)
     return undefined
   }
   const source = direct !== undefined ? name : fileName
-  const value = direct ?? readSecretFile(fileName, file as string, problems)
+  const value = direct ?? readSecretFile(fileName, file as string, problems, warnings)
   if (value !== undefined && !legalHeaderValue(value)) {
     problems.push(`${source} must not contain control characters or characters beyond Latin-1`)
     return undefined
@@ -261,6 +338,63 @@ interface ProxyEnv {
   LOG_LEVEL: string
   ADMIN_HOST?: string
   ADMIN_PORT?: number
+  PROXY_ALLOW_UNAUTHENTICATED_REMOTE: boolean
+  PROXY_MAX_BODY_BYTES?: number
+}
+
+type AccessSettings = Pick<Config, 'proxySocket' | 'proxySocketMode' | 'accessKey' | 'allowUnauthenticatedRemote' |
+'allowedHosts' | 'corsOrigins' | 'allowMethods' | 'allowPaths' | 'denyPaths' | 'maxBodyBytes' | 'upstreamCa'>
+
+const REMOTE_PROBLEM = 'PROXY_HOST is not a loopback address: set PROXY_ACCESS_KEY or PROXY_ACCESS_KEY_FILE so that only your ' +
+  'callers can use the Roecny token (or PROXY_ALLOW_UNAUTHENTICATED_REMOTE=true to let anyone who reaches the port use it)'
+const REMOTE_WARNING = 'PROXY_ALLOW_UNAUTHENTICATED_REMOTE=true: the proxy listens on a non-loopback address without an access key; ' +
+  'anyone who reaches the port acts as the Roecny account holder'
+
+/** Who may call the proxy, on which listener, and what it forwards; with the problems and warnings they raise. */
+function accessSettings (data: Record<string, string>, parsed: ProxyEnv | undefined, problems: string[], warnings: string[]): AccessSettings {
+  const accessKey = secret('PROXY_ACCESS_KEY', data, problems, warnings, false)
+  if (accessKey !== undefined && accessKey.length < MIN_ACCESS_KEY_LENGTH) {
+    const source = data.PROXY_ACCESS_KEY !== undefined ? 'PROXY_ACCESS_KEY' : 'PROXY_ACCESS_KEY_FILE'
+    warnings.push(`${source} holds fewer than ${MIN_ACCESS_KEY_LENGTH} characters; use a long random value (e.g. 32 random bytes, hex-encoded)`)
+  }
+  const proxySocket = data.PROXY_SOCKET
+  // A longer path is silently cut to fit the socket address: the proxy would listen somewhere else.
+  if (proxySocket !== undefined && Buffer.byteLength(proxySocket) > MAX_SOCKET_PATH_BYTES) {
+    problems.push(`PROXY_SOCKET must be a path of at most ${MAX_SOCKET_PATH_BYTES} bytes (the size of a Unix socket address)`)
+  }
+  let proxySocketMode = DEFAULT_SOCKET_MODE
+  if (data.PROXY_SOCKET_MODE !== undefined) {
+    if (proxySocket === undefined) {
+      problems.push('PROXY_SOCKET_MODE is set but PROXY_SOCKET is not; set PROXY_SOCKET to listen on a Unix socket')
+    }
+    proxySocketMode = parseSocketMode(data.PROXY_SOCKET_MODE, problems) ?? DEFAULT_SOCKET_MODE
+    if ((proxySocketMode & 0o002) !== 0) {
+      warnings.push('PROXY_SOCKET_MODE lets every local user connect to the socket and act as the Roecny account holder')
+    }
+  }
+  if (proxySocket !== undefined && (data.PROXY_HOST !== undefined || data.PROXY_PORT !== undefined)) {
+    warnings.push('PROXY_HOST and PROXY_PORT are not used: the proxy listens on PROXY_SOCKET only')
+  }
+  // The rule follows the address the proxy binds, so a typo cannot open it up: only loopback goes without a key.
+  const allowUnauthenticatedRemote = parsed?.PROXY_ALLOW_UNAUTHENTICATED_REMOTE ?? data.PROXY_ALLOW_UNAUTHENTICATED_REMOTE === 'true'
+  const host = data.PROXY_HOST ?? '127.0.0.1'
+  if (proxySocket === undefined && accessKey === undefined && validHost(host) && !isLoopbackHost(host)) {
+    if (allowUnauthenticatedRemote) warnings.push(REMOTE_WARNING)
+    else problems.push(REMOTE_PROBLEM)
+  }
+  return {
+    proxySocket,
+    proxySocketMode,
+    accessKey,
+    allowUnauthenticatedRemote,
+    allowedHosts: parseAllowedHosts(data.PROXY_ALLOWED_HOSTS, problems),
+    corsOrigins: parseCorsOrigins(data.PROXY_CORS_ORIGINS, problems),
+    allowMethods: parseMethods(data.PROXY_ALLOW_METHODS, problems),
+    allowPaths: parsePathPatterns('PROXY_ALLOW_PATHS', data.PROXY_ALLOW_PATHS, problems),
+    denyPaths: parsePathPatterns('PROXY_DENY_PATHS', data.PROXY_DENY_PATHS, problems) ?? Object.freeze([]),
+    maxBodyBytes: parsed?.PROXY_MAX_BODY_BYTES,
+    upstreamCa: readCaFile(data.ROECNY_CA_FILE, problems)
+  }
 }
 
 /**
@@ -269,10 +403,11 @@ interface ProxyEnv {
  */
 export function loadConfig (env: Env): Config {
   const problems: string[] = []
+  const warnings: string[] = []
   const data = pick(env, PROXY_VARIABLES)
   const parsed = validate<ProxyEnv>(data, PROXY_VARIABLES, ['ROECNY_BASE_URL'], problems)
-  const clientId = secret('ROECNY_CLIENT_ID', data, problems)
-  const apiKey = secret('ROECNY_API_KEY', data, problems)
+  const clientId = secret('ROECNY_CLIENT_ID', data, problems, warnings)
+  const apiKey = secret('ROECNY_API_KEY', data, problems, warnings)
   const scope = headerOption('ROECNY_SCOPE', data.ROECNY_SCOPE, problems)
   const loginAs = headerOption('ROECNY_LOGIN_AS', data.ROECNY_LOGIN_AS, problems)
   // The URL rules depend on ROECNY_ALLOW_INSECURE_HTTP; read it as env-schema would when the
@@ -288,6 +423,7 @@ export function loadConfig (env: Env): Config {
     // Otherwise the operator believes probes are served somewhere they are not.
     problems.push('ADMIN_HOST is set but ADMIN_PORT is not; set ADMIN_PORT to start the admin listener')
   }
+  const access = accessSettings(data, parsed, problems, warnings)
   if (problems.length > 0) throw new ConfigError(problems)
   // No problems means every step above produced its value.
   const values = parsed as ProxyEnv
@@ -310,7 +446,9 @@ export function loadConfig (env: Env): Config {
     logLevel: values.LOG_LEVEL,
     // Loopback unless told otherwise, like the proxy listener: exposing probes is the operator's choice.
     adminHost: values.ADMIN_PORT === undefined ? undefined : values.ADMIN_HOST ?? DEFAULT_ADMIN_HOST,
-    adminPort: values.ADMIN_PORT
+    adminPort: values.ADMIN_PORT,
+    ...access,
+    warnings: Object.freeze(warnings)
   })
 }
 

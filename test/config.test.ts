@@ -1,6 +1,7 @@
 // Configuration: every variable's defaults, its bad values with the exact message, and secrets never echoed.
-import { chmodSync, readFileSync } from 'node:fs'
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { rootCertificates } from 'node:tls'
 import { parseEnv } from 'node:util'
 import t from 'tap'
 import { ConfigError, loadConfig, loadMockConfig } from '../src/config.js'
@@ -44,7 +45,19 @@ t.test('defaults', async (t) => {
     shutdownTimeoutMs: 25000,
     logLevel: 'info',
     adminHost: undefined,
-    adminPort: undefined
+    adminPort: undefined,
+    proxySocket: undefined,
+    proxySocketMode: 0o660,
+    accessKey: undefined,
+    allowUnauthenticatedRemote: false,
+    allowedHosts: [],
+    corsOrigins: [],
+    allowMethods: undefined,
+    allowPaths: undefined,
+    denyPaths: [],
+    maxBodyBytes: undefined,
+    upstreamCa: undefined,
+    warnings: []
   })
 })
 
@@ -61,6 +74,13 @@ t.test('every variable is read', async (t) => {
     ROECNY_LOGIN_AS: 'sub-account-1',
     PROXY_HOST: '0.0.0.0',
     PROXY_PORT: '9000',
+    PROXY_ACCESS_KEY: 'access-key-0123456789abcdef',
+    PROXY_ALLOWED_HOSTS: 'roecny-proxy, 10.0.0.7',
+    PROXY_CORS_ORIGINS: 'http://localhost:3000',
+    PROXY_ALLOW_METHODS: 'GET,HEAD',
+    PROXY_ALLOW_PATHS: '/api/v1/**',
+    PROXY_DENY_PATHS: '/api/v1/payments/**',
+    PROXY_MAX_BODY_BYTES: '1048576',
     TOKEN_REFRESH_RATIO: '0.8',
     LOGIN_TIMEOUT_MS: '5000',
     UPSTREAM_TIMEOUT_MS: '60000',
@@ -74,6 +94,13 @@ t.test('every variable is read', async (t) => {
     loginAs: 'sub-account-1',
     proxyHost: '0.0.0.0',
     proxyPort: 9000,
+    accessKey: 'access-key-0123456789abcdef',
+    allowedHosts: ['roecny-proxy', '10.0.0.7'],
+    corsOrigins: ['http://localhost:3000'],
+    allowMethods: ['GET', 'HEAD'],
+    allowPaths: ['/api/v1/**'],
+    denyPaths: ['/api/v1/payments/**'],
+    maxBodyBytes: 1048576,
     refreshRatio: 0.8,
     loginTimeoutMs: 5000,
     upstreamTimeoutMs: 60000,
@@ -263,11 +290,164 @@ t.test('ADMIN_PORT and ADMIN_HOST: the admin listener is off unless ADMIN_PORT i
 
 t.test('PROXY_HOST', async (t) => {
   for (const host of ['localhost', '::', '::1', '10.1.2.3', 'proxy.internal', 'my-host']) {
-    t.equal(loadConfig({ ...BASE, PROXY_HOST: host }).proxyHost, host)
+    // Any address but loopback needs an access key (see below).
+    t.equal(loadConfig({ ...BASE, PROXY_HOST: host, PROXY_ACCESS_KEY: 'access-key-0123456789abcdef' }).proxyHost, host)
   }
   for (const host of ['[::1]', 'http://localhost', 'two words', '-leading', 'a..b', 'host:8080']) {
     t.same(problemsOf({ ...BASE, PROXY_HOST: host }), ['PROXY_HOST must be an IP address or a host name'], host)
   }
+})
+
+t.test('who may call and what is forwarded', async (t) => {
+  const ACCESS_KEY = 'access-key-0123456789abcdef'
+  const WORLD_READABLE = (name: string, mode: string): string =>
+    `${name} names a file that group or others may read (mode ${mode}); let only the proxy's user read it (chmod 600)`
+
+  t.test('PROXY_ACCESS_KEY / PROXY_ACCESS_KEY_FILE: optional, one of them, never echoed', async (t) => {
+    const dir = t.testdir({ key: `\n${ACCESS_KEY}\n`, loose: ACCESS_KEY, empty: '', control: `${ACCESS_KEY}\u0000` })
+    chmodSync(join(dir, 'key'), 0o600)
+    chmodSync(join(dir, 'loose'), 0o644)
+    t.equal(loadConfig(BASE).accessKey, undefined)
+    t.equal(loadConfig({ ...BASE, PROXY_ACCESS_KEY: ACCESS_KEY }).accessKey, ACCESS_KEY)
+    const fromFile = loadConfig({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'key') })
+    t.equal(fromFile.accessKey, ACCESS_KEY)
+    t.same(fromFile.warnings, [], 'a 0600 file raises no warning')
+    t.same(loadConfig({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'loose') }).warnings, [WORLD_READABLE('PROXY_ACCESS_KEY_FILE', '0644')])
+    t.same(problemsOf({ ...BASE, PROXY_ACCESS_KEY: ACCESS_KEY, PROXY_ACCESS_KEY_FILE: join(dir, 'key') }), ['PROXY_ACCESS_KEY and PROXY_ACCESS_KEY_FILE are both set; set only one'])
+    t.same(problemsOf({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'empty') }), ['PROXY_ACCESS_KEY_FILE names an empty file'])
+    t.same(problemsOf({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'missing') }), ['PROXY_ACCESS_KEY_FILE cannot be read (ENOENT)'])
+    const control = problemsOf({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'control') })
+    t.same(control, ['PROXY_ACCESS_KEY_FILE must not contain control characters or characters beyond Latin-1'])
+    const newline = problemsOf({ ...BASE, PROXY_ACCESS_KEY: `${ACCESS_KEY}\nx` })
+    t.same(newline, ['PROXY_ACCESS_KEY must not contain control characters or characters beyond Latin-1'])
+    t.notOk([...control, ...newline].join('\n').includes(ACCESS_KEY), 'the key is not echoed')
+    t.same(loadConfig({ ...BASE, PROXY_ACCESS_KEY: 'short' }).warnings, ['PROXY_ACCESS_KEY holds fewer than 16 characters; use a long random value (e.g. 32 random bytes, hex-encoded)'])
+    const shortFile = join(dir, 'short')
+    writeFileSync(shortFile, 'short', { mode: 0o600 })
+    t.same(loadConfig({ ...BASE, PROXY_ACCESS_KEY_FILE: shortFile }).warnings, ['PROXY_ACCESS_KEY_FILE holds fewer than 16 characters; use a long random value (e.g. 32 random bytes, hex-encoded)'])
+  })
+
+  t.test('*_FILE secrets that group or others may read raise warnings', async (t) => {
+    const dir = t.testdir({ id: CLIENT_ID, key: API_KEY })
+    chmodSync(join(dir, 'id'), 0o640)
+    chmodSync(join(dir, 'key'), 0o604)
+    const config = loadConfig({ ROECNY_BASE_URL: BASE.ROECNY_BASE_URL, ROECNY_CLIENT_ID_FILE: join(dir, 'id'), ROECNY_API_KEY_FILE: join(dir, 'key') })
+    t.same(config.warnings, [WORLD_READABLE('ROECNY_CLIENT_ID_FILE', '0640'), WORLD_READABLE('ROECNY_API_KEY_FILE', '0604')])
+    t.ok(Object.isFrozen(config.warnings))
+    chmodSync(join(dir, 'id'), 0o400)
+    chmodSync(join(dir, 'key'), 0o600)
+    t.same(loadConfig({ ROECNY_BASE_URL: BASE.ROECNY_BASE_URL, ROECNY_CLIENT_ID_FILE: join(dir, 'id'), ROECNY_API_KEY_FILE: join(dir, 'key') }).warnings, [])
+  })
+
+  t.test('a non-loopback PROXY_HOST needs an access key or PROXY_ALLOW_UNAUTHENTICATED_REMOTE=true', async (t) => {
+    const REMOTE = 'PROXY_HOST is not a loopback address: set PROXY_ACCESS_KEY or PROXY_ACCESS_KEY_FILE so that only your callers ' +
+      'can use the Roecny token (or PROXY_ALLOW_UNAUTHENTICATED_REMOTE=true to let anyone who reaches the port use it)'
+    for (const host of ['0.0.0.0', '::', '10.1.2.3', '::ffff:10.0.0.1', 'proxy.internal']) {
+      t.same(problemsOf({ ...BASE, PROXY_HOST: host }), [REMOTE], host)
+      t.same(problemsOf({ ...BASE, PROXY_HOST: host, PROXY_ALLOW_UNAUTHENTICATED_REMOTE: 'false' }), [REMOTE], host)
+    }
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '::1', '::ffff:127.0.0.1']) {
+      t.same(loadConfig({ ...BASE, PROXY_HOST: host }).warnings, [], host)
+    }
+    const allowed = loadConfig({ ...BASE, PROXY_HOST: '0.0.0.0', PROXY_ALLOW_UNAUTHENTICATED_REMOTE: 'true' })
+    t.equal(allowed.allowUnauthenticatedRemote, true)
+    t.same(allowed.warnings, ['PROXY_ALLOW_UNAUTHENTICATED_REMOTE=true: the proxy listens on a non-loopback address without an access key; anyone who reaches the port acts as the Roecny account holder'])
+    t.same(loadConfig({ ...BASE, PROXY_ALLOW_UNAUTHENTICATED_REMOTE: 'true' }).warnings, [], 'on loopback the switch changes nothing')
+    t.same(problemsOf({ ...BASE, PROXY_ALLOW_UNAUTHENTICATED_REMOTE: 'yes' }), ['PROXY_ALLOW_UNAUTHENTICATED_REMOTE must be true or false'])
+    t.same(problemsOf({ ...BASE, PROXY_HOST: '0.0.0.0', PROXY_ALLOW_UNAUTHENTICATED_REMOTE: 'yes' }), [
+      'PROXY_ALLOW_UNAUTHENTICATED_REMOTE must be true or false',
+      REMOTE
+    ], 'a bad switch does not open the listener')
+  })
+
+  t.test('PROXY_SOCKET and PROXY_SOCKET_MODE', async (t) => {
+    t.match(loadConfig({ ...BASE, PROXY_SOCKET: '/run/roecny/proxy.sock' }), { proxySocket: '/run/roecny/proxy.sock', proxySocketMode: 0o660, warnings: [] })
+    for (const [raw, mode] of [['0600', 0o600], ['600', 0o600], ['0o640', 0o640], ['0O777', 0o777], ['0000', 0]] as const) {
+      t.equal(loadConfig({ ...BASE, PROXY_SOCKET: '/run/p.sock', PROXY_SOCKET_MODE: raw }).proxySocketMode, mode, raw)
+    }
+    for (const raw of ['0999', '8', 'rw-rw----', '07777', '-1', '0x1b0', '66']) {
+      t.same(problemsOf({ ...BASE, PROXY_SOCKET: '/run/p.sock', PROXY_SOCKET_MODE: raw }), ['PROXY_SOCKET_MODE must be an octal file mode such as 0660'], raw)
+    }
+    t.same(problemsOf({ ...BASE, PROXY_SOCKET_MODE: '0600' }), ['PROXY_SOCKET_MODE is set but PROXY_SOCKET is not; set PROXY_SOCKET to listen on a Unix socket'])
+    t.same(problemsOf({ ...BASE, PROXY_SOCKET: `/${'s'.repeat(107)}` }), ['PROXY_SOCKET must be a path of at most 107 bytes (the size of a Unix socket address)'])
+    t.doesNotThrow(() => loadConfig({ ...BASE, PROXY_SOCKET: `/${'s'.repeat(106)}` }))
+    t.same(loadConfig({ ...BASE, PROXY_SOCKET: '/run/p.sock', PROXY_SOCKET_MODE: '0666' }).warnings, [
+      'PROXY_SOCKET_MODE lets every local user connect to the socket and act as the Roecny account holder'
+    ])
+    t.same(loadConfig({ ...BASE, PROXY_SOCKET: '/run/p.sock', PROXY_HOST: '0.0.0.0' }).warnings, [
+      'PROXY_HOST and PROXY_PORT are not used: the proxy listens on PROXY_SOCKET only'
+    ], 'no access key is asked for: PROXY_HOST is not used')
+    t.same(loadConfig({ ...BASE, PROXY_SOCKET: '/run/p.sock', PROXY_PORT: '9000' }).warnings, ['PROXY_HOST and PROXY_PORT are not used: the proxy listens on PROXY_SOCKET only'])
+  })
+
+  t.test('PROXY_ALLOWED_HOSTS', async (t) => {
+    t.same(loadConfig({ ...BASE, PROXY_ALLOWED_HOSTS: ' roecny-proxy, PROXY.Internal.example ,[fd00::7],10.0.0.7,roecny-proxy,' }).allowedHosts,
+      ['roecny-proxy', 'proxy.internal.example', 'fd00::7', '10.0.0.7'])
+    t.same(loadConfig({ ...BASE, PROXY_ALLOWED_HOSTS: '*' }).allowedHosts, ['*'])
+    t.same(loadConfig({ ...BASE, PROXY_ALLOWED_HOSTS: 'roecny-proxy, *' }).allowedHosts, ['*'])
+    for (const raw of ['roecny-proxy:8080', 'http://roecny-proxy', 'two words', ',', '[::1]:8080', '*.example']) {
+      t.same(problemsOf({ ...BASE, PROXY_ALLOWED_HOSTS: raw }), ['PROXY_ALLOWED_HOSTS must be * or a comma list of host names and IP addresses, without ports'], raw)
+    }
+  })
+
+  t.test('PROXY_CORS_ORIGINS', async (t) => {
+    t.same(loadConfig({ ...BASE, PROXY_CORS_ORIGINS: 'http://localhost:3000, HTTPS://App.Example:443/, https://app.example, http://[::1]:5173' }).corsOrigins,
+      ['http://localhost:3000', 'https://app.example', 'http://[::1]:5173'])
+    const problem = 'PROXY_CORS_ORIGINS must be a comma list of origins such as https://app.example (scheme://host[:port], no path; * and null are not accepted)'
+    for (const raw of ['*', 'null', 'localhost:3000', 'https://app.example/app', 'https://app.example?x=1', 'https://app.example#x', 'ftp://app.example', 'https://user@app.example', 'app.example', ',']) {
+      t.same(problemsOf({ ...BASE, PROXY_CORS_ORIGINS: raw }), [problem], raw)
+    }
+  })
+
+  t.test('PROXY_ALLOW_METHODS', async (t) => {
+    t.same(loadConfig({ ...BASE, PROXY_ALLOW_METHODS: 'get, head ,GET' }).allowMethods, ['GET', 'HEAD'])
+    t.same(loadConfig({ ...BASE, PROXY_ALLOW_METHODS: 'PROPFIND' }).allowMethods, ['PROPFIND'])
+    for (const raw of ['FETCH', 'GET;HEAD', 'GET HEAD', ',']) {
+      t.same(problemsOf({ ...BASE, PROXY_ALLOW_METHODS: raw }), ['PROXY_ALLOW_METHODS must be a comma list of HTTP methods such as GET,HEAD'], raw)
+    }
+  })
+
+  t.test('PROXY_ALLOW_PATHS and PROXY_DENY_PATHS', async (t) => {
+    const config = loadConfig({ ...BASE, PROXY_ALLOW_PATHS: '/api/v1/balances/**, /api//v1/x/, /, /api/v1/*/status, /api/v1/x', PROXY_DENY_PATHS: '/api/v1/balances/secret' })
+    t.same(config.allowPaths, ['/api/v1/balances/**', '/api/v1/x', '/', '/api/v1/*/status'])
+    t.same(config.denyPaths, ['/api/v1/balances/secret'])
+    for (const name of ['PROXY_ALLOW_PATHS', 'PROXY_DENY_PATHS']) {
+      for (const raw of ['api/v1', '/api/../x', '/api/./x', '/a?b', '/a#b', '/a%2Fb', '/a\\b', '/a/**b', '/a b', '/café', ',']) {
+        t.same(problemsOf({ ...BASE, [name]: raw }), [`${name} must be a comma list of paths starting with / (* matches within one segment, ** any number of segments)`], `${name}=${raw}`)
+      }
+    }
+  })
+
+  t.test('PROXY_MAX_BODY_BYTES', async (t) => {
+    t.equal(loadConfig({ ...BASE, PROXY_MAX_BODY_BYTES: '0' }).maxBodyBytes, 0)
+    t.equal(loadConfig({ ...BASE, PROXY_MAX_BODY_BYTES: '10485760' }).maxBodyBytes, 10485760)
+    for (const raw of ['-1', '1.5', 'lots', '9007199254740992', 'Infinity']) {
+      t.same(problemsOf({ ...BASE, PROXY_MAX_BODY_BYTES: raw }), ['PROXY_MAX_BODY_BYTES must be an integer from 0 to 9007199254740991'], raw)
+    }
+  })
+
+  t.test('ROECNY_CA_FILE', async (t) => {
+    const bundle = `${rootCertificates[0] as string}\n${rootCertificates[1] as string}\n`
+    const dir = t.testdir({
+      bundle,
+      empty: '',
+      text: 'not a certificate',
+      broken: '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n',
+      huge: 'x'.repeat(1024 * 1024 + 1),
+      folder: {}
+    })
+    chmodSync(join(dir, 'bundle'), 0o644)
+    const config = loadConfig({ ...BASE, ROECNY_CA_FILE: join(dir, 'bundle') })
+    t.equal(config.upstreamCa, `${rootCertificates[0] as string}\n${rootCertificates[1] as string}`)
+    t.same(config.warnings, [], 'a CA bundle is no secret: any mode will do')
+    const problem = 'ROECNY_CA_FILE must hold PEM certificates (-----BEGIN CERTIFICATE-----)'
+    t.same(problemsOf({ ...BASE, ROECNY_CA_FILE: join(dir, 'text') }), [problem])
+    t.same(problemsOf({ ...BASE, ROECNY_CA_FILE: join(dir, 'broken') }), [problem])
+    t.same(problemsOf({ ...BASE, ROECNY_CA_FILE: join(dir, 'empty') }), ['ROECNY_CA_FILE names an empty file'])
+    t.same(problemsOf({ ...BASE, ROECNY_CA_FILE: join(dir, 'missing') }), ['ROECNY_CA_FILE cannot be read (ENOENT)'])
+    t.same(problemsOf({ ...BASE, ROECNY_CA_FILE: join(dir, 'folder') }), ['ROECNY_CA_FILE must name a regular file'])
+    t.same(problemsOf({ ...BASE, ROECNY_CA_FILE: join(dir, 'huge') }), ['ROECNY_CA_FILE names a file larger than 1 MiB'])
+  })
 })
 
 t.test('several problems are reported together', async (t) => {
@@ -345,7 +525,9 @@ t.test('config.example.env is a working demo configuration that documents every 
     'ROECNY_BASE_URL', 'ROECNY_ALLOW_INSECURE_HTTP', 'ROECNY_CLIENT_ID', 'ROECNY_CLIENT_ID_FILE', 'ROECNY_API_KEY',
     'ROECNY_API_KEY_FILE', 'ROECNY_SCOPE', 'ROECNY_LOGIN_AS', 'PROXY_HOST', 'PROXY_PORT', 'TOKEN_REFRESH_RATIO',
     'LOGIN_TIMEOUT_MS', 'UPSTREAM_TIMEOUT_MS', 'SHUTDOWN_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS', 'LOG_LEVEL', 'MOCK_HOST', 'MOCK_PORT',
-    'ADMIN_HOST', 'ADMIN_PORT'
+    'ADMIN_HOST', 'ADMIN_PORT', 'ROECNY_CA_FILE', 'PROXY_SOCKET', 'PROXY_SOCKET_MODE', 'PROXY_ACCESS_KEY', 'PROXY_ACCESS_KEY_FILE',
+    'PROXY_ALLOW_UNAUTHENTICATED_REMOTE', 'PROXY_ALLOWED_HOSTS', 'PROXY_CORS_ORIGINS', 'PROXY_ALLOW_METHODS', 'PROXY_ALLOW_PATHS',
+    'PROXY_DENY_PATHS', 'PROXY_MAX_BODY_BYTES'
   ]) {
     t.match(text, new RegExp(`^#? ?${name}=`, 'm'), name)
   }

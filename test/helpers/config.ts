@@ -24,6 +24,18 @@ export function testConfig (overrides: Partial<Config> = {}): Config {
     logLevel: 'trace',
     adminHost: undefined,
     adminPort: undefined,
+    proxySocket: undefined,
+    proxySocketMode: 0o660,
+    accessKey: undefined,
+    allowUnauthenticatedRemote: false,
+    allowedHosts: [],
+    corsOrigins: [],
+    allowMethods: undefined,
+    allowPaths: undefined,
+    denyPaths: [],
+    maxBodyBytes: undefined,
+    upstreamCa: undefined,
+    warnings: [],
     ...overrides
   })
 }
