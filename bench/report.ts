@@ -27,6 +27,11 @@ export interface ContenderFigures {
     cpuMicrosPerRequest: number | undefined
     /** At the fixed rate: comparable across runs and machines' load, and what sizing a pod needs. */
     cpuMicrosPerRequestFixed: number | undefined
+    /**
+     * Share of its core the process used at 50 connections (req/s × CPU per request). Below about
+     * 0.9 it was not the bottleneck: the load generator's core or other work on the machine was.
+     */
+    coreBusy: number | undefined
   }
 }
 
@@ -64,7 +69,8 @@ export function summarise (name: string, rounds: RoundFigures[], idleRssBytes: n
       p99Ms1: median(rounds.map((r) => r.c1.p99Ms)),
       addedP50Ms1: direct === undefined ? undefined : median(rounds.map((r, i) => r.c1.p50Ms - (direct[i] as RoundFigures).c1.p50Ms)),
       cpuMicrosPerRequest: definedMedian(rounds.map((r) => r.c50.cpuMicrosPerRequest)),
-      cpuMicrosPerRequestFixed: definedMedian(rounds.map((r) => r.fixed.cpuMicrosPerRequest))
+      cpuMicrosPerRequestFixed: definedMedian(rounds.map((r) => r.fixed.cpuMicrosPerRequest)),
+      coreBusy: definedMedian(rounds.map((r) => r.c50.cpuMicrosPerRequest === undefined ? undefined : r.c50.rps * r.c50.cpuMicrosPerRequest / 1e6))
     }
   }
 }
@@ -72,6 +78,15 @@ export function summarise (name: string, rounds: RoundFigures[], idleRssBytes: n
 /** a / b for each round, and their median. */
 export function ratio (a: ContenderFigures, b: ContenderFigures): { perRound: number[], median: number } {
   const perRound = a.rounds.map((r, i) => r.c50.rps / (b.rounds[i] as RoundFigures).c50.rps)
+  return { perRound, median: median(perRound) }
+}
+
+/**
+ * b's CPU per request / a's, at the fixed rate, per round and median: the req/s ratio a dedicated
+ * core would give when both are CPU-bound, whatever limited the measured req/s.
+ */
+export function cpuRatio (a: ContenderFigures, b: ContenderFigures): { perRound: number[], median: number } {
+  const perRound = a.rounds.map((r, i) => ((b.rounds[i] as RoundFigures).fixed.cpuMicrosPerRequest ?? NaN) / (r.fixed.cpuMicrosPerRequest ?? NaN))
   return { perRound, median: median(perRound) }
 }
 
@@ -98,10 +113,11 @@ export function table (header: string[], rows: string[][]): string {
 
 export function contenderTable (figures: ContenderFigures[]): string {
   return table(
-    ['contender', 'req/s @50', 'p50 @50', 'p99 @50', 'p50 @1', 'p99 @1', 'added p50 @1', 'CPU µs/req @50', 'CPU µs/req @1k/s', 'idle RSS', 'peak RSS'],
+    ['contender', 'req/s @50', 'core busy @50', 'p50 @50', 'p99 @50', 'p50 @1', 'p99 @1', 'added p50 @1', 'CPU µs/req @50', 'CPU µs/req @1k/s', 'idle RSS', 'peak RSS'],
     figures.map((f) => [
       f.name,
       plain(f.median.rps),
+      f.median.coreBusy === undefined ? '—' : `${(f.median.coreBusy * 100).toFixed(0)} %`,
       ms(f.median.p50Ms),
       ms(f.median.p99Ms),
       ms(f.median.p50Ms1),
