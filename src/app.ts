@@ -11,6 +11,7 @@ import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
 import { LOGIN_PATH } from './token/login.js'
 import { registerForwarding } from './proxy/forward.js'
+import { createGuards, rejectConnect, rejectMalformedRequest } from './proxy/guards.js'
 import type { TokenSource } from './token/token-source.js'
 
 export interface AppDeps {
@@ -57,8 +58,12 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     // A URL the router cannot decode (FST_ERR_BAD_URL) or an over-long parameter: the request is at fault.
     frameworkErrors: function frameworkError (_error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
       return sendProxyError(reply, 'PROXY_BAD_REQUEST')
-    }
+    },
+    // What Node's parser refuses (control characters in the target, a broken request line) gets our 400.
+    clientErrorHandler: rejectMalformedRequest
   })
+  app.server.on('connect', rejectConnect)
+  const guards = createGuards(config)
 
   app.addHook('onRequest', function guard (request, reply, done) {
     if (state.closing) {
@@ -71,12 +76,17 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
       sendProxyError(reply, 'PROXY_BAD_REQUEST')
       return
     }
+    // Host, origin, access key, target hygiene, method and path policy, body size: cheapest first.
+    if (guards.check(request, reply)) return
     if (request.method === 'POST' && isLoginPath(pathOf(request.url))) {
       sendProxyError(reply, 'PROXY_LOGIN_BLOCKED')
       return
     }
     done()
   })
+  // Registered only when configured: without a body limit or CORS origins they cost nothing per request.
+  if (guards.limitBody !== undefined) app.addHook('preParsing', guards.limitBody)
+  if (guards.corsHeaders !== undefined) app.addHook('onSend', guards.corsHeaders)
 
   // While closing, answers in flight tell their clients not to reuse the connection, so the listener can close.
   app.addHook('onSend', function closeWhenDraining (_request, reply, payload, done) {

@@ -1,5 +1,6 @@
 // The one list of errors the proxy answers with itself, and the one function that sends them.
 import type { FastifyReply } from 'fastify'
+import { STATUS_CODES } from 'node:http'
 
 export const ERROR_SOURCE = 'roecny-auth-proxy'
 export const ERROR_HEADER = 'x-roecny-proxy-error'
@@ -43,4 +44,16 @@ export function sendProxyError (reply: FastifyReply, code: ProxyErrorCode, heade
   reply.header('cache-control', 'no-store')
   if (headers !== undefined) reply.headers(headers)
   return reply.send(BODIES[code])
+}
+
+/**
+ * The same answer as raw HTTP/1.1 bytes, for requests that never become a Fastify request (the
+ * parser refused them, or CONNECT); the connection is closed after it.
+ */
+export function rawProxyError (code: ProxyErrorCode): string {
+  const { status } = PROXY_ERRORS[code]
+  const body = BODIES[code]
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] as string}\r\n${ERROR_HEADER}: ${code}\r\n` +
+    'content-type: application/json; charset=utf-8\r\ncache-control: no-store\r\nconnection: close\r\n' +
+    `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
 }

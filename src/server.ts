@@ -57,6 +57,7 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
     await pool.close()
   })
 
+  for (const warning of config.warnings) logger.warn(warning)
   const address = await app.listen({ host: config.proxyHost, port: config.proxyPort })
   // Probes keep answering through the drain (liveness must hold, readiness says draining); closed last.
   const admin = config.adminPort === undefined ? undefined : await buildAdminApp({ logger, tokens, state, metrics })

@@ -45,6 +45,8 @@ export interface RecordedRequest {
   method: string
   url: string
   headers: IncomingHttpHeaders
+  /** The request's body was read to its end (false while it streams, and for good when it was cut off). */
+  complete: boolean
 }
 
 export interface MockRoecny {
@@ -91,7 +93,9 @@ export function formatExpiresAt (ms: number): string {
 
 function record (req: IncomingMessage): RecordedRequest {
   // A server-side IncomingMessage always has a method and a url.
-  return { method: String(req.method), url: String(req.url), headers: req.headers }
+  const recorded = { method: String(req.method), url: String(req.url), headers: req.headers, complete: false }
+  req.once('end', () => { recorded.complete = true })
+  return recorded
 }
 
 function sendJson (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -257,7 +261,7 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     const status = /^\/api\/v1\/test\/status\/(\d{3})$/.exec(path)
     if (status !== null) {
       req.resume()
-      sendJson(res, Number(status[1]), { code: 'mock_status', message: `status ${status[1]} as asked` }, { location: '/api/v1/balances/current', 'access-control-allow-origin': '*' })
+      sendJson(res, Number(status[1]), { code: 'mock_status', message: `status ${status[1]} as asked` }, { location: '/api/v1/balances/current', 'access-control-allow-origin': '*', vary: 'Accept-Encoding' })
       return
     }
     req.resume()

@@ -10,6 +10,7 @@ import type { Config } from '../config.js'
 import { sendProxyError } from '../errors.js'
 import type { ProxyErrorCode } from '../errors.js'
 import type { TokenSource } from '../token/token-source.js'
+import { bodyWasTooLarge } from './guards.js'
 import { hasBody, stripRequestHeaders } from './headers.js'
 
 /** Passed from our request-header rewrite to the dispatcher wrapper, inside the copied headers. */
@@ -108,6 +109,7 @@ export function abortableDispatcher (pool: Dispatcher): Pick<Dispatcher, 'reques
 export async function registerForwarding (app: FastifyInstance, options: ForwardOptions): Promise<void> {
   const { config, tokens } = options
   const prefix = config.upstreamPathPrefix
+  const stripCors = config.corsOrigins.length === 0
 
   // Fastify routes the common methods; the WebDAV and other extension methods Node parses are added.
   for (const method of FORWARDED_METHODS) {
@@ -133,12 +135,19 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
       for (const name of String(connection).toLowerCase().split(',')) delete headers[name.trim()]
     }
     for (const name of Object.keys(headers)) {
-      if (HOP_BY_HOP_RESPONSE.has(name) || name.startsWith('access-control-')) delete headers[name]
+      // Without PROXY_CORS_ORIGINS no browser may read an answer cross-origin, whatever Roecny allows.
+      if (HOP_BY_HOP_RESPONSE.has(name) || (stripCors && name.startsWith('access-control-'))) delete headers[name]
     }
     return headers
   }
 
   function onError (reply: FastifyReply, { error }: { error: Error }): void {
+    // The guard's body counter failed the upstream request on purpose: the client's body was too large.
+    if (bodyWasTooLarge(reply.request)) {
+      reply.request.log.info({ maxBodyBytes: config.maxBodyBytes }, 'request body too large; upstream request aborted')
+      sendProxyError(reply, 'PROXY_BODY_TOO_LARGE', { connection: 'close' })
+      return
+    }
     const { proxyCode, cause } = classifyUpstreamError(error)
     reply.request.log.warn({ upstreamError: cause, proxyCode }, 'upstream request failed')
     options.onUpstreamError(proxyCode)
