@@ -13,10 +13,11 @@ import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
 import { createTokenManager } from './token/token-manager.js'
 import type { TokenManager } from './token/token-manager.js'
+import { listenOnSocket } from './unix-socket.js'
 import { VERSION } from './version.js'
 
 export interface RunningProxy {
-  /** `http://host:port` the proxy listens on. */
+  /** `http://host:port` the proxy listens on, or `unix:/path` on a Unix socket. */
   readonly url: string
   readonly logger: Logger
   readonly app: FastifyInstance
@@ -58,7 +59,16 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
   })
 
   for (const warning of config.warnings) logger.warn(warning)
-  const address = await app.listen({ host: config.proxyHost, port: config.proxyPort })
+  let address: string
+  try {
+    address = config.proxySocket === undefined
+      ? await app.listen({ host: config.proxyHost, port: config.proxyPort })
+      : await listenOnSocket(app, config.proxySocket, config.proxySocketMode)
+  } catch (err) {
+    // The pool and the token manager must not keep the process alive after a failed start.
+    await app.close()
+    throw err
+  }
   // Probes keep answering through the drain (liveness must hold, readiness says draining); closed last.
   const admin = config.adminPort === undefined ? undefined : await buildAdminApp({ logger, tokens, state, metrics })
   let adminUrl: string | undefined

@@ -18,11 +18,13 @@ export async function json<T = Record<string, unknown>> (url: string, init: { me
   return { status: res.status, headers: res.headers, body: JSON.parse(res.body) as T }
 }
 
-/** Sends `raw` bytes on a fresh connection and resolves with everything received until the server closes. */
+/**
+ * Sends `raw` bytes on a fresh connection and resolves with everything received until the server
+ * closes. `url` is `http://host:port` or `unix:/path/of/the.sock`.
+ */
 export function rawRequest (url: string, raw: string): Promise<string> {
-  const { hostname, port } = new URL(url)
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname, port: Number(port) })
+    const socket = url.startsWith('unix:') ? connect({ path: url.slice(5) }) : connect({ host: new URL(url).hostname, port: Number(new URL(url).port) })
     const chunks: Buffer[] = []
     socket.on('data', (chunk: Buffer) => chunks.push(chunk))
     socket.on('error', reject)
