@@ -1,4 +1,5 @@
 // Starts the proxy: pool, token lifecycle, metrics, listeners; and stops it gracefully on signals.
+import { rootCertificates } from 'node:tls'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { Pool } from 'undici'
@@ -34,13 +35,17 @@ export interface StartOptions {
   clock?: Clock
 }
 
-/** The keep-alive pool to Roecny; upstream TLS is always verified. */
+/**
+ * The keep-alive pool to Roecny, for forwarding and login alike; upstream TLS is always verified
+ * (reply-from would otherwise not verify). ROECNY_CA_FILE adds to the built-in roots, not replaces them.
+ */
 export function createUpstreamPool (config: Config): Pool {
+  const ca = config.upstreamCa === undefined ? undefined : [...rootCertificates, config.upstreamCa]
   return new Pool(config.upstreamOrigin, {
     connections: 128,
     headersTimeout: config.upstreamTimeoutMs,
     keepAliveTimeout: 30_000,
-    connect: { rejectUnauthorized: true }
+    connect: ca === undefined ? { rejectUnauthorized: true } : { rejectUnauthorized: true, ca }
   })
 }
 

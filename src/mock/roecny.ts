@@ -3,6 +3,7 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 
 export const DEMO_CLIENT_ID = 'demo-client'
@@ -39,6 +40,8 @@ export interface MockOptions {
   pathPrefix?: string
   /** Wall clock of the mock, in ms since the epoch; used for `Date`, `iat`, `exp` and expiry checks. */
   now?: () => number
+  /** Serve HTTPS with this PEM key and certificate (the URL is then `https://`). */
+  tls?: { key: string, cert: string }
 }
 
 export interface RecordedRequest {
@@ -51,7 +54,7 @@ export interface RecordedRequest {
 
 export interface MockRoecny {
   readonly server: Server
-  /** `http://host:port` of the running mock. */
+  /** `http://host:port` (or `https://` with `tls`) of the running mock. */
   readonly url: string
   /** Logins that reached the mock (whatever their answer). */
   readonly logins: RecordedRequest[]
@@ -287,7 +290,9 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     api(req, res, path, query)
   }
 
-  const server = createServer({ keepAliveTimeout: 60_000 }, handle)
+  const server = options.tls === undefined
+    ? createServer({ keepAliveTimeout: 60_000 }, handle)
+    : createTlsServer({ keepAliveTimeout: 60_000, key: options.tls.key, cert: options.tls.cert }, handle)
   server.on('connection', (socket) => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
@@ -301,7 +306,7 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
 
   const mock: MockRoecny = {
     server,
-    url: `http://${shownHost}:${address.port}`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://${shownHost}:${address.port}`,
     logins,
     requests,
     loginQueue,
