@@ -1,5 +1,5 @@
 // Request guards: Host, browser origin and CORS, access key, request target, method and path policy, body size.
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { isIP } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -150,8 +150,9 @@ function normalisePath (path: string): string {
   return normal
 }
 
+/** One-shot SHA-256 (no Hash object per request); both sides hash the JS string the same way. */
 function accessKeyDigest (key: string): Buffer {
-  return createHash('sha256').update(key, 'latin1').digest()
+  return hash('sha256', key, 'buffer') as unknown as Buffer // @types/node 20 types the result as a string whatever the encoding
 }
 
 /** A chunked body passes through this counter; past the limit it fails, which aborts the upstream request. */
