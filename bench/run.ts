@@ -37,12 +37,12 @@ const build = thisBuild(proxyFlags)
 const quick = args.quick === true
 const plan = {
   rounds: Number(args.rounds ?? (quick ? 1 : 3)),
-  warmS: quick ? 0.5 : 2,
+  warmS: quick ? 0.25 : 2,
   c50S: Number(args.duration ?? (quick ? 1 : 10)),
-  c1S: quick ? 1 : 5,
+  c1S: quick ? 0.5 : 5,
   fixedRate: 1000,
-  fixedS: quick ? 1 : 5,
-  transferBytes: quick ? 64 * MiB : 1024 * MiB,
+  fixedS: quick ? 0.5 : 5,
+  transferBytes: quick ? 16 * MiB : 1024 * MiB,
   burst: 1000,
   burstLoginDelayMs: 300,
   readyRuns: quick ? 1 : 5
