@@ -241,7 +241,7 @@ http {
 `
 }
 
-/** nginx with one worker and a keep-alive upstream pool, or undefined when there is no nginx binary. */
+/** nginx with one worker, a keep-alive upstream pool and a static token (the caller checks it is installed). */
 export async function startNginx (placement: Placement, upstream: Upstream, binary: string): Promise<Contender> {
   const port = await freePort()
   const conf = join(placement.dir, 'nginx.conf')

@@ -55,14 +55,6 @@ export function childPids (pid: number): number[] {
   }
 }
 
-export function cpuCount (): number {
-  try {
-    return Number(execFileSync('nproc', { encoding: 'utf8' }).trim())
-  } catch {
-    return 1
-  }
-}
-
 /** True when `taskset` (util-linux) can pin processes here. */
 export function hasTaskset (): boolean {
   try {
