@@ -11,6 +11,7 @@ import { get, json, rawRequest } from './helpers/http.js'
 import { ManualClock } from './helpers/manual-clock.js'
 import { scrape } from './helpers/metrics.js'
 import { startStack } from './helpers/stack.js'
+import { until } from './helpers/until.js'
 
 const ADMIN = { adminHost: '127.0.0.1', adminPort: 0 }
 
@@ -80,7 +81,7 @@ test('during shutdown the admin listener keeps answering: readiness fails, liven
   t.teardown(() => stack.mock.close())
   const admin = stack.proxy.adminUrl as string
   const inFlight = request(`${stack.url}/api/v1/test/held`)
-  while (stack.mock.held.length === 0) await new Promise((resolve) => setImmediate(resolve))
+  await until(() => stack.mock.held.length > 0, 'the request to be held at the mock')
 
   const stopped = stack.proxy.shutdown()
   const ready = await json<{ reason: string }>(`${admin}/-/readyz`)

@@ -13,6 +13,7 @@ import { request } from 'undici'
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, main } from '../src/cli.js'
 import { DEMO_API_KEY, DEMO_CLIENT_ID, LOGIN_PATH, startMockRoecny } from '../src/mock/roecny.js'
 import { VERSION } from '../src/version.js'
+import { until } from './helpers/until.js'
 
 type Env = Record<string, string | undefined>
 
@@ -294,7 +295,7 @@ t.test('child processes', { jobs: 3 }, async (t) => {
     t.match(await res.body.json(), [{ currency: 'USD' }])
     // An in-flight request when SIGTERM arrives is drained, not cut.
     const inFlight = request(`${started.address}/api/v1/test/held`)
-    while (mock.held.length === 0) await new Promise((resolve) => setImmediate(resolve))
+    await until(() => mock.held.length > 0, 'the request to be held at the mock')
     child.process.kill('SIGTERM')
     await child.line(/shutting down: readiness now fails/)
     mock.releaseHeld()

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { startStack } from './helpers/stack.js'
 import type { Stack } from './helpers/stack.js'
+import { until } from './helpers/until.js'
 
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url))
 
@@ -53,10 +54,7 @@ t.before(async () => {
   good = await startStack({ config: { logLevel: 'silent' } })
   // The proxy holds demo-key, this mock wants another: no token, so the proxy answers 503 itself.
   rejected = await startStack({ mock: { apiKey: 'the-real-key' }, ready: false, config: { logLevel: 'silent' } })
-  await new Promise<void>((resolve) => {
-    const poll = (): void => { rejected.proxy.tokens.status().logins.rejected > 0 ? resolve() : setImmediate(poll) }
-    poll()
-  })
+  await until(() => rejected.proxy.tokens.status().logins.rejected > 0, 'the proxy\'s login to be rejected')
 })
 t.teardown(async () => {
   await good.close()

@@ -4,6 +4,7 @@ import { scrape } from './helpers/metrics.js'
 import { MANUAL_CLOCK_START, ManualClock } from './helpers/manual-clock.js'
 import { startStack } from './helpers/stack.js'
 import type { StackOptions } from './helpers/stack.js'
+import { until } from './helpers/until.js'
 
 async function manualStack (options: StackOptions = {}): Promise<{ clock: ManualClock } & Awaited<ReturnType<typeof startStack>>> {
   const clock = new ManualClock()
@@ -65,20 +66,15 @@ test('login duration is measured on the clock, from sending the login to its out
   const stack = await startStack({ clock, mock: { now: () => clock.wallNow(), apiKey: 'the-real-key' }, ready: false })
   t.teardown(stack.close)
   const logins = (): Record<string, number> => (stack.proxy.tokens.status().logins as Record<string, number>)
-  await until(() => logins().rejected === 1)
+  await until(() => logins().rejected === 1, 'the first login to be rejected')
   // The retry hangs at the mock until LOGIN_TIMEOUT_MS (10 s on the clock) gives up on it.
   stack.mock.defaultLogin = { hang: true }
   await clock.runNext()
-  await until(() => stack.mock.logins.length === 2)
+  await until(() => stack.mock.logins.length === 2, 'the retry to reach the mock')
   await clock.advance(10_000)
-  await until(() => logins().error === 1)
+  await until(() => logins().error === 1, 'the retry to time out')
   const m = await scrape(stack.url)
   t.equal(m.value('roecny_proxy_login_duration_seconds_sum', { result: 'error' }), 10)
   t.equal(m.value('roecny_proxy_login_duration_seconds_bucket', { le: '5', result: 'error' }), 0)
   t.equal(m.value('roecny_proxy_login_duration_seconds_bucket', { le: '10', result: 'error' }), 1)
 })
-
-/** Turns the event loop (never a timer) until `predicate` holds. */
-async function until (predicate: () => boolean): Promise<void> {
-  while (!predicate()) await new Promise((resolve) => setImmediate(resolve))
-}

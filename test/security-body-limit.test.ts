@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http'
 import { test } from 'tap'
 import { expectProxyError, send, upstreamView } from './helpers/raw.js'
 import { startStack } from './helpers/stack.js'
+import { until } from './helpers/until.js'
 
 const LIMIT = 1024
 
@@ -17,14 +18,6 @@ function upstreamEnds (server: import('node:http').Server): boolean[] {
     req.once('close', () => ends.push(req.complete))
   })
   return ends
-}
-
-async function until (predicate: () => boolean): Promise<void> {
-  const deadline = performance.now() + 5000
-  while (!predicate()) {
-    if (performance.now() > deadline) throw new Error('gave up waiting')
-    await new Promise((resolve) => setImmediate(resolve))
-  }
 }
 
 test('a Content-Length over the limit gets 413 before a byte is read or forwarded', async (t) => {
@@ -65,7 +58,7 @@ test('a chunked body over the limit gets 413 and its upstream request is aborted
     expectProxyError(t, response, 413, 'PROXY_BODY_TOO_LARGE', `chunks of ${sizes.join(', ')}`)
     t.equal(response.headers.connection, 'close')
     // Streaming means the upstream may have seen the head and the first bytes; it never gets the whole body.
-    await until(() => ends.length === stack.mock.requests.length)
+    await until(() => ends.length === stack.mock.requests.length, 'every upstream request to end')
     t.same(ends.slice(before), ends.slice(before).map(() => false), 'every upstream request was cut off')
   }
   t.notOk(stack.mock.requests.some((r) => r.complete), 'no over-limit body reached the upstream whole')
@@ -95,9 +88,9 @@ test('a client that goes away mid-body: the upstream request is aborted, the pro
   const socket = connect({ host: '127.0.0.1', port: Number(new URL(stack.url).port) })
   socket.on('error', () => {})
   socket.write('POST /api/v1/echo/upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n100\r\n' + 'x'.repeat(256) + '\r\n')
-  await until(() => stack.mock.requests.length === 1)
+  await until(() => stack.mock.requests.length === 1, 'the upload to reach the mock')
   socket.destroy()
-  await until(() => ends.length === 1)
+  await until(() => ends.length === 1, 'the upstream request to end')
   t.same(ends, [false], 'the upstream request was cut off, not completed')
   t.equal((await send(stack.url, { target: '/api/v1/balances/current' })).status, 200, 'still serving')
 })

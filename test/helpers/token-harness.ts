@@ -37,8 +37,6 @@ export interface TokenHarness {
   results: Array<{ result: LoginOutcome, durationMs: number }>
   /** Status of a real API call to the mock with this token (200: the mock accepts it). */
   apiStatus: (token: string) => Promise<number>
-  /** Waits on IO (never on time) until `predicate` holds; throws after 5 s of real time. */
-  until: (predicate: () => boolean, what?: string) => Promise<void>
   close: () => Promise<void>
 }
 
@@ -76,14 +74,6 @@ export async function startTokenHarness (t: Teardown, options: TokenHarnessOptio
     return response.statusCode
   }
 
-  async function until (predicate: () => boolean, what = 'condition'): Promise<void> {
-    const deadline = performance.now() + 5000
-    while (!predicate()) {
-      if (performance.now() > deadline) throw new Error(`gave up waiting for ${what}`)
-      await new Promise((resolve) => setImmediate(resolve))
-    }
-  }
-
   let closed = false
   async function close (): Promise<void> {
     if (closed) return
@@ -105,7 +95,6 @@ export async function startTokenHarness (t: Teardown, options: TokenHarnessOptio
     records: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
     results,
     apiStatus,
-    until,
     close
   }
 }
