@@ -11,8 +11,9 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { request } from 'undici'
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, main } from '../src/cli.js'
-import { DEMO_API_KEY, DEMO_CLIENT_ID, LOGIN_PATH, startMockRoecny } from '../src/mock/roecny.js'
+import { DEMO_API_KEY, DEMO_CLIENT_ID, LOGIN_PATH } from '../src/mock/roecny.js'
 import { VERSION } from '../src/version.js'
+import { startMock } from './helpers/stack.js'
 import { until } from './helpers/until.js'
 
 type Env = Record<string, string | undefined>
@@ -167,8 +168,7 @@ t.test('in process', async (t) => {
   })
 
   t.test('check', async (t) => {
-    const mock = await startMockRoecny({ tokenLifetimeSeconds: 1800 }, '127.0.0.1', 0)
-    t.teardown(() => mock.close())
+    const mock = await startMock(t, { tokenLifetimeSeconds: 1800 })
     const env = { ROECNY_BASE_URL: mock.url, ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY }
 
     t.test('a good login prints the expiry, never the token', async (t) => {
@@ -251,8 +251,7 @@ t.test('child processes', { jobs: 3 }, async (t) => {
   })
 
   t.test('check against a real mock', async (t) => {
-    const mock = await startMockRoecny({}, '127.0.0.1', 0)
-    t.teardown(() => mock.close())
+    const mock = await startMock(t)
     const dir = t.testdir({ key: `${DEMO_API_KEY}\n` })
     const ok = await runChild(['check'], { ROECNY_BASE_URL: mock.url, ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY_FILE: join(dir, 'key') })
     t.equal(ok.code, 0)
@@ -285,8 +284,7 @@ t.test('child processes', { jobs: 3 }, async (t) => {
   })
 
   t.test('serve forwards with the token, drains an in-flight request on SIGTERM and exits 0', async (t) => {
-    const mock = await startMockRoecny({}, '127.0.0.1', 0)
-    t.teardown(() => mock.close())
+    const mock = await startMock(t)
     const child = spawnCli(['serve'], { ROECNY_BASE_URL: mock.url, ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, PROXY_PORT: '0' })
     const started = JSON.parse(await child.line(/roecny-auth-proxy listening/)) as { address: string }
     t.match(started.address, /^http:\/\/127\.0\.0\.1:\d+$/)

@@ -7,8 +7,7 @@ import { until } from './helpers/until.js'
 
 test('a client that goes away while the first login is awaited leaves the proxy serving', async (t) => {
   // The first login is held at the mock, so the request waits for a token in the proxy.
-  const cold = await startStack({ ready: false, beforeProxy: (mock) => mock.loginQueue.push({ held: true }) })
-  t.teardown(cold.close)
+  const cold = await startStack(t, { ready: false, beforeProxy: (mock) => mock.loginQueue.push({ held: true }) })
   const { hostname, port } = new URL(cold.url)
   const arrived = once(cold.proxy.app.server, 'request')
   const socket = connect({ host: hostname, port: Number(port) })

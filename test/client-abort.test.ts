@@ -5,8 +5,7 @@ import { startStack } from './helpers/stack.js'
 import { until } from './helpers/until.js'
 
 test('a client that goes away cancels its upstream request', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const { hostname, port } = new URL(stack.url)
   const socket = connect({ host: hostname, port: Number(port) })
   socket.write('GET /api/v1/test/held HTTP/1.1\r\nHost: localhost\r\n\r\n')

@@ -5,8 +5,7 @@ import { until } from './helpers/until.js'
 
 test('1,000 concurrent requests on a cold proxy cause exactly one login and all succeed', async (t) => {
   // The first login is held at the mock until every request has reached the proxy.
-  const cold = await startStack({ ready: false, beforeProxy: (mock) => mock.loginQueue.push({ held: true }) })
-  t.teardown(cold.close)
+  const cold = await startStack(t, { ready: false, beforeProxy: (mock) => mock.loginQueue.push({ held: true }) })
   const agent = new Agent({ connections: 1000 })
   t.teardown(() => agent.close())
   const answers = Array.from({ length: 1000 }, () =>

@@ -51,14 +51,10 @@ let good: Stack
 let rejected: Stack
 
 t.before(async () => {
-  good = await startStack({ config: { logLevel: 'silent' } })
+  good = await startStack(t, { config: { logLevel: 'silent' } })
   // The proxy holds demo-key, this mock wants another: no token, so the proxy answers 503 itself.
-  rejected = await startStack({ mock: { apiKey: 'the-real-key' }, ready: false, config: { logLevel: 'silent' } })
+  rejected = await startStack(t, { mock: { apiKey: 'the-real-key' }, ready: false, config: { logLevel: 'silent' } })
   await until(() => rejected.proxy.tokens.status().logins.rejected > 0, 'the proxy\'s login to be rejected')
-})
-t.teardown(async () => {
-  await good.close()
-  await rejected.close()
 })
 
 for (const example of CLIENTS) {

@@ -45,8 +45,7 @@ t.test('the target: the admin listener first, then the Unix socket, then the pro
 })
 
 t.test('probe: true only for a 200 within the timeout', async (t) => {
-  const stack = await startStack({ config: { adminHost: '127.0.0.1', adminPort: 0 } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { adminHost: '127.0.0.1', adminPort: 0 } })
   const admin = new URL(stack.proxy.adminUrl as string)
   t.equal(await probe({ host: admin.hostname, port: Number(admin.port), path: '/-/healthz' }, 2000), true)
   t.equal(await probe({ host: '127.0.0.1', port: await deadPort(), path: '/-/healthz' }, 2000), false, 'nothing listening')
@@ -67,8 +66,7 @@ t.test('probe over a Unix socket', async (t) => {
 })
 
 t.test('run as a script: exit 0 while the proxy serves, 1 when it does not', async (t) => {
-  const stack = await startStack({ config: { adminHost: '127.0.0.1', adminPort: 0 } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { adminHost: '127.0.0.1', adminPort: 0 } })
   const proxyPort = new URL(stack.url).port
   t.equal(await runScript({ PROXY_PORT: proxyPort }), 0, 'the proxy listener')
   t.equal(await runScript({ ADMIN_PORT: new URL(stack.proxy.adminUrl as string).port, PROXY_PORT: '1' }), 0, 'the admin listener')

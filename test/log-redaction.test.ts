@@ -3,8 +3,7 @@ import { json } from './helpers/http.js'
 import { startStack } from './helpers/stack.js'
 
 test('at trace level no log line holds a token, a key or a credential header', async (t) => {
-  const stack = await startStack({ config: { logLevel: 'trace', apiKey: 'api-key-3f9a7c', clientId: 'client-id-77b1' }, mock: { apiKey: 'api-key-3f9a7c', clientId: 'client-id-77b1' } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { logLevel: 'trace', apiKey: 'api-key-3f9a7c', clientId: 'client-id-77b1' }, mock: { apiKey: 'api-key-3f9a7c', clientId: 'client-id-77b1' } })
   const secretHeaders = {
     authorization: 'Bearer client-secret-token-aa11',
     'x-api-key': 'client-header-key-bb22',

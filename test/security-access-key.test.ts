@@ -9,8 +9,7 @@ import { startStack } from './helpers/stack.js'
 const KEY = 'k3y-7b1f0c9e2d4a6b8c0e1f'
 
 test('proxied requests without the right x-proxy-key get 401 PROXY_ACCESS_DENIED and reach nothing', async (t) => {
-  const stack = await startStack({ config: { accessKey: KEY } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { accessKey: KEY } })
   const view = upstreamView(stack.mock)
   const wrong: Array<Record<string, string>> = [
     {},
@@ -38,8 +37,7 @@ test('proxied requests without the right x-proxy-key get 401 PROXY_ACCESS_DENIED
 })
 
 test('the right key goes through and is never forwarded', async (t) => {
-  const stack = await startStack({ config: { accessKey: KEY } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { accessKey: KEY } })
   const response = await send(stack.url, { target: '/api/v1/echo/ok', headers: { 'X-Proxy-Key': KEY } })
   t.equal(response.status, 200)
   const echoed = JSON.parse(response.body) as { headers: Record<string, string> }
@@ -52,8 +50,7 @@ test('the right key goes through and is never forwarded', async (t) => {
 })
 
 test('probes need no key', async (t) => {
-  const stack = await startStack({ config: { accessKey: KEY } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { accessKey: KEY } })
   for (const target of ['/-/healthz', '/-/readyz']) t.equal((await send(stack.url, { target })).status, 200, target)
 })
 
@@ -80,8 +77,7 @@ test('PROXY_ALLOW_UNAUTHENTICATED_REMOTE=true starts it anyway, with a warning i
   const config = loadConfig({ ROECNY_BASE_URL: 'http://127.0.0.1:9', ROECNY_CLIENT_ID: 'c', ROECNY_API_KEY: 'k', PROXY_HOST: '0.0.0.0', PROXY_ALLOW_UNAUTHENTICATED_REMOTE: 'true' })
   t.equal(config.allowUnauthenticatedRemote, true)
   // Tests listen on loopback only: the proxy starts there with the validated configuration's warnings.
-  const stack = await startStack({ config: { allowUnauthenticatedRemote: true, warnings: config.warnings, logLevel: 'info' } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { allowUnauthenticatedRemote: true, warnings: config.warnings, logLevel: 'info' } })
   const warnings = stack.logs.records().filter((line) => line.level === 40)
   t.same(warnings.map((line) => line.msg), [
     'PROXY_ALLOW_UNAUTHENTICATED_REMOTE=true: the proxy listens on a non-loopback address without an access key; ' +

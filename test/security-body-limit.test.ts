@@ -21,8 +21,7 @@ function upstreamEnds (server: import('node:http').Server): boolean[] {
 }
 
 test('a Content-Length over the limit gets 413 before a byte is read or forwarded', async (t) => {
-  const stack = await startStack({ config: { maxBodyBytes: LIMIT } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { maxBodyBytes: LIMIT } })
   const view = upstreamView(stack.mock)
   for (const method of ['POST', 'PUT', 'PATCH', 'GET']) {
     const response = await send(stack.url, { method, target: '/api/v1/echo/upload', body: 'x'.repeat(LIMIT + 1) })
@@ -37,8 +36,7 @@ test('a Content-Length over the limit gets 413 before a byte is read or forwarde
 })
 
 test('a body at the limit goes through, whole', async (t) => {
-  const stack = await startStack({ config: { maxBodyBytes: LIMIT } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { maxBodyBytes: LIMIT } })
   const declared = await send(stack.url, { method: 'POST', target: '/api/v1/echo/upload', body: 'x'.repeat(LIMIT) })
   t.equal(declared.status, 200)
   t.equal((JSON.parse(declared.body) as { bodyBytes: number }).bodyBytes, LIMIT)
@@ -49,8 +47,7 @@ test('a body at the limit goes through, whole', async (t) => {
 })
 
 test('a chunked body over the limit gets 413 and its upstream request is aborted', async (t) => {
-  const stack = await startStack({ config: { maxBodyBytes: LIMIT } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { maxBodyBytes: LIMIT } })
   const ends = upstreamEnds(stack.mock.server)
   for (const sizes of [[LIMIT + 1], [1000, 1000], [512, 512, 1]]) {
     const before = ends.length
@@ -66,23 +63,20 @@ test('a chunked body over the limit gets 413 and its upstream request is aborted
 })
 
 test('own routes drain what they are sent, limit or not', async (t) => {
-  const stack = await startStack({ config: { maxBodyBytes: LIMIT } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { maxBodyBytes: LIMIT } })
   const response = await send(stack.url, { method: 'POST', target: '/-/healthz', headers: { 'Transfer-Encoding': 'chunked' }, body: chunked(2000) })
   expectProxyError(t, response, 405, 'PROXY_METHOD_NOT_ALLOWED', 'POST to a probe')
 })
 
 test('without PROXY_MAX_BODY_BYTES there is no limit', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const response = await send(stack.url, { method: 'POST', target: '/api/v1/echo/upload', headers: { 'Transfer-Encoding': 'chunked' }, body: chunked(65536, 65536) })
   t.equal(response.status, 200)
   t.equal((JSON.parse(response.body) as { bodyBytes: number }).bodyBytes, 131072)
 })
 
 test('a client that goes away mid-body: the upstream request is aborted, the proxy serves on', async (t) => {
-  const stack = await startStack({ config: { maxBodyBytes: 1024 * 1024 } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { maxBodyBytes: 1024 * 1024 } })
   const ends = upstreamEnds(stack.mock.server)
   const { connect } = await import('node:net')
   const socket = connect({ host: '127.0.0.1', port: Number(new URL(stack.url).port) })

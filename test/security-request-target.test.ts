@@ -73,8 +73,7 @@ const UNPARSABLE: Array<[string, string]> = [
 ]
 
 test('every bad request shape gets 400 PROXY_BAD_REQUEST and reaches nothing', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const view = upstreamView(stack.mock)
   for (const [what, target] of BAD_TARGETS) {
     for (const method of ['GET', 'POST', 'DELETE']) {
@@ -91,8 +90,7 @@ test('every bad request shape gets 400 PROXY_BAD_REQUEST and reaches nothing', a
 })
 
 test('CONNECT (authority-form) gets 400 and opens no tunnel', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const view = upstreamView(stack.mock)
   const port = new URL(stack.mock.url).port
   for (const target of ['evil.example:443', `127.0.0.1:${port}`]) {
@@ -103,8 +101,7 @@ test('CONNECT (authority-form) gets 400 and opens no tunnel', async (t) => {
 })
 
 test('the guards hold on a kept-alive connection, request after request', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   // Three requests on one connection: good, bad, good. The bad one must not poison the others.
   const raw = 'GET /api/v1/echo/one HTTP/1.1\r\nHost: localhost\r\n\r\n' +
     'GET /api/v1/echo/%2e%2e/admin HTTP/1.1\r\nHost: localhost\r\n\r\n' +
@@ -115,8 +112,7 @@ test('the guards hold on a kept-alive connection, request after request', async 
 })
 
 test('clean targets that merely look odd are forwarded byte for byte', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   for (const target of [
     '/api/v1/echo/a%2Fb',
     '/api/v1/echo/caf%C3%A9?q=%zz&r=..%2F..',
@@ -135,8 +131,7 @@ test('clean targets that merely look odd are forwarded byte for byte', async (t)
 })
 
 test('oversized headers get 431; a parser timeout 408; a reset connection nothing', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const view = upstreamView(stack.mock)
   const huge = await send(stack.url, { target: '/api/v1/echo/x', headers: { 'x-padding': 'p'.repeat(20_000) } })
   t.equal(huge.status, 431)
@@ -157,8 +152,7 @@ test('oversized headers get 431; a parser timeout 408; a reset connection nothin
 })
 
 test('a path the forwarding library refuses by itself also gets PROXY_BAD_REQUEST, and reaches nothing', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const view = upstreamView(stack.mock)
   // No dot segment, but @fastify/reply-from refuses any "/.." in a path; the answer is still the proxy's own.
   for (const target of ['/api/v1/echo/...', '/api/v1/echo/..x']) {

@@ -9,10 +9,10 @@ import { test } from 'tap'
 import { request } from 'undici'
 import { EXIT_OK, main } from '../src/cli.js'
 import { loadConfig } from '../src/config.js'
-import { DEMO_CLIENT_ID, startMockRoecny } from '../src/mock/roecny.js'
+import { DEMO_CLIENT_ID } from '../src/mock/roecny.js'
 import { rawRequest } from './helpers/http.js'
 import { send } from './helpers/raw.js'
-import { startStack } from './helpers/stack.js'
+import { startMock, startStack } from './helpers/stack.js'
 
 const API_KEY = 'api-key-SECRET-5b7d1e'
 const ACCESS_KEY = 'access-key-SECRET-9c2f4a6e'
@@ -39,8 +39,7 @@ test('a *_FILE secret that group or others may read is warned about at start', a
     ROECNY_API_KEY_FILE: join(dir, 'key'),
     PROXY_ACCESS_KEY_FILE: join(dir, 'access')
   })
-  const stack = await startStack({ config: { warnings: config.warnings, logLevel: 'info' } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { warnings: config.warnings, logLevel: 'info' } })
   t.same(stack.logs.records().filter((r) => r.level === 40).map((r) => r.msg), [
     'ROECNY_API_KEY_FILE names a file that group or others may read (mode 0644); let only the proxy\'s user read it (chmod 600)',
     'PROXY_ACCESS_KEY_FILE names a file that group or others may read (mode 0640); let only the proxy\'s user read it (chmod 600)'
@@ -49,8 +48,7 @@ test('a *_FILE secret that group or others may read is warned about at start', a
 })
 
 test('check prints the warnings, never a value', async (t) => {
-  const mock = await startMockRoecny({ apiKey: API_KEY })
-  t.teardown(() => mock.close())
+  const mock = await startMock(t, { apiKey: API_KEY })
   const dir = t.testdir({ key: API_KEY })
   chmodSync(join(dir, 'key'), 0o604)
   let stdout = ''
@@ -75,7 +73,7 @@ test('--help shows variable names, never their values', async (t) => {
 })
 
 test('at LOG_LEVEL=trace, every guard and every error: no line, body or status holds a secret', async (t) => {
-  const stack = await startStack({
+  const stack = await startStack(t, {
     config: {
       logLevel: 'trace',
       apiKey: API_KEY,
@@ -86,7 +84,6 @@ test('at LOG_LEVEL=trace, every guard and every error: no line, body or status h
     },
     mock: { apiKey: API_KEY }
   })
-  t.teardown(stack.close)
   const key = { 'x-proxy-key': ACCESS_KEY }
   const secretHeaders = { ...key, ...CLIENT_SECRETS }
   const headerLines = Object.entries(secretHeaders).map(([name, value]) => `${name}: ${value}\r\n`).join('')
@@ -134,8 +131,7 @@ test('at LOG_LEVEL=trace, every guard and every error: no line, body or status h
 })
 
 test('a real serve process at LOG_LEVEL=trace prints no secret', async (t) => {
-  const mock = await startMockRoecny({ apiKey: API_KEY })
-  t.teardown(() => mock.close())
+  const mock = await startMock(t, { apiKey: API_KEY })
   const dir = t.testdir()
   writeFileSync(join(dir, 'api-key'), `${API_KEY}\n`, { mode: 0o600 })
   writeFileSync(join(dir, 'access-key'), `${ACCESS_KEY}\n`, { mode: 0o600 })

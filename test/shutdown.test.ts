@@ -7,8 +7,7 @@ import { until } from './helpers/until.js'
 
 test('shutdown: readiness fails at once, serving goes on for the delay, in-flight requests finish', async (t) => {
   const clock = new ManualClock()
-  const stack = await startStack({ clock, mock: { now: () => clock.wallNow() }, config: { shutdownDelayMs: 5000, shutdownTimeoutMs: 20_000 } })
-  t.teardown(() => stack.mock.close())
+  const stack = await startStack(t, { clock, mock: { now: () => clock.wallNow() }, config: { shutdownDelayMs: 5000, shutdownTimeoutMs: 20_000 } })
   const inFlight = request(`${stack.url}/api/v1/test/held`)
   await until(() => stack.mock.held.length > 0, 'the request to be held at the mock')
 
@@ -31,8 +30,7 @@ test('shutdown: readiness fails at once, serving goes on for the delay, in-fligh
 
 test('shutdown: requests still in flight after SHUTDOWN_TIMEOUT_MS are cut off', async (t) => {
   const clock = new ManualClock()
-  const stack = await startStack({ clock, mock: { now: () => clock.wallNow() }, config: { shutdownDelayMs: 0, shutdownTimeoutMs: 1000 } })
-  t.teardown(() => stack.mock.close())
+  const stack = await startStack(t, { clock, mock: { now: () => clock.wallNow() }, config: { shutdownDelayMs: 0, shutdownTimeoutMs: 1000 } })
   const inFlight = request(`${stack.url}/api/v1/test/held`)
   await until(() => stack.mock.held.length > 0, 'the request to be held at the mock')
   const stopped = stack.proxy.shutdown()
