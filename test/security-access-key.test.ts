@@ -1,8 +1,9 @@
 // PROXY_ACCESS_KEY: only callers holding the key spend the token; a remote listener without one does not start.
 import { join } from 'node:path'
 import { test } from 'tap'
-import { EXIT_CONFIG, main } from '../src/cli.js'
+import { EXIT_CONFIG } from '../src/cli.js'
 import { loadConfig } from '../src/config.js'
+import { runMain } from './helpers/cli.js'
 import { expectProxyError, send, upstreamView } from './helpers/raw.js'
 import { startStack } from './helpers/stack.js'
 
@@ -57,8 +58,7 @@ test('probes need no key', async (t) => {
 test('a non-loopback PROXY_HOST without an access key stops the start with exit 78', async (t) => {
   const env = { ROECNY_BASE_URL: 'http://127.0.0.1:9', ROECNY_CLIENT_ID: 'c', ROECNY_API_KEY: 'k' }
   for (const host of ['0.0.0.0', '::', '10.1.2.3', 'proxy.internal.example']) {
-    let stderr = ''
-    const code = await main(['serve'], { ...env, PROXY_HOST: host }, { stdout: () => {}, stderr: (text) => { stderr += text } })
+    const { code, stderr } = await runMain(['serve'], { ...env, PROXY_HOST: host })
     t.equal(code, EXIT_CONFIG, host)
     t.equal(stderr, 'roecny-auth-proxy: configuration error: PROXY_HOST is not a loopback address: set PROXY_ACCESS_KEY or ' +
       'PROXY_ACCESS_KEY_FILE so that only your callers can use the Roecny token (or PROXY_ALLOW_UNAUTHENTICATED_REMOTE=true to let ' +

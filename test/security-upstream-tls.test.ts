@@ -5,9 +5,10 @@ import type { Server as TlsServer } from 'node:https'
 import { join } from 'node:path'
 import { test } from 'tap'
 import type { Test } from 'tap'
-import { EXIT_FAILURE, EXIT_OK, main } from '../src/cli.js'
+import { EXIT_FAILURE, EXIT_OK } from '../src/cli.js'
 import { loadConfig } from '../src/config.js'
 import { DEMO_API_KEY, DEMO_CLIENT_ID, LOGIN_PATH } from '../src/mock/roecny.js'
+import { runMain } from './helpers/cli.js'
 import { ManualClock } from './helpers/manual-clock.js'
 import { expectProxyError, send } from './helpers/raw.js'
 import { startMock, startStack } from './helpers/stack.js'
@@ -92,13 +93,12 @@ test('upstream TLS', { skip: NO_OPENSSL }, async (t) => {
     const mock = await startMock(t, { tls: certs.trusted })
     const env = { ROECNY_BASE_URL: mock.url, ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY }
     t.equal(loadConfig({ ...env, ROECNY_CA_FILE: certs.caFile }).upstreamCa?.trim(), ca.trim())
-    const io = { out: '', err: '' }
-    const trusted = await main(['check'], { ...env, ROECNY_CA_FILE: certs.caFile }, { stdout: (s) => { io.out += s }, stderr: (s) => { io.err += s } })
-    t.equal(trusted, EXIT_OK, io.err)
+    const trusted = await runMain(['check'], { ...env, ROECNY_CA_FILE: certs.caFile })
+    t.equal(trusted.code, EXIT_OK, trusted.stderr)
     t.equal(mock.logins.length, 1)
-    const untrusted = await main(['check'], env, { stdout: (s) => { io.out += s }, stderr: (s) => { io.err += s } })
-    t.equal(untrusted, EXIT_FAILURE)
-    t.match(io.err, /login failed \(error\): login request failed: UNABLE_TO_VERIFY_LEAF_SIGNATURE/)
+    const untrusted = await runMain(['check'], env)
+    t.equal(untrusted.code, EXIT_FAILURE)
+    t.match(untrusted.stderr, /login failed \(error\): login request failed: UNABLE_TO_VERIFY_LEAF_SIGNATURE/)
     t.equal(mock.logins.length, 1, 'without the CA the API key is not sent')
   })
 })
