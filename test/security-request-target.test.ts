@@ -46,6 +46,7 @@ const BAD_TARGETS: Array<[string, string]> = [
   ['%7f', '/api/v1/echo/a%7fb'],
   // Escapes that do not decode.
   ['%zz', '/api/v1/echo/%zz'],
+  ['%zz in an own route', '/-/%zz'],
   ['lone %', '/api/v1/echo/100%'],
   ['truncated %2', '/api/v1/echo/a%2'],
   ['truncated UTF-8', '/api/v1/authentication/%E0%A4%A'],
@@ -81,6 +82,8 @@ test('every bad request shape gets 400 PROXY_BAD_REQUEST and reaches nothing', a
       expectProxyError(t, response, 400, 'PROXY_BAD_REQUEST', `${method} ${what}`)
     }
   }
+  // The one form a request may use "*" for: still not forwarded.
+  expectProxyError(t, await send(stack.url, { method: 'OPTIONS', target: '*' }), 400, 'PROXY_BAD_REQUEST', 'OPTIONS asterisk-form')
   for (const [what, line] of UNPARSABLE) {
     const response = await send(stack.url, `${line}\r\nHost: localhost\r\nConnection: close\r\n\r\n`)
     expectProxyError(t, response, 400, 'PROXY_BAD_REQUEST', what)

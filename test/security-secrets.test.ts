@@ -7,7 +7,7 @@ import { EXIT_OK } from '../src/cli.js'
 import { loadConfig } from '../src/config.js'
 import { DEMO_CLIENT_ID } from '../src/mock/roecny.js'
 import { built, runMain, spawnScript } from './helpers/cli.js'
-import { rawRequest } from './helpers/http.js'
+import { json, rawRequest } from './helpers/http.js'
 import { send } from './helpers/raw.js'
 import { startMock, startStack } from './helpers/stack.js'
 
@@ -119,6 +119,24 @@ test('at LOG_LEVEL=trace, every guard and every error: no line, body or status h
   t.same(leaks(answers.replace(/"authorization":"Bearer [^"]+"/, ''), [API_KEY, ACCESS_KEY, 'guess-SECRET-wrong']), [], 'no answer holds a key')
   t.match(answers, /x-roecny-proxy-error: PROXY_ACCESS_DENIED/)
   t.match(answers, /x-roecny-proxy-error: PROXY_BODY_TOO_LARGE/)
+  // The access log: a line per request, with its id and duration, and its path without the query.
+  const requests = stack.logs.records().filter((r) => r.msg === 'request')
+  t.ok(requests.length >= 4, 'one line per request')
+  for (const line of requests) {
+    t.notOk(String(line.path).includes('?'), 'path logged without query')
+    t.type(line.durationMs, 'number')
+    t.ok(line.reqId, 'request id logged')
+  }
+})
+
+test('without an access key configured, a client\'s x-proxy-key is logged nowhere either', async (t) => {
+  const stack = await startStack(t, { config: { logLevel: 'trace' } })
+  const clientKey = 'access-key-SECRET-cc33'
+  t.equal((await json(`${stack.url}/api/v1/echo/a?q=1`, { headers: { 'x-proxy-key': clientKey } })).status, 200)
+  t.equal((await json(`${stack.url}/-/status`, { headers: { 'x-proxy-key': clientKey } })).status, 200)
+  await stack.close()
+  t.equal(stack.logs.records().filter((r) => r.msg === 'request').length, 2, 'both requests were logged')
+  t.same(leaks(stack.logs.lines.join('\n'), [clientKey]), [], 'no log line holds it')
 })
 
 test('a real serve process at LOG_LEVEL=trace prints no secret', async (t) => {
