@@ -1,11 +1,14 @@
 import { test } from 'tap'
 import { Agent, request } from 'undici'
+import { ManualClock } from './helpers/manual-clock.js'
 import { startStack } from './helpers/stack.js'
 import { until } from './helpers/until.js'
 
 test('1,000 concurrent requests on a cold proxy cause exactly one login and all succeed', async (t) => {
-  // The first login is held at the mock until every request has reached the proxy.
-  const cold = await startStack(t, { ready: false, beforeProxy: (mock) => mock.loginQueue.push({ held: true }) })
+  // The first login is held at the mock until every request has reached the proxy. On a manual
+  // clock its timeout cannot run out meanwhile, however long a busy machine takes to connect them.
+  const clock = new ManualClock()
+  const cold = await startStack(t, { clock, mock: { now: () => clock.wallNow() }, ready: false, beforeProxy: (mock) => mock.loginQueue.push({ held: true }) })
   const agent = new Agent({ connections: 1000 })
   t.teardown(() => agent.close())
   const answers = Array.from({ length: 1000 }, () =>
