@@ -10,6 +10,7 @@ import type { TokenManager } from '../../src/token/token-manager.js'
 import { testConfig } from './config.js'
 import { ManualClock } from './manual-clock.js'
 import type { ManualClockOptions } from './manual-clock.js'
+import type { Teardown } from './stack.js'
 
 export interface TokenHarnessOptions {
   clock?: ManualClockOptions
@@ -38,10 +39,6 @@ export interface TokenHarness {
   /** Status of a real API call to the mock with this token (200: the mock accepts it). */
   apiStatus: (token: string) => Promise<number>
   close: () => Promise<void>
-}
-
-interface Teardown {
-  teardown: (fn: () => Promise<void>) => void
 }
 
 export async function startTokenHarness (t: Teardown, options: TokenHarnessOptions = {}): Promise<TokenHarness> {
