@@ -132,7 +132,8 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   })
 
   app.setErrorHandler(function onError (error: FastifyError, request, reply) {
-    if (error.statusCode === 400 || error instanceof URIError) {
+    // A Content-Type that is no media type at all ("text", empty) is the request's fault, not ours.
+    if (error.statusCode === 400 || error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || error instanceof URIError) {
       return sendProxyError(reply, 'PROXY_BAD_REQUEST')
     }
     request.log.error({ err: { type: error.name, code: error.code, message: error.message } }, 'request failed')

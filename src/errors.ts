@@ -13,7 +13,7 @@ export interface ProxyErrorDefinition {
 
 /** Every PROXY_* code with its status and the message a client sees. */
 export const PROXY_ERRORS = {
-  PROXY_BAD_REQUEST: { status: 400, message: 'The request target is not a plain origin-form path the proxy will forward' },
+  PROXY_BAD_REQUEST: { status: 400, message: 'The request cannot be forwarded as sent: its target, a header or its framing is malformed or unsafe' },
   PROXY_ACCESS_DENIED: { status: 401, message: 'This proxy requires a valid x-proxy-key header' },
   PROXY_FORBIDDEN_HOST: { status: 403, message: 'The Host header names a host this proxy does not serve' },
   PROXY_FORBIDDEN_ORIGIN: { status: 403, message: 'Cross-site browser requests are not allowed through this proxy' },

@@ -22,7 +22,8 @@ export interface ExchangeOptions {
 }
 
 /**
- * Sends `head` (request line and headers, ending in an empty line) on a fresh connection, then
+ * Sends `head` (request line and headers, ending in an empty line; latin1, so obs-text goes as its
+ * bytes) on a fresh connection, then
  * `body` as the options say, and resolves with what came back once the server closes the connection.
  */
 export function exchange (url: string, head: string, body: Buffer, options: ExchangeOptions = {}): Promise<Exchange> {
@@ -56,7 +57,8 @@ export function exchange (url: string, head: string, body: Buffer, options: Exch
       const continued = raw.startsWith(CONTINUE)
       resolve({ continued, bodySent, response: parseRaw(continued ? raw.slice(CONTINUE.length) : raw) })
     })
-    socket.write(wait ? head : Buffer.concat([Buffer.from(head, 'latin1'), body]))
+    const headBytes = Buffer.from(head, 'latin1')
+    socket.write(wait ? headBytes : Buffer.concat([headBytes, body]))
   })
 }
 
