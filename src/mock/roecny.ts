@@ -5,10 +5,11 @@ import { createServer } from 'node:http'
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
+import { LOGIN_PATH, splitTarget } from '../proxy/target.js'
 
 export const DEMO_CLIENT_ID = 'demo-client'
 export const DEMO_API_KEY = 'demo-key'
-export const LOGIN_PATH = '/api/v1/authentication/login'
+export { LOGIN_PATH }
 
 /** How the next login answers; every field is optional and falls back to a good login. */
 export interface LoginBehaviour {
@@ -278,10 +279,7 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
       sendJson(res, 404, { code: 'not_found', message: 'Outside the mock\'s path prefix' })
       return
     }
-    const url = fullUrl.slice(pathPrefix.length)
-    const q = url.indexOf('?')
-    const path = q === -1 ? url : url.slice(0, q)
-    const query = q === -1 ? '' : url.slice(q + 1)
+    const { path, query } = splitTarget(fullUrl.slice(pathPrefix.length))
     if (path === LOGIN_PATH && req.method === 'POST') {
       req.resume()
       login(req, res)

@@ -2,7 +2,6 @@
 import httpProxy from '@fastify/http-proxy'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { EventEmitter } from 'node:events'
-import { METHODS } from 'node:http'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
@@ -12,6 +11,7 @@ import type { ProxyErrorCode } from '../errors.js'
 import type { TokenSource } from '../token/token-source.js'
 import { bodyWasTooLarge } from './guards.js'
 import { hasBody, stripRequestHeaders } from './headers.js'
+import { FORWARDED_METHODS, pathOf, splitTarget } from './target.js'
 
 /** Passed from our request-header rewrite to the dispatcher wrapper, inside the copied headers. */
 const kSignal = Symbol('roecny.signal')
@@ -29,12 +29,6 @@ export class ClientGone extends EventEmitter {
     this.emit('abort')
   }
 }
-
-/**
- * Every method Node parses, but CONNECT (not a request to the API) and TRACE, which would
- * make Roecny reflect the injected bearer token back to the caller.
- */
-export const FORWARDED_METHODS = METHODS.filter((method) => method !== 'CONNECT' && method !== 'TRACE')
 
 /** Response headers that belong to one connection only (RFC 9110 §7.6.1). */
 const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
@@ -63,16 +57,6 @@ declare module 'fastify' {
     /** Aborted when the client goes away before its response is complete; null until forwarding. */
     clientGone: ClientGone | null
   }
-}
-
-/** The raw request target split once: path (for the upstream, prefix added) and query. */
-function splitTarget (url: string): { path: string, query: string } {
-  const q = url.indexOf('?')
-  return q === -1 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) }
-}
-
-function pathOnly (url: string): string {
-  return splitTarget(url).path
 }
 
 /**
@@ -192,7 +176,7 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
   }
 
   function forward (request: FastifyRequest, reply: FastifyReply): FastifyReply {
-    return reply.from(prefix + splitTarget(request.url).path, replyOptions as never) // our options are a typed subset
+    return reply.from(prefix + pathOf(request.url), replyOptions as never) // our options are a typed subset
   }
 
   function useToken (request: FastifyRequest, token: string): void {
@@ -232,10 +216,10 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
     undici: abortableDispatcher(options.dispatcher) as never, // a requestable object is what reply-from accepts
     disableRequestLogging: true,
     internalRewriteLocationHeader: false,
-    httpMethods: FORWARDED_METHODS,
+    httpMethods: [...FORWARDED_METHODS],
     // The plugin's route handler would parse and re-serialise every query before calling `forward`,
     // which sends the raw query anyway (replyOptions.queryString): it is given the path alone.
-    preRewrite: pathOnly,
+    preRewrite: pathOf,
     preHandler: attachToken,
     replyOptions: replyOptions as never,
     handler: forward as never

@@ -1,4 +1,4 @@
-// Request guards: Host, browser origin and CORS, access key, request target, method and path policy, body size.
+// Request guards: draining, Host, browser origin and CORS, access key, request target, method and path policy, body size, login path.
 import { hash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { isIP } from 'node:net'
@@ -8,14 +8,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, 
 import type { Config } from '../config.js'
 import { ERROR_HEADER, rawProxyError, sendProxyError } from '../errors.js'
 import { LOOPBACK_NAMES } from '../hosts.js'
+import { decodePath, HAS_PERCENT, isLoginPath, isOwnTarget, NEVER_FORWARDED, normalisePath, pathOf, PROBE_PATHS, scanTarget, TARGET_BAD } from './target.js'
 
 export interface Guards {
   /**
-   * Answers the request itself when it must not go on (an error, or a CORS preflight) and returns
-   * true; returns false to let it through. Own probe routes (`/-/healthz`, `/-/readyz`, `/-/metrics`)
-   * pass untouched: they hold no secret, and probes address the pod by IP.
+   * Answers the request itself when it must not go on (draining, an error, or a CORS preflight) and
+   * returns true; returns false to let it through. Own probe routes (`/-/healthz`, `/-/readyz`,
+   * `/-/metrics`) pass the caller checks untouched: they hold no secret, and probes address the pod by IP.
    */
-  check: (request: FastifyRequest, reply: FastifyReply) => boolean
+  refused: (request: FastifyRequest, reply: FastifyReply) => boolean
   /** Counts chunked request bodies against PROXY_MAX_BODY_BYTES; undefined without a limit. */
   limitBody: preParsingHookHandler | undefined
   /** Sets the CORS response headers; undefined without PROXY_CORS_ORIGINS. */
@@ -23,22 +24,9 @@ export interface Guards {
 }
 
 const SLASH = 0x2f
-const DASH = 0x2d
-const DOT = 0x2e
-const PERCENT = 0x25
-const BACKSLASH = 0x5c
-const HASH = 0x23
 const LEFT_BRACKET = 0x5b
 
-const PROBE_PATHS = new Set(['/-/healthz', '/-/readyz', '/-/metrics'])
-/** Methods that are never forwarded, so a preflight never announces them. */
-const NEVER_FORWARDED = new Set(['CONNECT', 'TRACE'])
-/** After percent-decoding: control characters, a backslash, a `.` or `..` segment, or `//` at the start. */
-const BAD_DECODED_PATH = /[\x00-\x1f\x7f\\]|(?:^|\/)\.\.?(?:\/|$)|^\/\// // eslint-disable-line no-control-regex -- finding them is the point
 const PORT_SUFFIX = /^(?::\d{1,5})?$/
-const REPEATED_SLASHES = /\/{2,}/g
-/** Matrix parameters (`;jsessionid=...`), which servlet containers cut from a segment before routing. */
-const SEGMENT_PARAMETERS = /;[^/]*/g
 const CORS_EXPOSED = `${ERROR_HEADER}, retry-after`
 const PREFLIGHT_MAX_AGE = '600'
 
@@ -115,57 +103,6 @@ export function compilePathPatterns (patterns: readonly string[] | undefined): R
   return new RegExp(`^(?:${patterns.map(patternSource).join('|')})$`, 'i')
 }
 
-const TARGET_BAD = -1
-const HAS_PERCENT = 1
-
-/**
- * One pass over the raw target, allocating nothing: visible ASCII only, no `\` or `#` anywhere (a
- * URL parser would turn them into `/` or cut the path), no `.` or `..` segment in the path, no `//`
- * at its start. Returns TARGET_BAD, or flags saying whether the path needs decoding.
- */
-function scanTarget (url: string, pathEnd: number): number {
-  if (url.charCodeAt(1) === SLASH) return TARGET_BAD
-  let flags = 0
-  let segmentStart = 1
-  for (let i = 1; i <= pathEnd; i++) {
-    const c = i < pathEnd ? url.charCodeAt(i) : SLASH
-    if (c === SLASH) {
-      const length = i - segmentStart
-      if ((length === 1 || length === 2) && url.charCodeAt(segmentStart) === DOT && url.charCodeAt(i - 1) === DOT) return TARGET_BAD
-      segmentStart = i + 1
-    } else if (c === PERCENT) {
-      flags |= HAS_PERCENT
-    } else if (c <= 0x20 || c >= 0x7f || c === BACKSLASH || c === HASH) {
-      return TARGET_BAD
-    }
-  }
-  for (let i = pathEnd; i < url.length; i++) {
-    const c = url.charCodeAt(i)
-    if (c <= 0x20 || c >= 0x7f || c === HASH) return TARGET_BAD
-  }
-  return flags
-}
-
-/** The decoded path, or undefined when an escape is malformed or decodes to something that is refused. */
-function decodePath (path: string): string | undefined {
-  let decoded: string
-  try {
-    decoded = decodeURIComponent(path)
-  } catch {
-    return undefined
-  }
-  return BAD_DECODED_PATH.test(decoded) ? undefined : decoded
-}
-
-/** What the path policy matches: decoded, matrix parameters cut, repeated and trailing slashes dropped. */
-function normalisePath (path: string): string {
-  let normal = path
-  if (normal.includes(';')) normal = normal.replace(SEGMENT_PARAMETERS, '')
-  if (normal.includes('//')) normal = normal.replace(REPEATED_SLASHES, '/')
-  if (normal.length > 1 && normal.charCodeAt(normal.length - 1) === SLASH) normal = normal.slice(0, -1)
-  return normal
-}
-
 /** One-shot SHA-256 (no Hash object per request); both sides hash the JS string the same way. */
 function accessKeyDigest (key: string): Buffer {
   return hash('sha256', key, 'buffer') as unknown as Buffer // @types/node 20 types the result as a string whatever the encoding
@@ -192,7 +129,12 @@ function countBody (source: IncomingMessage | NodeJS.ReadableStream, limit: numb
   return counter
 }
 
-export function createGuards (config: Config): Guards {
+/** What the guards read of the app's state: past the shutdown delay, every request is refused. */
+export interface GuardState {
+  readonly closing: boolean
+}
+
+export function createGuards (config: Config, state: GuardState): Guards {
   const hostCheck = config.proxySocket === undefined && !config.allowedHosts.includes('*')
   const hosts = new Set([...LOOPBACK_NAMES, ...spellings(config.proxyHost), ...config.allowedHosts.flatMap(spellings)])
   const origins = new Set(config.corsOrigins)
@@ -273,7 +215,7 @@ export function createGuards (config: Config): Guards {
     return false
   }
 
-  /** Request target, method and path policy, body size: what is asked for. True when the request was answered. */
+  /** Request target, method, path policy, body size, login path: what is asked for. True when the request was answered. */
   function checkRequest (request: FastifyRequest, reply: FastifyReply): boolean {
     const url = request.url
     const query = url.indexOf('?')
@@ -295,12 +237,12 @@ export function createGuards (config: Config): Guards {
       sendProxyError(reply, 'PROXY_METHOD_NOT_ALLOWED', { allow: allowHeader as string })
       return true
     }
-    if (pathPolicy) {
-      const normal = normalisePath(path ?? url.slice(0, pathEnd))
-      if (denyPaths?.test(normal) === true || allowPaths?.test(normal) === false) {
-        sendProxyError(reply, 'PROXY_PATH_NOT_ALLOWED')
-        return true
-      }
+    // Only a POST can be a login, and only a path policy needs the normal form otherwise.
+    const post = request.method === 'POST'
+    const normal = pathPolicy || post ? normalisePath(path ?? url.slice(0, pathEnd)) : ''
+    if (pathPolicy && (denyPaths?.test(normal) === true || allowPaths?.test(normal) === false)) {
+      sendProxyError(reply, 'PROXY_PATH_NOT_ALLOWED')
+      return true
     }
     const coding = request.headers['transfer-encoding']
     // Node decodes chunked alone and passes a body sent with other codings ("gzip, chunked") on still
@@ -317,20 +259,34 @@ export function createGuards (config: Config): Guards {
         return true
       }
     }
+    // The proxy holds the only credentials: a client never logs in through it, in any spelling of the path.
+    if (post && isLoginPath(normal)) {
+      sendProxyError(reply, 'PROXY_LOGIN_BLOCKED')
+      return true
+    }
     return false
   }
 
-  function check (request: FastifyRequest, reply: FastifyReply): boolean {
+  function refused (request: FastifyRequest, reply: FastifyReply): boolean {
+    if (state.closing) {
+      reply.header('connection', 'close')
+      sendProxyError(reply, 'PROXY_DRAINING', { 'retry-after': '1' })
+      return true
+    }
+    const url = request.url
+    // Only origin-form targets ("/path?query") are forwarded: absolute-form, authority-form and "*" are not.
+    if (url.charCodeAt(0) !== SLASH) {
+      sendProxyError(reply, 'PROXY_BAD_REQUEST')
+      return true
+    }
     // Node reads a request line without a version as HTTP/0.9 and the next line as a header, so a
     // CR/LF in the target would smuggle a header in: only HTTP/1.x is served.
     if (request.raw.httpVersionMajor !== 1) {
       sendProxyError(reply, 'PROXY_BAD_REQUEST')
       return true
     }
-    const url = request.url
-    if (url.charCodeAt(1) === DASH && url.charCodeAt(2) === SLASH) {
-      const query = url.indexOf('?')
-      if (PROBE_PATHS.has(query === -1 ? url : url.slice(0, query))) return false
+    if (isOwnTarget(url)) {
+      if (PROBE_PATHS.includes(pathOf(url))) return false
       // `/-/status` and whatever else is under /-/: the caller checks apply, the forwarding policy does not.
       return checkCaller(request, reply)
     }
@@ -341,7 +297,7 @@ export function createGuards (config: Config): Guards {
     ? undefined
     : function limitBody (request, _reply, payload, done) {
       // A body with a Content-Length was checked in onRequest, and Node reads no more than it declares.
-      if (request.headers['transfer-encoding'] === undefined || request.url.startsWith('/-/')) {
+      if (request.headers['transfer-encoding'] === undefined || isOwnTarget(request.url)) {
         done(null, payload)
         return
       }
@@ -363,7 +319,7 @@ export function createGuards (config: Config): Guards {
       done(null, payload)
     }
 
-  return { check, limitBody, corsHeaders }
+  return { refused, limitBody, corsHeaders }
 }
 
 /**

@@ -2,8 +2,7 @@
 import type { Dispatcher } from 'undici'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
-
-export const LOGIN_PATH = '/api/v1/authentication/login'
+import { LOGIN_PATH } from '../proxy/target.js'
 
 /** A login answer larger than this is not a login answer; we never buffer more. */
 export const MAX_LOGIN_BODY_BYTES = 64 * 1024
