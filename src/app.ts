@@ -10,7 +10,7 @@ import { sendProxyError, writeProxyError } from './errors.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
 import { handleExpectations } from './proxy/expect.js'
-import { registerForwarding } from './proxy/forward.js'
+import { forwarding } from './proxy/forward.js'
 import { createGuards, rejectConnect, rejectMalformedRequest } from './proxy/guards.js'
 import { isOwnTarget, pathOf } from './proxy/target.js'
 import type { TokenSource } from './token/token-source.js'
@@ -123,7 +123,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     metrics,
     uptimeSeconds: deps.uptimeSeconds ?? process.uptime
   })
-  await registerForwarding(app, {
+  await app.register(forwarding, {
     config,
     tokens: deps.tokens,
     dispatcher: deps.dispatcher,

@@ -7,9 +7,11 @@ import { systemClock } from './clock.js'
 import { ConfigError, loadConfig, loadMockConfig } from './config.js'
 import { defaultOf, VARIABLES } from './config/variables.js'
 import type { VariableName } from './config/variables.js'
+import { createLogger } from './log.js'
 import { DEMO_API_KEY, DEMO_CLIENT_ID, startMockRoecny } from './mock/roecny.js'
-import { closeOnSignals, createUpstreamPool, startProxy } from './server.js'
+import { createUpstreamPool, startProxy } from './server.js'
 import type { RunningProxy } from './server.js'
+import { stopOnSignals } from './signals.js'
 import { login } from './token/login.js'
 import { VERSION } from './version.js'
 
@@ -93,28 +95,10 @@ function parseInvocation (argv: string[]): { command: string, help: boolean, ver
   return { command, help: parsed.values.help === true, version: parsed.values.version === true, envFile: parsed.values['env-file'] }
 }
 
-/** Resolves with the exit code once SIGTERM or SIGINT has stopped the proxy (a second signal: at once). */
-function untilStopped (proxy: RunningProxy): Promise<number> {
-  return new Promise((resolve) => closeOnSignals(proxy, resolve))
-}
-
-/** Resolves on the first SIGTERM or SIGINT, then lets a second one end the process at once. */
-function firstSignal (): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    function onSignal (signal: NodeJS.Signals): void {
-      process.off('SIGTERM', onSignal)
-      process.off('SIGINT', onSignal)
-      resolve(signal)
-    }
-    process.on('SIGTERM', onSignal)
-    process.on('SIGINT', onSignal)
-  })
-}
-
 async function serve (env: Env): Promise<number> {
   const config = loadConfig(env)
   const proxy = await startProxy(config)
-  return await untilStopped(proxy)
+  return await stopOnSignals(proxy.shutdown, proxy.logger)
 }
 
 async function demo (env: Env, io: CliIo): Promise<number> {
@@ -142,7 +126,7 @@ async function demo (env: Env, io: CliIo): Promise<number> {
     'Stop with Ctrl-C.',
     ''
   ].join('\n'))
-  const code = await untilStopped(proxy)
+  const code = await stopOnSignals(proxy.shutdown, proxy.logger)
   // The proxy drains first; closing the mock earlier would fail its in-flight requests.
   await mock.close()
   return code
@@ -151,11 +135,9 @@ async function demo (env: Env, io: CliIo): Promise<number> {
 async function mock (env: Env, io: CliIo): Promise<number> {
   const { host, port } = loadMockConfig(env)
   const server = await startMockRoecny({}, host, port)
-  const stopped = firstSignal()
+  const stopped = stopOnSignals(server.close, createLogger('info'))
   io.stdout(`mock Roecny API listening on ${server.url}\ndemo credentials: ROECNY_CLIENT_ID=${DEMO_CLIENT_ID} ROECNY_API_KEY=${DEMO_API_KEY}\n`)
-  await stopped
-  await server.close()
-  return EXIT_OK
+  return await stopped
 }
 
 async function check (env: Env, io: CliIo): Promise<number> {

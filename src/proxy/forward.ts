@@ -1,6 +1,8 @@
-// Forwarding through @fastify/http-proxy: token injection, header rewrite, 401 replay, error mapping.
+// Forwarding through @fastify/http-proxy, as a Fastify plugin: token injection, header rewrite, 401 replay, error mapping.
 import httpProxy from '@fastify/http-proxy'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReplyFromHooks } from '@fastify/reply-from'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
 import { EventEmitter } from 'node:events'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
@@ -90,7 +92,12 @@ export function abortableDispatcher (pool: Dispatcher): Pick<Dispatcher, 'reques
   } as unknown as Pick<Dispatcher, 'request'> // reply-from only calls request(options, callback)
 }
 
-export async function registerForwarding (app: FastifyInstance, options: ForwardOptions): Promise<void> {
+/**
+ * Routes every forwarded method on every origin-form path to Roecny. Wrapped with fastify-plugin,
+ * so its request decorations and its abort hook reach the app's own hooks (the access log reads
+ * `upstreamMs` for every request).
+ */
+const forwardingPlugin: FastifyPluginAsync<ForwardOptions> = async function forwarding (app, options) {
   const { config, tokens } = options
   const prefix = config.upstreamPathPrefix
   const stripCors = config.corsOrigins.length === 0
@@ -105,10 +112,11 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
   app.decorateRequest('replayed', false)
   app.decorateRequest('clientGone', null)
 
-  function rewriteRequestHeaders (request: FastifyRequest, headers: Record<string | symbol, unknown>): Record<string | symbol, unknown> {
-    stripRequestHeaders(headers as Record<string, string | undefined>)
+  function rewriteRequestHeaders (request: FastifyRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders {
+    stripRequestHeaders(headers)
     headers.authorization = `Bearer ${request.roecnyToken}`
-    headers[kSignal] = request.clientGone
+    // Rides along in the copied headers to the dispatcher wrapper, which takes it out again.
+    ;(headers as { [kSignal]?: ClientGone | null })[kSignal] = request.clientGone
     request.upstreamStart = performance.now()
     return headers
   }
@@ -164,7 +172,7 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
     forward(request, reply)
   }
 
-  const replyOptions = {
+  const replyHooks = {
     rewriteRequestHeaders,
     rewriteHeaders,
     onResponse,
@@ -172,11 +180,14 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
     // reply-from retries GETs that got a 503 up to ten times by default; a transparent proxy never does.
     retryDelay: () => null,
     // The query goes to Roecny byte for byte, not re-encoded by the URL parser.
-    queryString: (_search: string, rawUrl: string) => splitTarget(rawUrl).query
+    queryString: (_search: string | undefined, rawUrl: string) => splitTarget(rawUrl).query
   }
+  // reply-from types its hooks for HTTP/2 servers as well, and `res` as a ServerResponse; on this
+  // HTTP/1 server `res` is what onResponse declares ({ statusCode, headers, stream }).
+  const replyOptions = replyHooks as unknown as FastifyReplyFromHooks
 
   function forward (request: FastifyRequest, reply: FastifyReply): FastifyReply {
-    return reply.from(prefix + pathOf(request.url), replyOptions as never) // our options are a typed subset
+    return reply.from(prefix + pathOf(request.url), replyOptions)
   }
 
   function useToken (request: FastifyRequest, token: string): void {
@@ -213,7 +224,7 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
 
   await app.register(httpProxy, {
     upstream: config.upstreamOrigin,
-    undici: abortableDispatcher(options.dispatcher) as never, // a requestable object is what reply-from accepts
+    undici: abortableDispatcher(options.dispatcher),
     disableRequestLogging: true,
     internalRewriteLocationHeader: false,
     httpMethods: [...FORWARDED_METHODS],
@@ -221,7 +232,9 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
     // which sends the raw query anyway (replyOptions.queryString): it is given the path alone.
     preRewrite: pathOf,
     preHandler: attachToken,
-    replyOptions: replyOptions as never,
-    handler: forward as never
+    replyOptions,
+    handler: forward
   })
 }
+
+export const forwarding = fp(forwardingPlugin, { name: 'roecny-forwarding', fastify: '5.x' })
