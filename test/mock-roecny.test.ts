@@ -42,7 +42,7 @@ test('the mock can listen on IPv6 loopback', async (t) => {
 })
 
 test('the mock refuses a login without credentials, streams odd sizes, keeps the last 1,000 requests', async (t) => {
-  const mock = await startMockRoecny()
+  const mock = await startMockRoecny({ faultRoutes: true })
   t.teardown(mock.close)
   const anonymous = await json(`${mock.url}/api/v1/authentication/login`, { method: 'POST' })
   t.equal(anonymous.status, 401)
@@ -56,4 +56,24 @@ test('the mock refuses a login without credentials, streams odd sizes, keeps the
   for (let i = 0; i < 1001; i++) await get(`${mock.url}/api/v1/echo/${i}`, { headers: auth })
   t.equal(mock.requests.length, 1000)
   t.equal(mock.requests[0]?.url, '/api/v1/echo/1', 'the oldest two of 1,002 were let go')
+})
+
+/** One target per fault route; each would hang, reset, hold or answer oddly if it were served. */
+const FAULT_TARGETS = ['/api/v1/test/hang', '/api/v1/test/held', '/api/v1/test/reset', '/api/v1/test/reset-mid-body', '/api/v1/test/bytes/10', '/api/v1/test/status/500']
+
+test('without faultRoutes (as demo and mock run it) the fault routes are plain 404s', async (t) => {
+  const mock = await startMockRoecny()
+  t.teardown(mock.close)
+  const login = await json<{ token: string }>(`${mock.url}/api/v1/authentication/login`, {
+    method: 'POST', headers: { 'x-client-id': DEMO_CLIENT_ID, 'x-api-key': DEMO_API_KEY }
+  })
+  const auth = { authorization: `Bearer ${login.body.token}` }
+  for (const target of FAULT_TARGETS) {
+    const res = await json<{ code: string }>(`${mock.url}${target}`, { headers: auth })
+    t.equal(res.status, 404, target)
+    t.equal(res.body.code, 'not_found', target)
+  }
+  t.equal(mock.held.length, 0, 'nothing held')
+  const balances = await get(`${mock.url}/api/v1/balances/current`, { headers: auth })
+  t.equal(balances.status, 200, 'the API itself is served')
 })

@@ -43,6 +43,11 @@ export interface MockOptions {
   now?: () => number
   /** Serve HTTPS with this PEM key and certificate (the URL is then `https://`). */
   tls?: { key: string, cert: string }
+  /**
+   * Serve the fault routes under `/api/v1/test/` (hang, held, reset, reset-mid-body, bytes/N,
+   * status/NNN), which only tests use. Off by default: `demo` and `mock` serve the API alone.
+   */
+  faultRoutes?: boolean
 }
 
 export interface RecordedRequest {
@@ -84,6 +89,8 @@ interface TokenRecord {
 }
 
 const KEEP_REQUESTS = 1000
+/** Where the fault routes live, served only with `faultRoutes`. */
+const FAULT_PREFIX = '/api/v1/test/'
 const PATTERN = Buffer.alloc(64 * 1024, 'roecny-mock-data-')
 
 function base64url (input: Buffer | string): string {
@@ -220,6 +227,40 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     pump()
   }
 
+  /** The routes only tests use, each a way Roecny can fail or be slow; true when `name` is one. */
+  function faultRoute (req: IncomingMessage, res: ServerResponse, name: string): boolean {
+    const bytes = /^bytes\/(\d+)$/.exec(name)
+    if (bytes !== null) {
+      req.resume()
+      streamBytes(res, Number(bytes[1]))
+      return true
+    }
+    if (name === 'hang') return true
+    if (name === 'held') {
+      req.resume()
+      heldResponses.push(res)
+      held.push({ closed: new Promise((resolve) => res.once('close', () => resolve())) })
+      return true
+    }
+    if (name === 'reset') {
+      req.socket.destroy()
+      return true
+    }
+    if (name === 'reset-mid-body') {
+      req.resume()
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1000 })
+      res.write(PATTERN.subarray(0, 100), () => res.socket?.destroy())
+      return true
+    }
+    const status = /^status\/(\d{3})$/.exec(name)
+    if (status !== null) {
+      req.resume()
+      sendJson(res, Number(status[1]), { code: 'mock_status', message: `status ${status[1]} as asked` }, { location: '/api/v1/balances/current', 'access-control-allow-origin': '*', vary: 'Accept-Encoding' })
+      return true
+    }
+    return false
+  }
+
   function api (req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
     requests.push(record(req))
     if (requests.length > KEEP_REQUESTS) requests.shift()
@@ -239,35 +280,7 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
       echo(req, res, path, query)
       return
     }
-    const bytes = /^\/api\/v1\/test\/bytes\/(\d+)$/.exec(path)
-    if (bytes !== null) {
-      req.resume()
-      streamBytes(res, Number(bytes[1]))
-      return
-    }
-    if (path === '/api/v1/test/hang') return
-    if (path === '/api/v1/test/held') {
-      req.resume()
-      heldResponses.push(res)
-      held.push({ closed: new Promise((resolve) => res.once('close', () => resolve())) })
-      return
-    }
-    if (path === '/api/v1/test/reset') {
-      req.socket.destroy()
-      return
-    }
-    if (path === '/api/v1/test/reset-mid-body') {
-      req.resume()
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1000 })
-      res.write(PATTERN.subarray(0, 100), () => res.socket?.destroy())
-      return
-    }
-    const status = /^\/api\/v1\/test\/status\/(\d{3})$/.exec(path)
-    if (status !== null) {
-      req.resume()
-      sendJson(res, Number(status[1]), { code: 'mock_status', message: `status ${status[1]} as asked` }, { location: '/api/v1/balances/current', 'access-control-allow-origin': '*', vary: 'Accept-Encoding' })
-      return
-    }
+    if (options.faultRoutes === true && path.startsWith(FAULT_PREFIX) && faultRoute(req, res, path.slice(FAULT_PREFIX.length))) return
     req.resume()
     sendJson(res, 404, { code: 'not_found', message: 'No such route on the mock Roecny API' })
   }
