@@ -59,6 +59,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     if (!isOwnTarget(path)) metrics.request(method, res.statusCode, 0, -1)
   })
   const guards = createGuards(config, state)
+  app.decorateRequest('bodyTooLarge', false)
 
   // Draining, target form, host, origin, access key, target hygiene, method and path policy, body size, login path: cheapest first.
   app.addHook('onRequest', function guard (request, reply, done) {

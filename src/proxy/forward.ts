@@ -11,7 +11,6 @@ import type { Config } from '../config.js'
 import { sendProxyError } from '../errors.js'
 import type { ProxyErrorCode } from '../errors.js'
 import type { TokenSource } from '../token/token-source.js'
-import { bodyWasTooLarge } from './guards.js'
 import { hasBody, stripRequestHeaders } from './headers.js'
 import { FORWARDED_METHODS, pathOf, splitTarget } from './target.js'
 
@@ -135,7 +134,7 @@ const forwardingPlugin: FastifyPluginAsync<ForwardOptions> = async function forw
 
   function onError (reply: FastifyReply, { error }: { error: Error }): void {
     // The guard's body counter failed the upstream request on purpose: the client's body was too large.
-    if (bodyWasTooLarge(reply.request)) {
+    if (reply.request.bodyTooLarge) {
       reply.request.log.info({ maxBodyBytes: config.maxBodyBytes }, 'request body too large; upstream request aborted')
       sendProxyError(reply, 'PROXY_BODY_TOO_LARGE', { connection: 'close' })
       return

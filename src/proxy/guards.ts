@@ -1,14 +1,14 @@
-// Request guards: draining, Host, browser origin and CORS, access key, request target, method and path policy, body size, login path.
-import { hash, timingSafeEqual } from 'node:crypto'
+// The one onRequest hook that runs every check before forwarding, cheapest first; the CORS and body-limit hooks; the server-level refusals.
 import type { IncomingMessage } from 'node:http'
-import { isIP } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { Transform } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preParsingHookHandler } from 'fastify'
 import type { Config } from '../config.js'
-import { ERROR_HEADER, rawProxyError, sendProxyError } from '../errors.js'
-import { LOOPBACK_NAMES } from '../hosts.js'
-import { decodePath, HAS_PERCENT, isLoginPath, isOwnTarget, NEVER_FORWARDED, normalisePath, pathOf, PROBE_PATHS, scanTarget, TARGET_BAD } from './target.js'
+import { rawProxyError, sendProxyError } from '../errors.js'
+import { bodyLimitHook } from './body-limit.js'
+import { createCallerCheck } from './caller-checks.js'
+import { corsHeadersHook } from './cors.js'
+import { createTargetCheck } from './target-checks.js'
+import { isOwnTarget, pathOf, PROBE_PATHS } from './target.js'
 
 export interface Guards {
   /**
@@ -24,110 +24,6 @@ export interface Guards {
 }
 
 const SLASH = 0x2f
-const LEFT_BRACKET = 0x5b
-
-const PORT_SUFFIX = /^(?::\d{1,5})?$/
-const CORS_EXPOSED = `${ERROR_HEADER}, retry-after`
-const PREFLIGHT_MAX_AGE = '600'
-
-const kTooLarge = Symbol('roecny.bodyTooLarge')
-const CLOSE = { connection: 'close' }
-
-/** Set on the counting stream once a chunked body went over the limit. */
-class BodyTooLargeError extends Error {
-  readonly code = 'PROXY_BODY_TOO_LARGE'
-}
-
-/** True when the request's body was cut off for being too large (the upstream request then failed). */
-export function bodyWasTooLarge (request: FastifyRequest): boolean {
-  return (request.body as { [kTooLarge]?: boolean } | undefined)?.[kTooLarge] === true
-}
-
-/** `[v6]:port`, `[v6]`, `name:port`, `name` or a bare IPv6 address: the name part, or undefined when the port is not a number. */
-function hostName (host: string): string | undefined {
-  let end: number
-  if (host.charCodeAt(0) === LEFT_BRACKET) {
-    end = host.indexOf(']') + 1
-    if (end === 0) return undefined
-  } else {
-    end = host.indexOf(':')
-    // No colon: no port. Two colons or more: a bare IPv6 address, which cannot carry one.
-    if (end === -1 || host.indexOf(':', end + 1) !== -1) return host
-  }
-  return PORT_SUFFIX.test(host.slice(end)) ? host.slice(0, end) : undefined
-}
-
-/**
- * True when the request has more than one Host line, which RFC 9112 §3.2 refuses with 400 (Node
- * keeps the first and drops the others, so the check would see one and the sender meant another).
- * A scan of the raw names by length: about 20 ns for a usual request.
- */
-function repeatedHost (rawHeaders: string[]): boolean {
-  let seen = false
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string
-    if (name.length === 4 && (name === 'Host' || name.toLowerCase() === 'host')) {
-      if (seen) return true
-      seen = true
-    }
-  }
-  return false
-}
-
-/** Both spellings of an IPv6 address (`::1`, `[::1]`), as Host carries it bracketed. */
-function spellings (host: string): string[] {
-  const name = host.toLowerCase()
-  return isIP(name) === 6 ? [name, `[${name}]`] : [name]
-}
-
-function escapeRegExp (text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-}
-
-/** `**` any number of whole segments; `*` alone one segment; `*` inside a segment any characters but `/`. */
-function patternSource (pattern: string): string {
-  if (pattern === '/') return '/'
-  const segments = pattern.slice(1).split('/')
-  let source = ''
-  for (const [index, segment] of segments.entries()) {
-    if (segment === '**') source += index === segments.length - 1 ? '(?:/.*)?' : '(?:/[^/]+)*'
-    else if (segment === '*') source += '/[^/]+'
-    else source += `/${segment.split('*').map(escapeRegExp).join('[^/]*')}`
-  }
-  return source
-}
-
-/** One RegExp for a whole list; case-insensitive, because a deny rule must hold whatever case the upstream ignores. */
-export function compilePathPatterns (patterns: readonly string[] | undefined): RegExp | undefined {
-  if (patterns === undefined || patterns.length === 0) return undefined
-  return new RegExp(`^(?:${patterns.map(patternSource).join('|')})$`, 'i')
-}
-
-/** One-shot SHA-256 (no Hash object per request); both sides hash the JS string the same way. */
-function accessKeyDigest (key: string): Buffer {
-  return hash('sha256', key, 'buffer') as unknown as Buffer // @types/node 20 types the result as a string whatever the encoding
-}
-
-/** A chunked body passes through this counter; past the limit it fails, which aborts the upstream request. */
-function countBody (source: IncomingMessage | NodeJS.ReadableStream, limit: number): Transform {
-  let seen = 0
-  const counter = new Transform({
-    transform (chunk: Buffer, _encoding, callback) {
-      seen += chunk.length
-      if (seen > limit) {
-        (counter as Transform & { [kTooLarge]?: boolean })[kTooLarge] = true
-        callback(new BodyTooLargeError('request body over PROXY_MAX_BODY_BYTES'))
-        return
-      }
-      callback(null, chunk)
-    }
-  })
-  // The upstream request reports the failure; a body nobody reads (a GET's) must not crash the process.
-  counter.on('error', function ignore () {})
-  source.on('error', (err: Error) => counter.destroy(err))
-  source.pipe(counter)
-  return counter
-}
 
 /** What the guards read of the app's state: past the shutdown delay, every request is refused. */
 export interface GuardState {
@@ -135,137 +31,8 @@ export interface GuardState {
 }
 
 export function createGuards (config: Config, state: GuardState): Guards {
-  const hostCheck = config.proxySocket === undefined && !config.allowedHosts.includes('*')
-  const hosts = new Set([...LOOPBACK_NAMES, ...spellings(config.proxyHost), ...config.allowedHosts.flatMap(spellings)])
-  const origins = new Set(config.corsOrigins)
-  const keyDigest = config.accessKey === undefined ? undefined : accessKeyDigest(config.accessKey)
-  const methods = config.allowMethods === undefined ? undefined : new Set(config.allowMethods)
-  const allowHeader = config.allowMethods?.join(', ')
-  const allowPaths = compilePathPatterns(config.allowPaths)
-  const denyPaths = compilePathPatterns(config.denyPaths)
-  const pathPolicy = allowPaths !== undefined || denyPaths !== undefined
-  const maxBody = config.maxBodyBytes
-  // Clients send the same Host on every request: one string comparison instead of a parse.
-  let lastAcceptedHost: string | undefined
-
-  function acceptedHost (host: string | undefined): boolean {
-    if (host === undefined) return false
-    if (host === lastAcceptedHost) return true
-    const name = hostName(host)
-    if (name === undefined || !hosts.has(name.toLowerCase())) return false
-    lastAcceptedHost = host
-    return true
-  }
-
-  function preflight (request: FastifyRequest, reply: FastifyReply, origin: string, method: string): void {
-    if (NEVER_FORWARDED.has(method) || (methods !== undefined && !methods.has(method))) {
-      sendProxyError(reply, 'PROXY_METHOD_NOT_ALLOWED', allowHeader === undefined ? undefined : { allow: allowHeader })
-      return
-    }
-    reply.code(204)
-    reply.header('access-control-allow-origin', origin)
-    reply.header('access-control-allow-methods', method)
-    const requested = request.headers['access-control-request-headers']
-    if (requested !== undefined) reply.header('access-control-allow-headers', requested)
-    reply.header('access-control-max-age', PREFLIGHT_MAX_AGE)
-    reply.header('vary', 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers')
-    reply.send()
-  }
-
-  /** Host, browser origin and access key: who is calling. True when the request was answered. */
-  function checkCaller (request: FastifyRequest, reply: FastifyReply): boolean {
-    const headers = request.headers
-    if (repeatedHost(request.raw.rawHeaders)) {
-      sendProxyError(reply, 'PROXY_BAD_REQUEST')
-      return true
-    }
-    if (hostCheck && !acceptedHost(headers.host)) {
-      sendProxyError(reply, 'PROXY_FORBIDDEN_HOST')
-      return true
-    }
-    const origin = headers.origin
-    if (origin !== undefined) {
-      // `Origin: null` (sandboxed frames, file: pages, some redirects) is never in the set.
-      if (!origins.has(origin)) {
-        sendProxyError(reply, 'PROXY_FORBIDDEN_ORIGIN')
-        return true
-      }
-      const requestedMethod = headers['access-control-request-method']
-      if (request.method === 'OPTIONS' && requestedMethod !== undefined) {
-        // A preflight carries no credentials, so it is answered here, before the access key is asked for.
-        preflight(request, reply, origin, requestedMethod)
-        return true
-      }
-    } else {
-      // Without Origin, a browser still says where a request came from: a cross-site <img> or form GET.
-      const site = headers['sec-fetch-site']
-      if (site === 'cross-site' || site === 'same-site') {
-        sendProxyError(reply, 'PROXY_FORBIDDEN_ORIGIN')
-        return true
-      }
-    }
-    if (keyDigest !== undefined) {
-      const given = headers['x-proxy-key']
-      // Hashing first makes the comparison constant-time whatever the lengths.
-      if (typeof given !== 'string' || !timingSafeEqual(accessKeyDigest(given), keyDigest)) {
-        sendProxyError(reply, 'PROXY_ACCESS_DENIED')
-        return true
-      }
-    }
-    return false
-  }
-
-  /** Request target, method, path policy, body size, login path: what is asked for. True when the request was answered. */
-  function checkRequest (request: FastifyRequest, reply: FastifyReply): boolean {
-    const url = request.url
-    const query = url.indexOf('?')
-    const pathEnd = query === -1 ? url.length : query
-    const flags = scanTarget(url, pathEnd)
-    if (flags === TARGET_BAD) {
-      sendProxyError(reply, 'PROXY_BAD_REQUEST')
-      return true
-    }
-    let path: string | undefined
-    if ((flags & HAS_PERCENT) !== 0) {
-      path = decodePath(url.slice(0, pathEnd))
-      if (path === undefined) {
-        sendProxyError(reply, 'PROXY_BAD_REQUEST')
-        return true
-      }
-    }
-    if (methods !== undefined && !methods.has(request.method)) {
-      sendProxyError(reply, 'PROXY_METHOD_NOT_ALLOWED', { allow: allowHeader as string })
-      return true
-    }
-    // Only a POST can be a login, and only a path policy needs the normal form otherwise.
-    const post = request.method === 'POST'
-    const normal = pathPolicy || post ? normalisePath(path ?? url.slice(0, pathEnd)) : ''
-    if (pathPolicy && (denyPaths?.test(normal) === true || allowPaths?.test(normal) === false)) {
-      sendProxyError(reply, 'PROXY_PATH_NOT_ALLOWED')
-      return true
-    }
-    const coding = request.headers['transfer-encoding']
-    // Node decodes chunked alone and passes a body sent with other codings ("gzip, chunked") on still
-    // coded: forwarded without the header that says so, it would reach Roecny as other content.
-    if (coding !== undefined && coding.toLowerCase() !== 'chunked') {
-      sendProxyError(reply, 'PROXY_BAD_REQUEST', CLOSE)
-      return true
-    }
-    if (maxBody !== undefined) {
-      const length = request.headers['content-length']
-      // Refused before a byte is read; the connection closes, so the rest of the body is never read either.
-      if (length !== undefined && Number(length) > maxBody) {
-        sendProxyError(reply, 'PROXY_BODY_TOO_LARGE', CLOSE)
-        return true
-      }
-    }
-    // The proxy holds the only credentials: a client never logs in through it, in any spelling of the path.
-    if (post && isLoginPath(normal)) {
-      sendProxyError(reply, 'PROXY_LOGIN_BLOCKED')
-      return true
-    }
-    return false
-  }
+  const checkCaller = createCallerCheck(config)
+  const checkRequest = createTargetCheck(config)
 
   function refused (request: FastifyRequest, reply: FastifyReply): boolean {
     if (state.closing) {
@@ -293,33 +60,7 @@ export function createGuards (config: Config, state: GuardState): Guards {
     return checkCaller(request, reply) || checkRequest(request, reply)
   }
 
-  const limitBody: preParsingHookHandler | undefined = maxBody === undefined
-    ? undefined
-    : function limitBody (request, _reply, payload, done) {
-      // A body with a Content-Length was checked in onRequest, and Node reads no more than it declares.
-      if (request.headers['transfer-encoding'] === undefined || isOwnTarget(request.url)) {
-        done(null, payload)
-        return
-      }
-      done(null, countBody(payload, maxBody))
-    }
-
-  const corsHeaders: onSendHookHandler | undefined = origins.size === 0
-    ? undefined
-    : function corsHeaders (request, reply, payload, done) {
-      const origin = request.headers.origin
-      if (origin !== undefined && origins.has(origin)) {
-        // The proxy decides who may read the answer: the upstream's own Allow-Origin is overridden.
-        reply.header('access-control-allow-origin', origin)
-        if (reply.hasHeader(ERROR_HEADER)) reply.header('access-control-expose-headers', CORS_EXPOSED)
-      }
-      const vary = reply.getHeader('vary')
-      if (vary === undefined) reply.header('vary', 'Origin')
-      else if (!/\borigin\b/i.test(String(vary))) reply.header('vary', `${String(vary)}, Origin`)
-      done(null, payload)
-    }
-
-  return { refused, limitBody, corsHeaders }
+  return { refused, limitBody: bodyLimitHook(config.maxBodyBytes), corsHeaders: corsHeadersHook(new Set(config.corsOrigins)) }
 }
 
 /**
