@@ -90,6 +90,14 @@ t.test('in process', async (t) => {
     t.equal(stderr, 'roecny-auth-proxy: configuration error: MOCK_PORT must be an integer from 0 to 65535\n')
   })
 
+  t.test('any other failure exits 1 with its message: a port in use', async (t) => {
+    const port = await portInUse(t)
+    const { code, stdout, stderr } = await run(['mock'], { MOCK_PORT: String(port) })
+    t.equal(code, EXIT_FAILURE)
+    t.equal(stdout, '')
+    t.match(stderr, /^roecny-auth-proxy: .*EADDRINUSE.*\n$/)
+  })
+
   t.test('demo with a bad variable stops its mock and exits 78', async (t) => {
     const { code, stdout, stderr } = await run(['demo'], { LOG_LEVEL: 'loud', PROXY_PORT: '0' })
     t.equal(code, EXIT_CONFIG)
