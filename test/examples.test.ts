@@ -1,23 +1,21 @@
 // The example clients in examples/: each one this machine can run makes its GET and its JSON POST through
 // the demo with no credentials, and tells the proxy's own errors from Roecny's. A missing runtime is a SKIP.
-import { execFile, spawn } from 'node:child_process'
-import { once } from 'node:events'
+import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import type { Test } from 'tap'
+import { source, spawnScript } from './helpers/cli.js'
 import { startRelay } from './helpers/relay.js'
 import type { Relay } from './helpers/relay.js'
 import { startStack } from './helpers/stack.js'
-import type { Stack } from './helpers/stack.js'
+import type { Stack, Teardown } from './helpers/stack.js'
 import { until } from './helpers/until.js'
 
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url))
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
 const BALANCES = [
   { currency: 'USD', available_amount: 12500.5, pending_amount: 0, reserved_amount: 0, total_amount: 12500.5 },
   { currency: 'EUR', available_amount: 830, pending_amount: 20, reserved_amount: 0, total_amount: 850 }
@@ -127,30 +125,18 @@ async function skipReason (example: Example): Promise<string | false> {
   return unusable === undefined ? false : `${unusable}: the ${example.name} example was not run`
 }
 
-interface Demo { url: string, stop: () => Promise<void> }
+interface Demo { url: string }
 
-/** `roecny-auth-proxy demo` as a child process (its coverage counts), on a free port. */
-async function startDemo (): Promise<Demo> {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(ROECNY_|PROXY_|MOCK_|TOKEN_|LOGIN_|UPSTREAM_|SHUTDOWN_|LOG_LEVEL)/.test(name)) env[name] = value
-  }
-  const child = spawn(process.execPath, [...process.execArgv, '--', CLI, 'demo'], { env: { ...env, PROXY_PORT: '0', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] })
-  const exited = once(child, 'exit')
-  const lines = createInterface({ input: child.stdout })
-  let url: string | undefined
-  for await (const line of lines) {
-    url = /^ {2}curl (http:\/\/127\.0\.0\.1:\d+)\/api\/v1\/balances\/current$/.exec(line)?.[1]
-    if (url !== undefined) break
-  }
-  if (url === undefined) throw new Error('the demo exited without printing its URL')
-  return {
-    url,
-    async stop () {
-      child.kill('SIGTERM')
-      await exited
-    }
-  }
+/** `roecny-auth-proxy demo` as a child process (its coverage counts), on a free port; stopped with SIGTERM when `t` ends. */
+async function startDemo (t: Teardown): Promise<Demo> {
+  const child = spawnScript(t, source('cli'), ['demo'], { PROXY_PORT: '0', LOG_LEVEL: 'warn' })
+  const line = await child.line(/^ {2}curl http:\/\/127\.0\.0\.1:\d+\/api\/v1\/balances\/current$/)
+  // Stopped the way an operator stops it, so that it exits by itself and writes its coverage.
+  t.teardown(async () => {
+    child.process.kill('SIGTERM')
+    await child.exited
+  })
+  return { url: (/(http:\/\/127\.0\.0\.1:\d+)/.exec(line) as RegExpExecArray)[1] as string }
 }
 
 interface Echo {
@@ -183,7 +169,7 @@ let bigJson: Buffer
 let bigJsonFile: string
 
 t.before(async () => {
-  demo = await startDemo()
+  demo = await startDemo(t)
   // Between the clients and the demo, to see which of them sent Expect and got a 100 Continue.
   relay = await startRelay(demo.url)
   // The proxy holds demo-key, this mock wants another: no token, so the proxy answers 503 itself.
@@ -197,7 +183,6 @@ t.before(async () => {
 })
 t.teardown(async () => {
   await relay.close()
-  await demo.stop()
   await rm(work, { recursive: true, force: true })
 })
 
