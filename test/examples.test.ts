@@ -14,6 +14,7 @@ import { startRelay } from './helpers/relay.js'
 import type { Relay } from './helpers/relay.js'
 import { startStack } from './helpers/stack.js'
 import type { Stack } from './helpers/stack.js'
+import { until } from './helpers/until.js'
 
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url))
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
@@ -186,12 +187,8 @@ t.before(async () => {
   // Between the clients and the demo, to see which of them sent Expect and got a 100 Continue.
   relay = await startRelay(demo.url)
   // The proxy holds demo-key, this mock wants another: no token, so the proxy answers 503 itself.
-  rejected = await startStack({ mock: { apiKey: 'the-real-key' }, ready: false, config: { logLevel: 'silent' } })
-  const deadline = performance.now() + 10_000
-  while (rejected.proxy.tokens.status().logins.rejected === 0) {
-    if (performance.now() > deadline) throw new Error('the login was never rejected')
-    await new Promise((resolve) => setImmediate(resolve))
-  }
+  rejected = await startStack(t, { mock: { apiKey: 'the-real-key' }, ready: false, config: { logLevel: 'silent' } })
+  await until(() => rejected.proxy.tokens.status().logins.rejected > 0, 'the proxy\'s login to be rejected')
   work = await mkdtemp(join(tmpdir(), 'roecny-examples-'))
   // Over 1 MB, so that curl and PHP's curl extension send Expect: 100-continue.
   bigJson = Buffer.from(JSON.stringify({ request_id: 'upload-1', document: randomBytes(1_500_000).toString('base64') }))
@@ -201,7 +198,6 @@ t.before(async () => {
 t.teardown(async () => {
   await relay.close()
   await demo.stop()
-  await rejected.close()
   await rm(work, { recursive: true, force: true })
 })
 

@@ -7,6 +7,7 @@ import { Transform } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preParsingHookHandler } from 'fastify'
 import type { Config } from '../config.js'
 import { ERROR_HEADER, rawProxyError, sendProxyError } from '../errors.js'
+import { LOOPBACK_NAMES } from '../hosts.js'
 
 export interface Guards {
   /**
@@ -29,8 +30,6 @@ const BACKSLASH = 0x5c
 const HASH = 0x23
 const LEFT_BRACKET = 0x5b
 
-/** Loopback names a local client may use whatever the listener's address. */
-const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1', '[::1]']
 const PROBE_PATHS = new Set(['/-/healthz', '/-/readyz', '/-/metrics'])
 /** Methods that are never forwarded, so a preflight never announces them. */
 const NEVER_FORWARDED = new Set(['CONNECT', 'TRACE'])
