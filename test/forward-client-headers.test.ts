@@ -19,9 +19,8 @@ interface Echo {
 
 let stack: Stack
 t.before(async () => {
-  stack = await startStack({ config: { logLevel: 'silent' } })
+  stack = await startStack(t, { config: { logLevel: 'silent' } })
 })
-t.teardown(() => stack.close())
 
 /** One request on its own connection, written out line by line (`Connection: close` is the caller's to add). */
 function raw (lines: string[], body = ''): string {

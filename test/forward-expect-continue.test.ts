@@ -39,9 +39,8 @@ function arrivedIntact (t: Test, stack: Stack, body: string, sent: Buffer, what:
 
 let stack: Stack
 t.before(async () => {
-  stack = await startStack({ config: { maxBodyBytes: LIMIT, logLevel: 'info' } })
+  stack = await startStack(t, { config: { maxBodyBytes: LIMIT, logLevel: 'info' } })
 })
-t.teardown(() => stack.close())
 
 t.test('a client that waits for the 100, as curl does, gets it and its 2 MB arrive intact', async (t) => {
   const body = randomBytes(TWO_MB)
