@@ -8,11 +8,11 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import type { Test } from 'tap'
-import { source, spawnScript } from './helpers/cli.js'
+import { built, spawnScript } from './helpers/cli.js'
 import { startRelay } from './helpers/relay.js'
 import type { Relay } from './helpers/relay.js'
 import { startStack } from './helpers/stack.js'
-import type { Stack, Teardown } from './helpers/stack.js'
+import type { Stack } from './helpers/stack.js'
 import { until } from './helpers/until.js'
 
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url))
@@ -50,7 +50,7 @@ function clientEnv (proxyUrl: string): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ROECNY_PROXY_URL: proxyUrl, DOTNET_CLI_TELEMETRY_OPTOUT: '1', _TAPJS_PROCESSINFO_COVERAGE_: '0' }
 }
 
-async function built (file: string, args: string[]): Promise<void> {
+async function compiled (file: string, args: string[]): Promise<void> {
   const result = await exec(file, args, { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DOTNET_CLI_TELEMETRY_OPTOUT: '1' })
   if (result.code !== 0) throw new Error(`${file} ${args.join(' ')} failed (${result.code}): ${result.stdout}${result.stderr}`)
 }
@@ -72,7 +72,7 @@ const CLIENTS: Example[] = [
     runtimes: ['java', 'javac'],
     // Compiled once rather than run as a single-file source each time: a JVM compiling Java costs seconds.
     prepare: async (work) => {
-      await built('javac', ['-Xlint:all', '-Werror', '-d', work, `${EXAMPLES}java/Client.java`])
+      await compiled('javac', ['-Xlint:all', '-Werror', '-d', work, `${EXAMPLES}java/Client.java`])
       return (args) => ['java', ['-XX:TieredStopAtLevel=1', '-cp', work, 'Client', ...args]]
     }
   },
@@ -95,7 +95,7 @@ const CLIENTS: Example[] = [
     runtimes: ['mcs', 'mono'],
     prepare: async (work) => {
       const exe = join(work, 'Client.exe')
-      await built('mcs', ['-warnaserror', `-out:${exe}`, `${EXAMPLES}csharp/Client.cs`])
+      await compiled('mcs', ['-warnaserror', `-out:${exe}`, `${EXAMPLES}csharp/Client.cs`])
       return (args) => ['mono', [exe, ...args]]
     },
     sendsExpect: 'always'
@@ -105,7 +105,7 @@ const CLIENTS: Example[] = [
     runtimes: ['dotnet'],
     prepare: async (work) => {
       const out = join(work, 'dotnet')
-      await built('dotnet', ['build', `${EXAMPLES}csharp`, '--nologo', '-v', 'q', '-o', out])
+      await compiled('dotnet', ['build', `${EXAMPLES}csharp`, '--nologo', '-v', 'q', '-o', out])
       return (args) => ['dotnet', [join(out, 'Client.dll'), ...args]]
     }
   }
@@ -125,18 +125,15 @@ async function skipReason (example: Example): Promise<string | false> {
   return unusable === undefined ? false : `${unusable}: the ${example.name} example was not run`
 }
 
-interface Demo { url: string }
+/** The demo's warnings and errors so far, to explain a failed run. */
+let demoLog = (): string => ''
 
-/** `roecny-auth-proxy demo` as a child process (its coverage counts), on a free port; stopped with SIGTERM when `t` ends. */
-async function startDemo (t: Teardown): Promise<Demo> {
-  const child = spawnScript(t, source('cli'), ['demo'], { PROXY_PORT: '0', LOG_LEVEL: 'warn' })
-  const line = await child.line(/^ {2}curl http:\/\/127\.0\.0\.1:\d+\/api\/v1\/balances\/current$/)
-  // Stopped the way an operator stops it, so that it exits by itself and writes its coverage.
-  t.teardown(async () => {
-    child.process.kill('SIGTERM')
-    await child.exited
-  })
-  return { url: (/(http:\/\/127\.0\.0\.1:\d+)/.exec(line) as RegExpExecArray)[1] as string }
+/** `roecny-auth-proxy demo` (the compiled CLI, as users run it) as a child process on a free port; its URL. */
+async function startDemo (): Promise<string> {
+  const demo = spawnScript(t, built('cli'), ['demo'], { PROXY_PORT: '0', LOG_LEVEL: 'warn' })
+  demoLog = () => ['', ...relay.errors.map((error) => `relay: ${error}`), ...demo.stdout.filter((line) => line.startsWith('{')).slice(-10)].join('\n')
+  const line = await demo.line(/^ {2}curl http:\/\/127\.0\.0\.1:\d+\/api\/v1\/balances\/current$/)
+  return line.trim().slice('curl '.length).replace(/\/api\/v1\/balances\/current$/, '')
 }
 
 interface Echo {
@@ -161,7 +158,6 @@ function echoOf (t: Test, line: string | undefined, path: string): Echo {
   return echo
 }
 
-let demo: Demo
 let relay: Relay
 let rejected: Stack
 let work: string
@@ -169,9 +165,8 @@ let bigJson: Buffer
 let bigJsonFile: string
 
 t.before(async () => {
-  demo = await startDemo(t)
   // Between the clients and the demo, to see which of them sent Expect and got a 100 Continue.
-  relay = await startRelay(demo.url)
+  relay = await startRelay(await startDemo())
   // The proxy holds demo-key, this mock wants another: no token, so the proxy answers 503 itself.
   rejected = await startStack(t, { mock: { apiKey: 'the-real-key' }, ready: false, config: { logLevel: 'silent' } })
   await until(() => rejected.proxy.tokens.status().logins.rejected > 0, 'the proxy\'s login to be rejected')
@@ -198,7 +193,7 @@ for (const example of CLIENTS) {
 
     t.test('GET, then a JSON POST, through the demo: Roecny\'s answers printed', async (t) => {
       const result = await run(relay.url)
-      t.equal(result.code, 0, result.stderr)
+      t.equal(result.code, 0, `${result.stderr}${demoLog()}`)
       const [balances, posted, ...rest] = result.stdout.trimEnd().split('\n')
       t.same(JSON.parse(balances ?? 'null'), BALANCES, 'the GET answer')
       const echo = echoOf(t, posted, '/api/v1/echo/example')
@@ -206,17 +201,19 @@ for (const example of CLIENTS) {
       t.same(rest, [])
     })
 
-    t.test('a 2 MB JSON POST arrives whole; a client that sends Expect gets its 100 Continue', async (t) => {
+    t.test('a 2 MB JSON POST arrives whole, also from a client that sends Expect: 100-continue', async (t) => {
       const expects = relay.expects()
       const continues = relay.continues()
       const result = await run(relay.url, ['/api/v1/balances/current', '/api/v1/echo/upload', bigJsonFile])
-      t.equal(result.code, 0, result.stderr)
+      t.equal(result.code, 0, `${result.stderr}${demoLog()}`)
       const echo = echoOf(t, result.stdout.trimEnd().split('\n')[1], '/api/v1/echo/upload')
       t.equal(echo.bodyBytes, bigJson.length, 'every byte')
       t.equal(echo.bodySha256, sha256(bigJson), 'the same bytes')
       if (example.sendsExpect !== undefined) {
-        t.equal(relay.expects(), expects + 1, `the client sent Expect: 100-continue (${example.sendsExpect})`)
-        t.equal(relay.continues(), continues + 1, 'and the proxy answered 100 Continue')
+        t.equal(relay.expects(), expects + 1, `the client sent Expect: 100-continue (${example.sendsExpect}), which the proxy handled`)
+        // Whether the 100 or the client's own wait (curl: 1 s) ends the wait first depends on the machine's
+        // load; the 100 itself is pinned by forward-expect-continue.test.ts, whose client waits for it.
+        t.ok(relay.continues() <= continues + 1, 'at most one 100 Continue')
       }
     })
 
@@ -255,12 +252,13 @@ t.test('curl uploads through the demo arrive intact', { skip: await onPath('curl
     const expects = relay.expects()
     const continues = relay.continues()
     const result = await exec('curl', ['--silent', '--show-error', '--noproxy', '*', ...extra, '--data-binary', `@${file}`, `${relay.url}/api/v1/echo/upload`], clientEnv(relay.url))
-    t.equal(result.code, 0, result.stderr)
+    t.equal(result.code, 0, `${what}: ${result.stderr}${demoLog()}`)
+    if (result.code !== 0) continue
     const echo = JSON.parse(result.stdout) as Echo
     t.equal(echo.bodyBytes, body.length, `${what}: the mock got every byte`)
     t.equal(echo.bodySha256, sha256(body), `${what}: the same bytes`)
     t.equal(echo.headers.expect, undefined, `${what}: no Expect upstream`)
     t.equal(relay.expects(), expects + 1, `${what}: curl sent Expect: 100-continue`)
-    t.equal(relay.continues(), continues + 1, `${what}: and got its 100 Continue`)
+    t.ok(relay.continues() <= continues + 1, `${what}: at most one 100 Continue (curl also sends the body after 1 s without one)`)
   }
 })
