@@ -61,6 +61,9 @@ Environment (see config.example.env):
   TOKEN_REFRESH_RATIO                           0.5 to 0.95 (default 0.67)
   LOGIN_TIMEOUT_MS, UPSTREAM_TIMEOUT_MS         default 10000, 30000
   SHUTDOWN_DELAY_MS, SHUTDOWN_TIMEOUT_MS        default 0, 25000
+  UPSTREAM_MAX_IN_FLIGHT                        most requests in flight to Roecny at once (default 0: no limit)
+  UPSTREAM_RATE_LIMIT, UPSTREAM_RATE_BURST      most requests started per second, and the burst (default 0: no limit / the rate)
+  UPSTREAM_QUEUE_TIMEOUT_MS, UPSTREAM_QUEUE_MAX longest wait for those limits and most waiting (default 10000, 1000)
   LOG_LEVEL                                     fatal|error|warn|info|debug|trace|silent (default info)
   MOCK_HOST, MOCK_PORT                          the mock command's listener (default 127.0.0.1:8081)
 

@@ -4,8 +4,10 @@ import { readFileSync, statSync } from 'node:fs'
 import { isIP } from 'node:net'
 import envSchema from 'env-schema'
 import { isLoopbackHost, parseAllowedHosts, parseCorsOrigins, parseMethods, parsePathPatterns, parseSocketMode, validHost } from './config-access.js'
+import { limitSettings } from './config-limits.js'
+import type { LimitSettings, LimitsEnv } from './config-limits.js'
 
-export interface Config {
+export interface Config extends LimitSettings {
   /** Base URL without a trailing slash, e.g. `https://api.roecny.example/prefix`. */
   readonly baseUrl: string
   /** `origin` of baseUrl (`https://host:port`), the pool's origin. */
@@ -49,6 +51,8 @@ export interface Config {
   readonly maxBodyBytes: number | undefined
   /** PEM certificates from ROECNY_CA_FILE, trusted for the upstream besides the built-in roots. */
   readonly upstreamCa: string | undefined
+  // The upstream limits (SPEC §11), from LimitSettings: upstreamMaxInFlight and upstreamRateLimit
+  // (0: off), upstreamRateBurst, upstreamQueueTimeoutMs, upstreamQueueMax.
   /** What an operator should fix but may run with (never a secret's value); logged at start. */
   readonly warnings: readonly string[]
 }
@@ -87,6 +91,8 @@ const DEFAULT_SOCKET_MODE = 0o660
 const MAX_SOCKET_PATH_BYTES = 107
 /** Shorter access keys are accepted with a warning: a local attacker can try keys as fast as the proxy answers. */
 const MIN_ACCESS_KEY_LENGTH = 16
+/** Upper bound of the UPSTREAM_* counts and rate: far above any API's limits, and safe for the arithmetic. */
+const MAX_LIMIT = 1_000_000
 
 const BASE_URL_SCHEME_PROBLEM = 'ROECNY_BASE_URL must be an https:// URL (http:// only for loopback hosts or with ROECNY_ALLOW_INSECURE_HTTP=true)'
 
@@ -145,6 +151,15 @@ const PROXY_VARIABLES: Record<string, Variable> = {
   UPSTREAM_TIMEOUT_MS: integer(1, MAX_TIMER_MS, 30_000),
   SHUTDOWN_DELAY_MS: integer(0, MAX_TIMER_MS, 0),
   SHUTDOWN_TIMEOUT_MS: integer(0, MAX_TIMER_MS, 25_000),
+  UPSTREAM_MAX_IN_FLIGHT: integer(0, MAX_LIMIT, 0),
+  UPSTREAM_RATE_LIMIT: {
+    schema: { type: 'number', minimum: 0, maximum: MAX_LIMIT, default: 0 },
+    problem: `must be a number from 0 to ${MAX_LIMIT}`
+  },
+  // No default here: it follows UPSTREAM_RATE_LIMIT (config-limits.ts).
+  UPSTREAM_RATE_BURST: { schema: { type: 'integer', minimum: 1, maximum: MAX_LIMIT }, problem: `must be an integer from 1 to ${MAX_LIMIT}` },
+  UPSTREAM_QUEUE_TIMEOUT_MS: integer(0, MAX_TIMER_MS, 10_000),
+  UPSTREAM_QUEUE_MAX: integer(0, MAX_LIMIT, 1000),
   LOG_LEVEL: {
     schema: { type: 'string', enum: LOG_LEVELS, default: 'info' },
     problem: `must be one of ${LOG_LEVELS.join(', ')}`
@@ -323,7 +338,7 @@ function headerOption (name: string, value: string | undefined, problems: string
   return value
 }
 
-interface ProxyEnv {
+interface ProxyEnv extends LimitsEnv {
   ROECNY_BASE_URL: string
   ROECNY_ALLOW_INSECURE_HTTP: boolean
   ROECNY_SCOPE?: string
@@ -424,6 +439,7 @@ export function loadConfig (env: Env): Config {
     problems.push('ADMIN_HOST is set but ADMIN_PORT is not; set ADMIN_PORT to start the admin listener')
   }
   const access = accessSettings(data, parsed, problems, warnings)
+  const limits = limitSettings(data, parsed, problems, warnings)
   if (problems.length > 0) throw new ConfigError(problems)
   // No problems means every step above produced its value.
   const values = parsed as ProxyEnv
@@ -448,6 +464,7 @@ export function loadConfig (env: Env): Config {
     adminHost: values.ADMIN_PORT === undefined ? undefined : values.ADMIN_HOST ?? DEFAULT_ADMIN_HOST,
     adminPort: values.ADMIN_PORT,
     ...access,
+    ...limits as LimitSettings,
     warnings: Object.freeze(warnings)
   })
 }

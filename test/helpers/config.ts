@@ -35,6 +35,11 @@ export function testConfig (overrides: Partial<Config> = {}): Config {
     denyPaths: [],
     maxBodyBytes: undefined,
     upstreamCa: undefined,
+    upstreamMaxInFlight: 0,
+    upstreamRateLimit: 0,
+    upstreamRateBurst: 0,
+    upstreamQueueTimeoutMs: 10_000,
+    upstreamQueueMax: 1000,
     warnings: [],
     ...overrides
   })
