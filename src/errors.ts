@@ -21,6 +21,7 @@ export const PROXY_ERRORS = {
   PROXY_NOT_FOUND: { status: 404, message: 'No such route among the proxy\'s own /-/ routes' },
   PROXY_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed through this proxy' },
   PROXY_BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than this proxy accepts' },
+  PROXY_RATE_LIMITED: { status: 429, message: 'The proxy is holding requests to stay inside Roecny\'s limits; retry after the time in Retry-After' },
   PROXY_INTERNAL_ERROR: { status: 500, message: 'The proxy failed to handle this request' },
   PROXY_UPSTREAM_UNREACHABLE: { status: 502, message: 'The Roecny API could not be reached' },
   PROXY_TOKEN_UNAVAILABLE: { status: 503, message: 'No Roecny access token is available yet; retry shortly' },

@@ -1,4 +1,5 @@
 // The upstream limits (SPEC §11) as forwarding sees them, and the budget they draw on: where fleet mode plugs in a shared one.
+import type { LimitSettings } from '../config-limits.js'
 
 /** What UPSTREAM_* configures; 0 turns a limit off. */
 export interface Limits {
@@ -12,6 +13,18 @@ export interface Limits {
   readonly queueTimeoutMs: number
   /** Most requests waiting; one more gets 429 PROXY_RATE_LIMITED at once. */
   readonly queueMax: number
+}
+
+/** The limits configured, or undefined when neither UPSTREAM_MAX_IN_FLIGHT nor UPSTREAM_RATE_LIMIT is set (the proxy stays transparent). */
+export function limitsOf (config: LimitSettings): Limits | undefined {
+  if (config.upstreamMaxInFlight === 0 && config.upstreamRateLimit === 0) return undefined
+  return Object.freeze({
+    maxInFlight: config.upstreamMaxInFlight,
+    rateLimit: config.upstreamRateLimit,
+    rateBurst: config.upstreamRateBurst,
+    queueTimeoutMs: config.upstreamQueueTimeoutMs,
+    queueMax: config.upstreamQueueMax
+  })
 }
 
 /** One forwarded request's share of the budget: held from its start toward Roecny until its exchange ends. */

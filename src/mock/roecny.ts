@@ -38,6 +38,8 @@ export interface ApiBehaviour {
   headers?: Record<string, string>
   /** Raw response body; default a Roecny-style JSON error. */
   body?: string
+  /** Answer after this many ms on the mock's timer (so several requests can be in flight, then answered together). */
+  delayMs?: number
 }
 
 export interface MockOptions {
@@ -251,9 +253,16 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     res.once('close', () => { inFlight-- })
   }
 
-  function slow (res: ServerResponse, ms: number): void {
-    const timer = setTimer(() => sendJson(res, 200, { slowMs: ms }), ms)
+  /** Answers after `ms` on the mock's timer, unless the client goes away first. */
+  function later (res: ServerResponse, ms: number, answer: () => void): void {
+    const timer = setTimer(answer, ms)
     res.once('close', () => timer.cancel())
+  }
+
+  function answerScripted (res: ServerResponse, scripted: ApiBehaviour): void {
+    const body = scripted.body ?? JSON.stringify({ code: scripted.status === 429 ? 'too_many_requests' : 'mock_status', message: `scripted answer ${scripted.status}` })
+    res.writeHead(scripted.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...scripted.headers })
+    res.end(body)
   }
 
   function api (req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
@@ -263,9 +272,8 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     const scripted = apiQueue.shift()
     if (scripted !== undefined) {
       req.resume()
-      const body = scripted.body ?? JSON.stringify({ code: scripted.status === 429 ? 'too_many_requests' : 'mock_status', message: `scripted answer ${scripted.status}` })
-      res.writeHead(scripted.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...scripted.headers })
-      res.end(body)
+      if (scripted.delayMs === undefined) answerScripted(res, scripted)
+      else later(res, scripted.delayMs, () => answerScripted(res, scripted))
       return
     }
     if (!authorised(req)) {
@@ -294,7 +302,7 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     const slowMs = /^\/api\/v1\/test\/slow\/(\d+)$/.exec(path)
     if (slowMs !== null) {
       req.resume()
-      slow(res, Number(slowMs[1]))
+      later(res, Number(slowMs[1]), () => sendJson(res, 200, { slowMs: Number(slowMs[1]) }))
       return
     }
     if (path === '/api/v1/test/held') {
