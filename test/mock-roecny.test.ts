@@ -65,13 +65,14 @@ test('the mock answers scripted statuses first, counts requests in flight and re
   const clock = new ManualClock()
   const mock = await startMockRoecny({ now: clock.wallNow, setTimer: clock.setTimer })
   t.teardown(mock.close)
-  mock.apiQueue.push({ status: 429, headers: { 'retry-after': '3' } }, { status: 429, body: 'slow down' })
+  mock.apiQueue.push({ status: 429, headers: { 'retry-after': '3' } }, { status: 429, body: 'slow down' }, { status: 503 })
   const first = await json<{ code: string }>(`${mock.url}/api/v1/balances/current`)
   t.equal(first.status, 429, 'scripted answers come before the token check')
   t.equal(first.headers['retry-after'], '3')
   t.equal(first.body.code, 'too_many_requests')
   const second = await get(`${mock.url}/api/v1/echo/x`)
   t.same([second.status, second.body, second.headers['retry-after']], [429, 'slow down', undefined])
+  t.match(await json(`${mock.url}/api/v1/echo/y`), { status: 503, body: { code: 'mock_status' } })
   t.equal((await get(`${mock.url}/api/v1/balances/current`)).status, 401, 'the script is used up')
 
   const login = await json<{ token: string }>(`${mock.url}/api/v1/authentication/login`, {
