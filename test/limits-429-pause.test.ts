@@ -2,7 +2,7 @@
 import { test } from 'tap'
 import type { Test } from 'tap'
 import { get, json } from './helpers/http.js'
-import { closeAfterWaits, limitStatus, untilLimits } from './helpers/limits.js'
+import { limitStatus, untilLimits } from './helpers/limits.js'
 import { MANUAL_CLOCK_START, ManualClock } from './helpers/manual-clock.js'
 import { scrape } from './helpers/metrics.js'
 import { startStack } from './helpers/stack.js'
@@ -11,8 +11,7 @@ import { until } from './helpers/until.js'
 
 async function limitedStack (t: Test, random = 0): Promise<{ stack: Stack, clock: ManualClock }> {
   const clock = new ManualClock({ random })
-  const stack = await startStack({ config: { upstreamMaxInFlight: 10 }, clock, mock: { now: clock.wallNow, setTimer: clock.setTimer } })
-  t.teardown(closeAfterWaits(clock, stack))
+  const stack = await startStack(t, { config: { upstreamMaxInFlight: 10 }, clock, mock: { now: clock.wallNow, setTimer: clock.setTimer } })
   return { stack, clock }
 }
 
@@ -94,7 +93,7 @@ test('429s to requests already in flight when the pause began lengthen it, but c
   stack.mock.apiQueue.push({ status: 429, delayMs: 10 }, { status: 429, delayMs: 10 }, { status: 429, delayMs: 10 })
   // Three requests in flight at once, then all answered 429.
   const pending = [1, 2, 3].map((i) => get(`${stack.url}/api/v1/echo/${i}`))
-  await until(() => stack.mock.inFlight === 3)
+  await until(() => stack.mock.inFlight === 3, 'three requests at the mock')
   await clock.advance(10)
   const answers = await Promise.all(pending)
   t.same(answers.map((a) => a.status), [429, 429, 429])
@@ -103,13 +102,12 @@ test('429s to requests already in flight when the pause began lengthen it, but c
   await clock.advance(1000)
   const next = await get(`${stack.url}/api/v1/echo/4`)
   t.equal(next.status, 200)
-  await until(() => stack.mock.requests.length === 4)
+  await until(() => stack.mock.requests.length === 4, 'the fourth request at the mock')
 })
 
 test('PROXY_RATE_LIMITED during a pause says how long is left', async (t) => {
   const clock = new ManualClock({ random: 0 })
-  const stack = await startStack({ config: { upstreamMaxInFlight: 10, upstreamQueueMax: 0 }, clock })
-  t.teardown(closeAfterWaits(clock, stack))
+  const stack = await startStack(t, { config: { upstreamMaxInFlight: 10, upstreamQueueMax: 0 }, clock })
   stack.mock.apiQueue.push({ status: 429, headers: { 'retry-after': '20' } })
   await get(`${stack.url}/api/v1/echo/1`)
   await clock.advance(4500)

@@ -1,7 +1,6 @@
 // With neither UPSTREAM_MAX_IN_FLIGHT nor UPSTREAM_RATE_LIMIT, the proxy stays transparent: no hook, no queue, no pause.
 import { test } from 'tap'
 import { get, json } from './helpers/http.js'
-import { closeAfterWaits } from './helpers/limits.js'
 import { ManualClock } from './helpers/manual-clock.js'
 import { scrape } from './helpers/metrics.js'
 import { startStack } from './helpers/stack.js'
@@ -11,14 +10,13 @@ const LIMIT_HOOKS = ['waitForLimits', 'readRoecnyAnswer', 'releaseWhenAnswered',
 
 test('without limits nothing is queued or paused, and none of their hooks is on the request path', async (t) => {
   const clock = new ManualClock()
-  const stack = await startStack({ clock })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { clock })
   const routes = stack.proxy.app.printRoutes({ includeHooks: true, commonPrefix: false })
   for (const hook of LIMIT_HOOKS) t.notMatch(routes, hook, `no ${hook} hook`)
   t.match(routes, 'attachToken', 'the forwarded routes\' hooks are listed')
 
   const many = Array.from({ length: 30 }, () => get(`${stack.url}/api/v1/test/held`))
-  await until(() => stack.mock.held.length === 30)
+  await until(() => stack.mock.held.length === 30, 'thirty requests held at the mock')
   t.equal(stack.mock.inFlight, 30, 'every request reached Roecny at once')
   stack.mock.releaseHeld()
   await Promise.all(many)
@@ -37,8 +35,7 @@ test('without limits nothing is queued or paused, and none of their hooks is on 
 
 test('with a limit, its hooks are on the forwarded routes, and the status and metrics show it', async (t) => {
   const clock = new ManualClock()
-  const stack = await startStack({ clock, config: { upstreamMaxInFlight: 5, upstreamRateLimit: 20, upstreamRateBurst: 10, upstreamQueueMax: 50, upstreamQueueTimeoutMs: 2000 } })
-  t.teardown(closeAfterWaits(clock, stack))
+  const stack = await startStack(t, { clock, config: { upstreamMaxInFlight: 5, upstreamRateLimit: 20, upstreamRateBurst: 10, upstreamQueueMax: 50, upstreamQueueTimeoutMs: 2000 } })
   const routes = stack.proxy.app.printRoutes({ includeHooks: true, commonPrefix: false })
   for (const hook of LIMIT_HOOKS) t.match(routes, hook)
   t.match(routes, '["waitForLimits()","attachToken()"]', 'the wait comes before the token')
@@ -71,10 +68,9 @@ test('with a limit, its hooks are on the forwarded routes, and the status and me
 
 test('the queue wait histogram and the gauges follow the traffic', async (t) => {
   const clock = new ManualClock()
-  const stack = await startStack({ clock, config: { upstreamMaxInFlight: 1 } })
-  t.teardown(closeAfterWaits(clock, stack))
+  const stack = await startStack(t, { clock, config: { upstreamMaxInFlight: 1 } })
   const first = get(`${stack.url}/api/v1/test/held`)
-  await until(() => stack.mock.held.length === 1)
+  await until(() => stack.mock.held.length === 1, 'the first request held at the mock')
   const second = get(`${stack.url}/api/v1/echo/second`)
   let metrics = await scrape(stack.url)
   for (let i = 0; metrics.value('roecny_proxy_upstream_queue_length') !== 1; i++) {

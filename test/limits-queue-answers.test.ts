@@ -2,7 +2,7 @@
 import { test } from 'tap'
 import { request } from 'undici'
 import { get, json } from './helpers/http.js'
-import { closeAfterWaits, limitStatus, untilLimits } from './helpers/limits.js'
+import { limitStatus, untilLimits } from './helpers/limits.js'
 import { ManualClock } from './helpers/manual-clock.js'
 import { scrape } from './helpers/metrics.js'
 import { startStack } from './helpers/stack.js'
@@ -12,10 +12,9 @@ const LIMITED = { code: 'PROXY_RATE_LIMITED', source: 'roecny-auth-proxy' }
 
 test('a full queue answers 429 PROXY_RATE_LIMITED at once; a wait of UPSTREAM_QUEUE_TIMEOUT_MS too', async (t) => {
   const clock = new ManualClock()
-  const stack = await startStack({ config: { upstreamMaxInFlight: 1, upstreamQueueMax: 1, upstreamQueueTimeoutMs: 3000 }, clock })
-  t.teardown(closeAfterWaits(clock, stack))
+  const stack = await startStack(t, { config: { upstreamMaxInFlight: 1, upstreamQueueMax: 1, upstreamQueueTimeoutMs: 3000 }, clock })
   const first = get(`${stack.url}/api/v1/test/held`)
-  await until(() => stack.mock.held.length === 1)
+  await until(() => stack.mock.held.length === 1, 'the first request held at the mock')
   const waiting = json<Record<string, unknown>>(`${stack.url}/api/v1/echo/waiting`)
   await untilLimits(stack.url, (s) => s.queued === 1)
 
@@ -47,10 +46,9 @@ test('a full queue answers 429 PROXY_RATE_LIMITED at once; a wait of UPSTREAM_QU
 
 test('a client that leaves the queue frees its place at once and never reaches Roecny', async (t) => {
   const clock = new ManualClock()
-  const stack = await startStack({ config: { upstreamMaxInFlight: 1, upstreamQueueMax: 1 }, clock })
-  t.teardown(closeAfterWaits(clock, stack))
+  const stack = await startStack(t, { config: { upstreamMaxInFlight: 1, upstreamQueueMax: 1 }, clock })
   const first = get(`${stack.url}/api/v1/test/held`)
-  await until(() => stack.mock.held.length === 1)
+  await until(() => stack.mock.held.length === 1, 'the first request held at the mock')
   const controller = new AbortController()
   const leaving = request(`${stack.url}/api/v1/echo/leaving`, { signal: controller.signal })
   await untilLimits(stack.url, (s) => s.queued === 1)

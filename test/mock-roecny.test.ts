@@ -82,13 +82,13 @@ test('the mock answers scripted statuses first, counts requests in flight and re
   mock.peakInFlight = 0
   await clock.advance(1000)
   const slow = [get(`${mock.url}/api/v1/test/slow/500`, { headers: auth }), get(`${mock.url}/api/v1/test/slow/500`, { headers: auth })]
-  await until(() => mock.inFlight === 2)
+  await until(() => mock.inFlight === 2, 'two slow requests in flight')
   await clock.advance(499)
   t.equal(mock.inFlight, 2, 'not answered before its time')
   await clock.advance(1)
   const answers = await Promise.all(slow)
   t.same(answers.map((a) => [a.status, JSON.parse(a.body)]), [[200, { slowMs: 500 }], [200, { slowMs: 500 }]])
-  await until(() => mock.inFlight === 0)
+  await until(() => mock.inFlight === 0, 'both answered')
   t.equal(mock.peakInFlight, 2)
   t.same(mock.requests.slice(-2).map((r) => r.arrivedAt), [MANUAL_CLOCK_START + 1000, MANUAL_CLOCK_START + 1000], 'arrival on the mock\'s clock')
   t.equal(mock.logins[0]?.arrivedAt, MANUAL_CLOCK_START)
@@ -103,11 +103,11 @@ test('a slow answer is dropped when its client goes away; real timers by default
     method: 'POST', headers: { 'x-client-id': DEMO_CLIENT_ID, 'x-api-key': DEMO_API_KEY }
   })
   const gone = request(`${timed.url}/api/v1/test/slow/1000`, { headers: { authorization: `Bearer ${login.body.token}` }, signal: controller.signal })
-  await until(() => timed.inFlight === 1)
+  await until(() => timed.inFlight === 1, 'the slow request in flight')
   t.equal(clock.pendingTimers(), 1)
   controller.abort()
   await t.rejects(gone)
-  await until(() => timed.inFlight === 0)
+  await until(() => timed.inFlight === 0, 'the slow request gone')
   t.equal(clock.pendingTimers(), 0, 'its timer was cancelled')
 
   const real = await startMockRoecny()

@@ -1,13 +1,5 @@
 // The upstream limits' settings (SPEC §11): UPSTREAM_MAX_IN_FLIGHT, UPSTREAM_RATE_*, UPSTREAM_QUEUE_*, and the rules between them.
-
-/** What the table validated (types, ranges, defaults); the burst has no default of its own. */
-export interface LimitsEnv {
-  UPSTREAM_MAX_IN_FLIGHT: number
-  UPSTREAM_RATE_LIMIT: number
-  UPSTREAM_RATE_BURST?: number
-  UPSTREAM_QUEUE_TIMEOUT_MS: number
-  UPSTREAM_QUEUE_MAX: number
-}
+import type { ProxyEnv } from './variables.js'
 
 export interface LimitSettings {
   readonly upstreamMaxInFlight: number
@@ -23,7 +15,7 @@ const QUEUE_VARIABLES = ['UPSTREAM_QUEUE_TIMEOUT_MS', 'UPSTREAM_QUEUE_MAX'] as c
  * The limits with the burst filled in (the rate, rounded up, at least 1), or the problems and
  * warnings the combination raises. `parsed` is undefined when the table step failed elsewhere.
  */
-export function limitSettings (data: Record<string, string>, parsed: LimitsEnv | undefined, problems: string[], warnings: string[]): LimitSettings | undefined {
+export function limitSettings (data: Record<string, string>, parsed: ProxyEnv | undefined, problems: string[], warnings: string[]): LimitSettings | undefined {
   // A burst without a rate would silently do nothing: the operator meant to limit something.
   if (data.UPSTREAM_RATE_BURST !== undefined && (data.UPSTREAM_RATE_LIMIT === undefined || parsed?.UPSTREAM_RATE_LIMIT === 0)) {
     problems.push('UPSTREAM_RATE_BURST is set but UPSTREAM_RATE_LIMIT is not; set UPSTREAM_RATE_LIMIT to limit the rate')
