@@ -157,11 +157,27 @@ export interface ProxyBuild {
   /** Path of the built cli.js. */
   cli: string
   nodeFlags: string
+  /** Variables added to the proxy's environment (e.g. the upstream limits). */
+  env?: Record<string, string>
 }
 
 /** The proxy from this build, as users run it. */
 export function thisBuild (nodeFlags = ''): ProxyBuild {
   return { name: 'roecny-auth-proxy', cli: CLI, nodeFlags }
+}
+
+/**
+ * This build with the upstream limits on but never reached, so every request goes through the
+ * limits' whole path (admission, an in-flight lease, a token from the bucket, release) without
+ * waiting: what shaping costs in itself.
+ */
+export function shapedBuild (nodeFlags = ''): ProxyBuild {
+  return {
+    name: 'proxy (shaped)',
+    cli: CLI,
+    nodeFlags,
+    env: { UPSTREAM_MAX_IN_FLIGHT: '100000', UPSTREAM_RATE_LIMIT: '1000000' }
+  }
 }
 
 export async function spawnProxy (placement: Placement, upstream: Upstream, label: string, build: ProxyBuild = thisBuild()): Promise<ProxyProcess> {
@@ -175,7 +191,8 @@ export async function spawnProxy (placement: Placement, upstream: Upstream, labe
     ROECNY_API_KEY: BENCH_API_KEY,
     PROXY_HOST: '127.0.0.1',
     PROXY_PORT: String(port),
-    LOG_LEVEL: 'info'
+    LOG_LEVEL: 'info',
+    ...build.env
   }
   const startedAt = performance.now()
   const child = launch(placement, process.execPath, [...words(build.nodeFlags), build.cli, 'serve'], env, ['ignore', out, 'inherit'])

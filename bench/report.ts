@@ -90,6 +90,16 @@ export function cpuRatio (a: ContenderFigures, b: ContenderFigures): { perRound:
   return { perRound, median: median(perRound) }
 }
 
+/**
+ * a's CPU per request / b's at the fixed rate (per round and median), and the difference in
+ * microseconds: what a variant of the same proxy adds to each request, measured at the same load.
+ */
+export function perRequestCpu (a: ContenderFigures, b: ContenderFigures): { ratio: { perRound: number[], median: number }, addedMicros: number } {
+  const perRound = a.rounds.map((r, i) => (r.fixed.cpuMicrosPerRequest ?? NaN) / ((b.rounds[i] as RoundFigures).fixed.cpuMicrosPerRequest ?? NaN))
+  const added = a.rounds.map((r, i) => (r.fixed.cpuMicrosPerRequest ?? NaN) - ((b.rounds[i] as RoundFigures).fixed.cpuMicrosPerRequest ?? NaN))
+  return { ratio: { perRound, median: median(perRound) }, addedMicros: median(added) }
+}
+
 export const MiB = 1024 * 1024
 
 export function mib (bytes: number | undefined): string {

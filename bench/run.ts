@@ -1,5 +1,6 @@
-// `npm run bench [-- --quick | --rounds N | --profile]`: the proxy side by side with direct, the floor and
-// nginx, interleaved round by round; prints a table and writes bench/results/latest.json (quick: quick.json).
+// `npm run bench [-- --quick | --rounds N | --profile | --compare CLI | --shaped]`: the proxy side by side with
+// direct, the floor and nginx, interleaved round by round; prints a table and writes bench/results/latest.json
+// (quick: quick.json).
 import { execFileSync } from 'node:child_process'
 import { createReadStream, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, constants, cpus, loadavg, release, setPriority, totalmem } from 'node:os'
@@ -8,13 +9,13 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { LOAD_PATH } from './common.js'
-import { direct, scratchDir, startFloor, startNginx, startProxy, startUpstream, thisBuild } from './contenders.js'
+import { direct, scratchDir, shapedBuild, startFloor, startNginx, startProxy, startUpstream, thisBuild } from './contenders.js'
 import type { Contender, Placement, ProxyProcess } from './contenders.js'
 import { coldBurst, timeToReady, transfer } from './extras.js'
 import { profile } from './profile.js'
 import { load, warm } from './load.js'
 import { hasTaskset, pin, rssBytes, total, which } from './proc.js'
-import { contenderTable, cpuRatio, median, MiB, mib, ms, plain, ratio, summarise, targetTable } from './report.js'
+import { contenderTable, cpuRatio, median, MiB, mib, ms, perRequestCpu, plain, ratio, summarise, targetTable } from './report.js'
 import type { ContenderFigures, RoundFigures, Target } from './report.js'
 
 const { values: args } = parseArgs({
@@ -28,7 +29,9 @@ const { values: args } = parseArgs({
     // Experiments with V8 flags for the proxy; printed with the results, which are then not the default.
     'proxy-node-flags': { type: 'string', default: '' },
     // Before/after: another build's cli.js (e.g. a copy of dist/ made before a change) runs as one more contender.
-    compare: { type: 'string' }
+    compare: { type: 'string' },
+    // What the upstream limits cost: this build once more, with limits set too high to be reached.
+    shaped: { type: 'boolean', default: false }
   }
 })
 const proxyFlags = args['proxy-node-flags'] ?? ''
@@ -148,6 +151,11 @@ async function main (): Promise<void> {
       running.push(before)
       contenders.push(before)
     }
+    if (args.shaped === true) {
+      const shaped = await startProxy(placement, upstream, 'proxy-shaped', shapedBuild(proxyFlags))
+      running.push(shaped)
+      contenders.push(shaped)
+    }
     const floor = await startFloor(placement, upstream)
     running.push(floor)
     contenders.splice(1, 0, proxy)
@@ -194,6 +202,9 @@ async function main (): Promise<void> {
     const toNginxByCpu = nginxFigures === undefined ? undefined : cpuRatio(proxyFigures, nginxFigures)
     const comparedFigures = byName('proxy (compared)')
     const toCompared = comparedFigures === undefined ? undefined : ratio(proxyFigures, comparedFigures)
+    const shapedFigures = byName('proxy (shaped)')
+    const shapedToProxy = shapedFigures === undefined ? undefined : ratio(shapedFigures, proxyFigures)
+    const shapedCpu = shapedFigures === undefined ? undefined : perRequestCpu(shapedFigures, proxyFigures)
     const growth = Math.max(moved.upload.growthBytes, moved.download.growthBytes)
     const readyMedian = median(readyMs)
     const targets: Target[] = [
@@ -214,6 +225,11 @@ async function main (): Promise<void> {
     if (toCompared !== undefined && comparedFigures !== undefined) {
       const cpuRatios = proxyFigures.rounds.map((r, i) => (r.fixed.cpuMicrosPerRequest ?? NaN) / ((comparedFigures.rounds[i] as RoundFigures).fixed.cpuMicrosPerRequest ?? NaN))
       say(`roecny-auth-proxy / proxy (compared, ${args.compare ?? ''}): ${toCompared.median.toFixed(2)}× req/s @50 (rounds: ${toCompared.perRound.map((r) => r.toFixed(2)).join(', ')}); CPU µs/req @1k/s ${median(cpuRatios).toFixed(3)}× (rounds: ${cpuRatios.map((r) => r.toFixed(3)).join(', ')})`)
+    }
+    if (shapedToProxy !== undefined && shapedCpu !== undefined) {
+      say(`proxy (shaped) / roecny-auth-proxy: ${shapedToProxy.median.toFixed(3)}× req/s @50 (rounds: ${shapedToProxy.perRound.map((r) => r.toFixed(3)).join(', ')}); ` +
+        `CPU µs/req @1k/s ${shapedCpu.ratio.median.toFixed(3)}× (rounds: ${shapedCpu.ratio.perRound.map((r) => r.toFixed(3)).join(', ')}), ` +
+        `${shapedCpu.addedMicros >= 0 ? '+' : ''}${shapedCpu.addedMicros.toFixed(2)} µs a request`)
     }
     say(`upload ${mib(plan.transferBytes)}: ${(plan.transferBytes / MiB / moved.upload.seconds).toFixed(0)} MiB/s, RSS ${mib(moved.idleRssBytes)} -> peak ${mib(moved.upload.peakRssBytes)}; download: ${(plan.transferBytes / MiB / moved.download.seconds).toFixed(0)} MiB/s, peak ${mib(moved.download.peakRssBytes)}`)
     say(`cold burst: ${burst.requests} concurrent requests, ${burst.ok} answered 200, ${burst.logins} login(s)${burst.coldAtBurst ? '' : ' (WARNING: the proxy was already ready)'}`)
@@ -238,6 +254,8 @@ async function main (): Promise<void> {
         proxyToFloor: toFloor,
         proxyToNginx: toNginx ?? null,
         proxyToCompared: toCompared ?? null,
+        shapedToProxy: shapedToProxy ?? null,
+        shapedToProxyCpu: shapedCpu ?? null,
         proxyToFloorByCpu: toFloorByCpu,
         proxyToNginxByCpu: toNginxByCpu ?? null
       },

@@ -4,6 +4,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest }
 import type { Logger } from 'pino'
 import { sendProxyError } from './errors.js'
 import { OWN_PATHS, pathOf, PROBE_PATHS } from './proxy/target.js'
+import type { UpstreamLimiter } from './limits/limiter.js'
 import type { ProxyMetrics } from './metrics.js'
 import type { TokenSource } from './token/token-source.js'
 import { VERSION } from './version.js'
@@ -22,6 +23,8 @@ export interface ProbeOptions {
 export interface AdminOptions extends ProbeOptions {
   /** process.uptime-like seconds since start (injected for tests). */
   uptimeSeconds: () => number
+  /** The upstream limits, when configured. */
+  limiter?: UpstreamLimiter
 }
 
 const NO_STORE = 'no-store'
@@ -72,7 +75,8 @@ export async function adminRoutes (app: FastifyInstance, options: AdminOptions):
       draining: state.draining,
       version: VERSION,
       uptimeSeconds: Math.round(options.uptimeSeconds()),
-      ...tokens.status()
+      ...tokens.status(),
+      limits: options.limiter?.status() ?? { enabled: false }
     }
   })
 

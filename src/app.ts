@@ -7,6 +7,8 @@ import { adminRoutes } from './admin.js'
 import type { AdminState } from './admin.js'
 import type { Config } from './config.js'
 import { sendProxyError, writeProxyError } from './errors.js'
+import type { UpstreamLimiter } from './limits/limiter.js'
+import { registerShaping } from './limits/shaping.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
 import { handleExpectations } from './proxy/expect.js'
@@ -24,6 +26,8 @@ export interface AppDeps {
   uptimeSeconds?: () => number
   /** Prometheus instruments; startProxy also wires logins and the token gauges into them. Default: fresh ones. */
   metrics?: ProxyMetrics
+  /** The upstream limits (SPEC §11); undefined when none is configured, and then no hook of theirs is registered. */
+  limiter?: UpstreamLimiter
 }
 
 export interface AppState extends AdminState {
@@ -122,13 +126,17 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     tokens: deps.tokens,
     state,
     metrics,
-    uptimeSeconds: deps.uptimeSeconds ?? process.uptime
+    uptimeSeconds: deps.uptimeSeconds ?? process.uptime,
+    limiter: deps.limiter
   })
+  // Decided once, here: without limits none of their hooks is registered and forwarding is untouched.
+  const waitForLimits = deps.limiter === undefined ? undefined : registerShaping(app, { limiter: deps.limiter, onWaited: metrics.queueWait })
   await app.register(forwarding, {
     config,
     tokens: deps.tokens,
     dispatcher: deps.dispatcher,
-    onUpstreamError: metrics.upstreamError
+    onUpstreamError: metrics.upstreamError,
+    beforeToken: waitForLimits
   })
   return app
 }

@@ -1,12 +1,14 @@
 // Configuration: read once from the environment, validated, frozen, passed down.
 import envSchema from 'env-schema'
 import { accessSettings } from './config/access.js'
+import { limitSettings } from './config/limits.js'
+import type { LimitSettings } from './config/limits.js'
 import { HEADER_VALUE_PROBLEM, legalHeaderValue, secret } from './config/secret-files.js'
 import { HOST_PROBLEM, MOCK_VARIABLES, PROXY_VARIABLES } from './config/variables.js'
 import type { MockEnv, ProxyEnv, Variable } from './config/variables.js'
 import { isLoopbackHost, validHost } from './hosts.js'
 
-export interface Config {
+export interface Config extends LimitSettings {
   /** Base URL without a trailing slash, e.g. `https://api.roecny.example/prefix`. */
   readonly baseUrl: string
   /** `origin` of baseUrl (`https://host:port`), the pool's origin. */
@@ -50,6 +52,8 @@ export interface Config {
   readonly maxBodyBytes: number | undefined
   /** PEM certificates from ROECNY_CA_FILE, trusted for the upstream besides the built-in roots. */
   readonly upstreamCa: string | undefined
+  // The upstream limits (SPEC §11), from LimitSettings: upstreamMaxInFlight and upstreamRateLimit
+  // (0: off), upstreamRateBurst, upstreamQueueTimeoutMs, upstreamQueueMax.
   /** What an operator should fix but may run with (never a secret's value); logged at start. */
   readonly warnings: readonly string[]
 }
@@ -175,6 +179,7 @@ export function loadConfig (env: Env): Config {
     problems.push('ADMIN_HOST is set but ADMIN_PORT is not; set ADMIN_PORT to start the admin listener')
   }
   const access = accessSettings(data, parsed, problems, warnings)
+  const limits = limitSettings(data, parsed, problems, warnings)
   if (problems.length > 0) throw new ConfigError(problems)
   // No problems means every step above produced its value.
   const values = parsed as ProxyEnv
@@ -199,6 +204,7 @@ export function loadConfig (env: Env): Config {
     adminHost: values.ADMIN_PORT === undefined ? undefined : values.ADMIN_HOST,
     adminPort: values.ADMIN_PORT,
     ...access,
+    ...limits as LimitSettings,
     warnings: Object.freeze(warnings)
   })
 }

@@ -23,6 +23,7 @@ export const PROXY_ERRORS = {
   PROXY_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed through this proxy' },
   PROXY_BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than this proxy accepts' },
   PROXY_EXPECTATION_FAILED: { status: 417, message: 'The only expectation this proxy meets is Expect: 100-continue' },
+  PROXY_RATE_LIMITED: { status: 429, message: 'The proxy is holding requests to stay inside Roecny\'s limits; retry after the time in Retry-After' },
   PROXY_INTERNAL_ERROR: { status: 500, message: 'The proxy failed to handle this request' },
   PROXY_UPSTREAM_UNREACHABLE: { status: 502, message: 'The Roecny API could not be reached' },
   PROXY_TOKEN_UNAVAILABLE: { status: 503, message: 'No Roecny access token is available yet; retry shortly' },

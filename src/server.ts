@@ -9,6 +9,8 @@ import type { AppState } from './app.js'
 import { systemClock } from './clock.js'
 import type { Clock, TimerHandle } from './clock.js'
 import type { Config } from './config.js'
+import { limitsOf } from './limits/limiter.js'
+import { createMemoryLimiter } from './limits/memory-limiter.js'
 import { createLogger } from './log.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
@@ -56,9 +58,13 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
   const metrics = createMetrics({ now: clock.wallNow })
   const tokens = createTokenManager({ config, dispatcher: pool, clock, log: logger.child({ component: 'token' }), onLoginResult: metrics.login })
   metrics.watchToken(tokens)
+  const limits = limitsOf(config)
+  const limiter = limits === undefined ? undefined : createMemoryLimiter(limits, { clock, log: logger.child({ component: 'limits' }) })
+  if (limiter !== undefined) metrics.watchLimits(limiter)
   const state: AppState = { draining: false, closing: false }
-  const app = await buildApp(config, { logger, tokens, dispatcher: pool, state, metrics })
+  const app = await buildApp(config, { logger, tokens, dispatcher: pool, state, metrics, limiter })
   app.addHook('onClose', async function closePool () {
+    limiter?.close()
     await tokens.stop()
     await pool.close()
   })
@@ -86,7 +92,7 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
       throw err
     }
   }
-  logger.info({ version: VERSION, address, adminAddress: adminUrl, upstream: config.baseUrl }, 'roecny-auth-proxy listening')
+  logger.info({ version: VERSION, address, adminAddress: adminUrl, upstream: config.baseUrl, limits }, 'roecny-auth-proxy listening')
   tokens.start()
 
   function delay (ms: number): Promise<void> {

@@ -37,7 +37,8 @@ t.test('in process', async (t) => {
       const { code, stdout, stderr } = await run([flag], { ROECNY_API_KEY: SECRET_KEY })
       t.equal(code, EXIT_OK)
       t.equal(stderr, '')
-      for (const word of ['serve', 'demo', 'mock', 'check', '--env-file', '--version', 'ROECNY_BASE_URL', 'ROECNY_API_KEY_FILE', 'ROECNY_CLIENT_ID_FILE', 'ROECNY_ALLOW_INSECURE_HTTP', 'PROXY_PORT', 'MOCK_PORT', 'LOG_LEVEL', '78']) {
+      for (const word of ['serve', 'demo', 'mock', 'check', '--env-file', '--version', 'ROECNY_BASE_URL', 'ROECNY_API_KEY_FILE', 'ROECNY_CLIENT_ID_FILE', 'ROECNY_ALLOW_INSECURE_HTTP', 'PROXY_PORT', 'MOCK_PORT', 'LOG_LEVEL', '78',
+        'UPSTREAM_MAX_IN_FLIGHT', 'UPSTREAM_RATE_LIMIT', 'UPSTREAM_RATE_BURST', 'UPSTREAM_QUEUE_TIMEOUT_MS', 'UPSTREAM_QUEUE_MAX']) {
         t.match(stdout, word)
       }
       t.notMatch(stdout, SECRET_KEY)
@@ -88,6 +89,14 @@ t.test('in process', async (t) => {
     const { code, stderr } = await run(['mock'], { MOCK_PORT: 'x' })
     t.equal(code, EXIT_CONFIG)
     t.equal(stderr, 'roecny-auth-proxy: configuration error: MOCK_PORT must be an integer from 0 to 65535\n')
+  })
+
+  t.test('any other failure exits 1 with its message: a port in use', async (t) => {
+    const port = await portInUse(t)
+    const { code, stdout, stderr } = await run(['mock'], { MOCK_PORT: String(port) })
+    t.equal(code, EXIT_FAILURE)
+    t.equal(stdout, '')
+    t.match(stderr, /^roecny-auth-proxy: .*EADDRINUSE.*\n$/)
   })
 
   t.test('demo with a bad variable stops its mock and exits 78', async (t) => {

@@ -57,6 +57,11 @@ t.test('defaults', async (t) => {
     denyPaths: [],
     maxBodyBytes: undefined,
     upstreamCa: undefined,
+    upstreamMaxInFlight: 0,
+    upstreamRateLimit: 0,
+    upstreamRateBurst: 0,
+    upstreamQueueTimeoutMs: 10000,
+    upstreamQueueMax: 1000,
     warnings: []
   })
 })
@@ -86,6 +91,11 @@ t.test('every variable is read', async (t) => {
     UPSTREAM_TIMEOUT_MS: '60000',
     SHUTDOWN_DELAY_MS: '5000',
     SHUTDOWN_TIMEOUT_MS: '10000',
+    UPSTREAM_MAX_IN_FLIGHT: '50',
+    UPSTREAM_RATE_LIMIT: '100',
+    UPSTREAM_RATE_BURST: '20',
+    UPSTREAM_QUEUE_TIMEOUT_MS: '2000',
+    UPSTREAM_QUEUE_MAX: '500',
     LOG_LEVEL: 'debug',
     SOMETHING_ELSE: 'ignored'
   })
@@ -106,6 +116,11 @@ t.test('every variable is read', async (t) => {
     upstreamTimeoutMs: 60000,
     shutdownDelayMs: 5000,
     shutdownTimeoutMs: 10000,
+    upstreamMaxInFlight: 50,
+    upstreamRateLimit: 100,
+    upstreamRateBurst: 20,
+    upstreamQueueTimeoutMs: 2000,
+    upstreamQueueMax: 500,
     logLevel: 'debug'
   })
   t.notOk('SOMETHING_ELSE' in config)
@@ -261,12 +276,36 @@ t.test('numbers', async (t) => {
     ['LOGIN_TIMEOUT_MS', ['0', '-5', '1.5', '2147483648', 'ten'], ['1', '2147483647'], 'must be an integer from 1 to 2147483647'],
     ['UPSTREAM_TIMEOUT_MS', ['0', '2147483648', 'x'], ['1', '2147483647'], 'must be an integer from 1 to 2147483647'],
     ['SHUTDOWN_DELAY_MS', ['-1', '0.5', '2147483648'], ['0', '2147483647'], 'must be an integer from 0 to 2147483647'],
-    ['SHUTDOWN_TIMEOUT_MS', ['-1', 'soon', '2147483648'], ['0', '2147483647'], 'must be an integer from 0 to 2147483647']
+    ['SHUTDOWN_TIMEOUT_MS', ['-1', 'soon', '2147483648'], ['0', '2147483647'], 'must be an integer from 0 to 2147483647'],
+    ['UPSTREAM_MAX_IN_FLIGHT', ['-1', '2.5', '1000001', 'many'], ['0', '1000000'], 'must be an integer from 0 to 1000000'],
+    ['UPSTREAM_RATE_LIMIT', ['-1', '1000001', 'Infinity', 'fast'], ['0', '0.5', '1000000'], 'must be a number from 0 to 1000000'],
+    ['UPSTREAM_QUEUE_TIMEOUT_MS', ['-1', '1.5', '2147483648'], ['0', '2147483647'], 'must be an integer from 0 to 2147483647'],
+    ['UPSTREAM_QUEUE_MAX', ['-1', '1.5', '1000001'], ['0', '1000000'], 'must be an integer from 0 to 1000000']
   ]
   for (const [name, bad, good, message] of cases) {
     for (const value of bad) t.same(problemsOf({ ...BASE, [name]: value }), [`${name} ${message}`], `${name}=${value}`)
     for (const value of good) t.doesNotThrow(() => loadConfig({ ...BASE, [name]: value }), `${name}=${value}`)
   }
+})
+
+t.test('the upstream limits: the burst follows the rate; settings that would do nothing are reported', async (t) => {
+  t.match(loadConfig({ ...BASE, UPSTREAM_RATE_LIMIT: '20' }), { upstreamRateLimit: 20, upstreamRateBurst: 20, warnings: [] }, 'the burst defaults to the limit')
+  t.match(loadConfig({ ...BASE, UPSTREAM_RATE_LIMIT: '2.5' }), { upstreamRateBurst: 3 }, 'rounded up')
+  t.match(loadConfig({ ...BASE, UPSTREAM_RATE_LIMIT: '0.2' }), { upstreamRateBurst: 1 }, 'at least one')
+  t.match(loadConfig({ ...BASE, UPSTREAM_RATE_LIMIT: '10', UPSTREAM_RATE_BURST: '1' }), { upstreamRateLimit: 10, upstreamRateBurst: 1 })
+  t.match(loadConfig({ ...BASE, UPSTREAM_MAX_IN_FLIGHT: '10', UPSTREAM_QUEUE_MAX: '0', UPSTREAM_QUEUE_TIMEOUT_MS: '0' }),
+    { upstreamMaxInFlight: 10, upstreamRateBurst: 0, upstreamQueueMax: 0, upstreamQueueTimeoutMs: 0, warnings: [] }, '0: refuse at once instead of waiting')
+  for (const value of ['0', '1.5', '1000001']) {
+    t.same(problemsOf({ ...BASE, UPSTREAM_RATE_LIMIT: '10', UPSTREAM_RATE_BURST: value }), ['UPSTREAM_RATE_BURST must be an integer from 1 to 1000000'], `burst ${value}`)
+  }
+  const burstAlone = 'UPSTREAM_RATE_BURST is set but UPSTREAM_RATE_LIMIT is not; set UPSTREAM_RATE_LIMIT to limit the rate'
+  t.same(problemsOf({ ...BASE, UPSTREAM_RATE_BURST: '10' }), [burstAlone])
+  t.same(problemsOf({ ...BASE, UPSTREAM_RATE_BURST: '10', UPSTREAM_RATE_LIMIT: '0' }), [burstAlone])
+  t.same(problemsOf({ ...BASE, UPSTREAM_RATE_BURST: '10', UPSTREAM_MAX_IN_FLIGHT: 'x' }), ['UPSTREAM_MAX_IN_FLIGHT must be an integer from 0 to 1000000', burstAlone], 'reported with the other problems')
+  t.same(loadConfig({ ...BASE, UPSTREAM_QUEUE_MAX: '10' }).warnings,
+    ['UPSTREAM_QUEUE_MAX is not used: neither UPSTREAM_MAX_IN_FLIGHT nor UPSTREAM_RATE_LIMIT is set'])
+  t.same(loadConfig({ ...BASE, UPSTREAM_QUEUE_TIMEOUT_MS: '10', UPSTREAM_QUEUE_MAX: '10', UPSTREAM_MAX_IN_FLIGHT: '0' }).warnings,
+    ['UPSTREAM_QUEUE_TIMEOUT_MS and UPSTREAM_QUEUE_MAX are not used: neither UPSTREAM_MAX_IN_FLIGHT nor UPSTREAM_RATE_LIMIT is set'])
 })
 
 t.test('LOG_LEVEL', async (t) => {
@@ -527,7 +566,8 @@ t.test('config.example.env is a working demo configuration that documents every 
     'LOGIN_TIMEOUT_MS', 'UPSTREAM_TIMEOUT_MS', 'SHUTDOWN_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS', 'LOG_LEVEL', 'MOCK_HOST', 'MOCK_PORT',
     'ADMIN_HOST', 'ADMIN_PORT', 'ROECNY_CA_FILE', 'PROXY_SOCKET', 'PROXY_SOCKET_MODE', 'PROXY_ACCESS_KEY', 'PROXY_ACCESS_KEY_FILE',
     'PROXY_ALLOW_UNAUTHENTICATED_REMOTE', 'PROXY_ALLOWED_HOSTS', 'PROXY_CORS_ORIGINS', 'PROXY_ALLOW_METHODS', 'PROXY_ALLOW_PATHS',
-    'PROXY_DENY_PATHS', 'PROXY_MAX_BODY_BYTES'
+    'PROXY_DENY_PATHS', 'PROXY_MAX_BODY_BYTES', 'UPSTREAM_MAX_IN_FLIGHT', 'UPSTREAM_RATE_LIMIT', 'UPSTREAM_RATE_BURST',
+    'UPSTREAM_QUEUE_TIMEOUT_MS', 'UPSTREAM_QUEUE_MAX'
   ]) {
     t.match(text, new RegExp(`^#? ?${name}=`, 'm'), name)
   }

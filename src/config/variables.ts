@@ -12,6 +12,8 @@ export interface Variable {
 
 // setTimeout turns any delay above 2^31 - 1 ms into 1 ms, so larger timeouts would fire at once.
 const MAX_TIMER_MS = 2_147_483_647
+/** Upper bound of the UPSTREAM_* counts and rate: far above any API's limits, and safe for the arithmetic. */
+const MAX_LIMIT = 1_000_000
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 export const HOST_PROBLEM = 'must be an IP address or a host name'
@@ -78,6 +80,16 @@ export const PROXY_VARIABLES = {
   UPSTREAM_TIMEOUT_MS: integer(1, MAX_TIMER_MS, 30_000, 'milliseconds to wait for the upstream\'s response headers'),
   SHUTDOWN_DELAY_MS: integer(0, MAX_TIMER_MS, 0, 'milliseconds to keep serving after SIGTERM, readiness failing'),
   SHUTDOWN_TIMEOUT_MS: integer(0, MAX_TIMER_MS, 25_000, 'milliseconds in-flight requests then get to finish'),
+  UPSTREAM_MAX_IN_FLIGHT: integer(0, MAX_LIMIT, 0, 'most requests in flight to Roecny at once; 0: no limit'),
+  UPSTREAM_RATE_LIMIT: {
+    schema: { type: 'number', minimum: 0, maximum: MAX_LIMIT, default: 0 },
+    problem: `must be a number from 0 to ${MAX_LIMIT}`,
+    help: 'most requests started per second toward Roecny; 0: no limit'
+  },
+  // No default in the table: it follows UPSTREAM_RATE_LIMIT (config/limits.ts).
+  UPSTREAM_RATE_BURST: integer(1, MAX_LIMIT, undefined, 'how many may start at once after a quiet spell (default: the rate)'),
+  UPSTREAM_QUEUE_TIMEOUT_MS: integer(0, MAX_TIMER_MS, 10_000, 'longest wait for those limits before 429 PROXY_RATE_LIMITED'),
+  UPSTREAM_QUEUE_MAX: integer(0, MAX_LIMIT, 1000, 'most requests waiting for those limits'),
   LOG_LEVEL: {
     schema: { type: 'string', enum: LOG_LEVELS, default: 'info' },
     problem: `must be one of ${LOG_LEVELS.join(', ')}`,
@@ -119,6 +131,11 @@ export interface ProxyEnv {
   UPSTREAM_TIMEOUT_MS: number
   SHUTDOWN_DELAY_MS: number
   SHUTDOWN_TIMEOUT_MS: number
+  UPSTREAM_MAX_IN_FLIGHT: number
+  UPSTREAM_RATE_LIMIT: number
+  UPSTREAM_RATE_BURST?: number
+  UPSTREAM_QUEUE_TIMEOUT_MS: number
+  UPSTREAM_QUEUE_MAX: number
   LOG_LEVEL: string
 }
 

@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } fro
 import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { LOGIN_PATH, splitTarget } from '../proxy/target.js'
+import type { Clock } from '../clock.js'
 
 export const DEMO_CLIENT_ID = 'demo-client'
 export const DEMO_API_KEY = 'demo-key'
@@ -32,6 +33,16 @@ export interface LoginBehaviour {
   omitDate?: boolean
 }
 
+/** How the next API request answers, whatever its path and token (e.g. Roecny's 429 when over its limits). */
+export interface ApiBehaviour {
+  status: number
+  headers?: Record<string, string>
+  /** Raw response body; default a Roecny-style JSON error. */
+  body?: string
+  /** Answer after this many ms on the mock's timer (so several requests can be in flight, then answered together). */
+  delayMs?: number
+}
+
 export interface MockOptions {
   clientId?: string
   apiKey?: string
@@ -45,9 +56,11 @@ export interface MockOptions {
   tls?: { key: string, cert: string }
   /**
    * Serve the fault routes under `/api/v1/test/` (hang, held, reset, reset-mid-body, bytes/N,
-   * status/NNN), which only tests use. Off by default: `demo` and `mock` serve the API alone.
+   * status/NNN, slow/MS), which only tests use. Off by default: `demo` and `mock` serve the API alone.
    */
   faultRoutes?: boolean
+  /** Timers of `/api/v1/test/slow/{ms}` (default real ones), so tests can drive them by hand. */
+  setTimer?: Clock['setTimer']
 }
 
 export interface RecordedRequest {
@@ -56,6 +69,8 @@ export interface RecordedRequest {
   headers: IncomingHttpHeaders
   /** The request's body was read to its end (false while it streams, and for good when it was cut off). */
   complete: boolean
+  /** The mock's wall clock (`now`) when the request arrived. */
+  arrivedAt: number
 }
 
 export interface MockRoecny {
@@ -70,6 +85,12 @@ export interface MockRoecny {
   readonly loginQueue: LoginBehaviour[]
   /** Behaviour of every login once the queue is empty. */
   defaultLogin: LoginBehaviour
+  /** Answers the next API requests take (login excluded), first in first out, before any other check. */
+  readonly apiQueue: ApiBehaviour[]
+  /** API requests (login excluded) being answered right now: from arrival until the answer is sent or the connection closes. */
+  readonly inFlight: number
+  /** The highest `inFlight` seen; a test may set it back to 0. */
+  peakInFlight: number
   /** Every token issued so far, oldest first. */
   readonly issuedTokens: string[]
   /** Requests to `/api/v1/test/held` waiting for `releaseHeld()`; each entry resolves when its client went away. */
@@ -102,9 +123,9 @@ export function formatExpiresAt (ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+0000')
 }
 
-function record (req: IncomingMessage): RecordedRequest {
+function record (req: IncomingMessage, arrivedAt: number): RecordedRequest {
   // A server-side IncomingMessage always has a method and a url.
-  const recorded = { method: String(req.method), url: String(req.url), headers: req.headers, complete: false }
+  const recorded = { method: String(req.method), url: String(req.url), headers: req.headers, complete: false, arrivedAt }
   req.once('end', () => { recorded.complete = true })
   return recorded
 }
@@ -128,6 +149,10 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
   const lifetime = options.tokenLifetimeSeconds ?? 1800
   const now = options.now ?? Date.now
   const pathPrefix = options.pathPrefix ?? ''
+  const setTimer = options.setTimer ?? function realTimer (fn: () => void, ms: number) {
+    const timer = setTimeout(fn, ms)
+    return { cancel: () => clearTimeout(timer) }
+  }
   const signingKey = randomBytes(32)
   const tokens = new Map<string, TokenRecord>()
   const sockets = new Set<Socket>()
@@ -135,6 +160,8 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
   const requests: RecordedRequest[] = []
   const loginQueue: LoginBehaviour[] = []
   const issuedTokens: string[] = []
+  const apiQueue: ApiBehaviour[] = []
+  let inFlight = 0
   const held: Array<{ closed: Promise<void> }> = []
   const heldResponses: ServerResponse[] = []
   const heldLogins: Array<() => void> = []
@@ -153,7 +180,7 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
   }
 
   function login (req: IncomingMessage, res: ServerResponse): void {
-    logins.push(record(req))
+    logins.push(record(req, now()))
     const behaviour = loginQueue.shift() ?? mock.defaultLogin
     if (behaviour.hang === true) return
     if (behaviour.held === true) {
@@ -227,6 +254,25 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     pump()
   }
 
+  /** Counts the request in flight until its answer is sent or its connection closes, whichever comes first. */
+  function countInFlight (res: ServerResponse): void {
+    inFlight++
+    if (inFlight > mock.peakInFlight) mock.peakInFlight = inFlight
+    res.once('close', () => { inFlight-- })
+  }
+
+  /** Answers after `ms` on the mock's timer, unless the client goes away first. */
+  function later (res: ServerResponse, ms: number, answer: () => void): void {
+    const timer = setTimer(answer, ms)
+    res.once('close', () => timer.cancel())
+  }
+
+  function answerScripted (res: ServerResponse, scripted: ApiBehaviour): void {
+    const body = scripted.body ?? JSON.stringify({ code: scripted.status === 429 ? 'too_many_requests' : 'mock_status', message: `scripted answer ${scripted.status}` })
+    res.writeHead(scripted.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...scripted.headers })
+    res.end(body)
+  }
+
   /** The routes only tests use, each a way Roecny can fail or be slow; true when `name` is one. */
   function faultRoute (req: IncomingMessage, res: ServerResponse, name: string): boolean {
     const bytes = /^bytes\/(\d+)$/.exec(name)
@@ -236,6 +282,12 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
       return true
     }
     if (name === 'hang') return true
+    const slowMs = /^slow\/(\d+)$/.exec(name)
+    if (slowMs !== null) {
+      req.resume()
+      later(res, Number(slowMs[1]), () => sendJson(res, 200, { slowMs: Number(slowMs[1]) }))
+      return true
+    }
     if (name === 'held') {
       req.resume()
       heldResponses.push(res)
@@ -262,8 +314,16 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
   }
 
   function api (req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
-    requests.push(record(req))
+    requests.push(record(req, now()))
     if (requests.length > KEEP_REQUESTS) requests.shift()
+    countInFlight(res)
+    const scripted = apiQueue.shift()
+    if (scripted !== undefined) {
+      req.resume()
+      if (scripted.delayMs === undefined) answerScripted(res, scripted)
+      else later(res, scripted.delayMs, () => answerScripted(res, scripted))
+      return
+    }
     if (!authorised(req)) {
       req.resume()
       sendJson(res, 401, { code: 'unauthorized', message: 'Access token is missing, unknown or expired' }, { 'www-authenticate': 'Bearer' })
@@ -322,6 +382,9 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     requests,
     loginQueue,
     defaultLogin: {},
+    apiQueue,
+    get inFlight () { return inFlight },
+    peakInFlight: 0,
     issuedTokens,
     held,
     releaseLogins () {

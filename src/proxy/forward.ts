@@ -43,6 +43,8 @@ export interface ForwardOptions {
   dispatcher: Dispatcher
   /** Told the PROXY_* code of every upstream failure (metrics). */
   onUpstreamError: (code: ProxyErrorCode) => void
+  /** Runs on forwarded requests before the token is attached: the upstream limits' wait, when configured. */
+  beforeToken?: (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void
 }
 
 declare module 'fastify' {
@@ -230,7 +232,8 @@ const forwardingPlugin: FastifyPluginAsync<ForwardOptions> = async function forw
     // The plugin's route handler would parse and re-serialise every query before calling `forward`,
     // which sends the raw query anyway (replyOptions.queryString): it is given the path alone.
     preRewrite: pathOf,
-    preHandler: attachToken,
+    // Fastify runs an array of route hooks in order; the plugin's type names a single one.
+    preHandler: (options.beforeToken === undefined ? attachToken : [options.beforeToken, attachToken]) as never,
     replyOptions,
     handler: forward
   })

@@ -9,6 +9,8 @@ export interface Relay {
   readonly expects: () => number
   /** `100 Continue` interim answers the server sent, so far. */
   readonly continues: () => number
+  /** Socket errors the relay saw (`client ECONNRESET`, `server ECONNREFUSED`), to explain a failed run. */
+  readonly errors: string[]
   close: () => Promise<void>
 }
 
@@ -40,13 +42,18 @@ export async function startRelay (target: string): Promise<Relay> {
   const expects = counter(EXPECT)
   const continues = counter(CONTINUE)
   const sockets = new Set<Socket>()
+  const errors: string[] = []
   const server = createServer((client) => {
     const upstream = connect({ host: hostname, port: Number(port) })
-    for (const socket of [client, upstream]) {
+    for (const [side, socket] of [['client', client], ['server', upstream]] as const) {
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
-      // Either side going away ends the other; errors are the clients' to see, not the relay's.
-      socket.on('error', () => { client.destroy(); upstream.destroy() })
+      // Either side failing ends the other, as a broken connection would.
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        errors.push(`${side} ${err.code ?? err.message}`)
+        client.destroy()
+        upstream.destroy()
+      })
     }
     client.on('data', expects.feed)
     upstream.on('data', continues.feed)
@@ -58,6 +65,7 @@ export async function startRelay (target: string): Promise<Relay> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     expects: expects.count,
     continues: continues.count,
+    errors,
     async close () {
       for (const socket of sockets) socket.destroy()
       await new Promise<void>((resolve) => server.close(() => resolve()))
