@@ -26,7 +26,7 @@ export interface AppDeps {
   uptimeSeconds?: () => number
   /** Prometheus instruments; startProxy also wires logins and the token gauges into them. Default: fresh ones. */
   metrics?: ProxyMetrics
-  /** The upstream limits (SPEC §11); undefined when none is configured, and then no hook of theirs is registered. */
+  /** The upstream limits; undefined when none is configured, and then no hook of theirs is registered. */
   limiter?: UpstreamLimiter
 }
 

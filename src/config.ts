@@ -52,7 +52,7 @@ export interface Config extends LimitSettings {
   readonly maxBodyBytes: number | undefined
   /** PEM certificates from ROECNY_CA_FILE, trusted for the upstream besides the built-in roots. */
   readonly upstreamCa: string | undefined
-  // The upstream limits (SPEC §11), from LimitSettings: upstreamMaxInFlight and upstreamRateLimit
+  // The upstream limits, from LimitSettings: upstreamMaxInFlight and upstreamRateLimit
   // (0: off), upstreamRateBurst, upstreamQueueTimeoutMs, upstreamQueueMax.
   /** What an operator should fix but may run with (never a secret's value); logged at start. */
   readonly warnings: readonly string[]
