@@ -1,9 +1,9 @@
 // Configuration: read once from the environment, validated, frozen, passed down.
-import { X509Certificate } from 'node:crypto'
-import { readFileSync, statSync } from 'node:fs'
 import { isIP } from 'node:net'
 import envSchema from 'env-schema'
 import { isLoopbackHost, parseAllowedHosts, parseCorsOrigins, parseMethods, parsePathPatterns, parseSocketMode, validHost } from './config-access.js'
+import { MAX_CA_FILE_BYTES, MAX_SECRET_FILE_BYTES, headerValueProblem, legalHeaderValue, parseAccessKeys, parseCaBundle, readSecretFile as readFile } from './secrets/secret-files.js'
+import type { FileSecretName } from './secrets/secret-files.js'
 
 export interface Config {
   /** Base URL without a trailing slash, e.g. `https://api.roecny.example/prefix`. */
@@ -31,8 +31,8 @@ export interface Config {
   readonly proxySocket: string | undefined
   /** File mode the socket gets (default 0o660). */
   readonly proxySocketMode: number
-  /** When set, proxied requests and `/-/status` must carry `x-proxy-key` with this value. */
-  readonly accessKey: string | undefined
+  /** When not empty, proxied requests and `/-/status` must carry `x-proxy-key` with one of these values. */
+  readonly accessKeys: readonly string[]
   /** A non-loopback PROXY_HOST without an access key was explicitly accepted. */
   readonly allowUnauthenticatedRemote: boolean
   /** Host names accepted besides loopback and the bound address (lowercase, no port); `['*']` turns the check off. */
@@ -49,6 +49,10 @@ export interface Config {
   readonly maxBodyBytes: number | undefined
   /** PEM certificates from ROECNY_CA_FILE, trusted for the upstream besides the built-in roots. */
   readonly upstreamCa: string | undefined
+  /** The *_FILE secrets in use, by variable, with their paths: re-read when they change (SPEC §10). */
+  readonly secretFiles: Readonly<Partial<Record<FileSecretName, string>>>
+  /** Fallback re-read period of the file secrets; 0: file events and SIGHUP only. */
+  readonly secretsPollMs: number
   /** What an operator should fix but may run with (never a secret's value); logged at start. */
   readonly warnings: readonly string[]
 }
@@ -81,8 +85,6 @@ interface Variable {
 // setTimeout turns any delay above 2^31 - 1 ms into 1 ms, so larger timeouts would fire at once.
 const MAX_TIMER_MS = 2_147_483_647
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
-const MAX_SECRET_FILE_BYTES = 64 * 1024
-const MAX_CA_FILE_BYTES = 1024 * 1024
 const DEFAULT_SOCKET_MODE = 0o660
 const MAX_SOCKET_PATH_BYTES = 107
 /** Shorter access keys are accepted with a warning: a local attacker can try keys as fast as the proxy answers. */
@@ -148,7 +150,8 @@ const PROXY_VARIABLES: Record<string, Variable> = {
   LOG_LEVEL: {
     schema: { type: 'string', enum: LOG_LEVELS, default: 'info' },
     problem: `must be one of ${LOG_LEVELS.join(', ')}`
-  }
+  },
+  SECRETS_POLL_MS: integer(0, MAX_TIMER_MS, 5000)
 }
 
 const MOCK_VARIABLES: Record<string, Variable> = {
@@ -201,12 +204,6 @@ function isLoopback (hostname: string): boolean {
   return isIP(hostname) === 4 && hostname.startsWith('127.')
 }
 
-// Header values travel in `x-client-id`, `x-api-key`, `scope`, `x-login-as`; undici would refuse
-// anything else at the first login, long after start, so the problem is reported here instead.
-function legalHeaderValue (value: string): boolean {
-  return /^[\t\x20-\x7e\x80-\xff]*$/.test(value)
-}
-
 interface Upstream { baseUrl: string, upstreamOrigin: string, upstreamPathPrefix: string }
 
 function parseBaseUrl (raw: string, allowInsecure: boolean, problems: string[]): Upstream | undefined {
@@ -235,35 +232,14 @@ function parseBaseUrl (raw: string, allowInsecure: boolean, problems: string[]):
 }
 
 /** The trimmed text of a small regular file and its permission bits; undefined (and a problem) when it cannot be used. */
-function readSmallFile (name: string, path: string, maxBytes: number, sizeLabel: string, problems: string[]): { text: string, mode: number } | undefined {
-  let text: string
-  let mode: number
-  try {
-    // A path to a device or a huge file would otherwise block start-up or fill memory.
-    const stats = statSync(path)
-    if (!stats.isFile()) {
-      problems.push(`${name} must name a regular file`)
-      return undefined
-    }
-    if (stats.size > maxBytes) {
-      problems.push(`${name} names a file larger than ${sizeLabel}`)
-      return undefined
-    }
-    mode = stats.mode & 0o777
-    text = readFileSync(path, 'utf8').trim()
-  } catch (err) {
-    problems.push(`${name} cannot be read (${(err as NodeJS.ErrnoException).code})`)
-    return undefined
-  }
-  if (text === '') {
-    problems.push(`${name} names an empty file`)
-    return undefined
-  }
-  return { text, mode }
+function readSmallFile (name: string, path: string, maxBytes: number, problems: string[]): { text: string, mode: number } | undefined {
+  const file = readFile(name, path, maxBytes)
+  if (!file.ok) problems.push(file.problem)
+  return file.ok ? file.value : undefined
 }
 
 function readSecretFile (name: string, path: string, problems: string[], warnings: string[]): string | undefined {
-  const file = readSmallFile(name, path, MAX_SECRET_FILE_BYTES, '64 KiB', problems)
+  const file = readSmallFile(name, path, MAX_SECRET_FILE_BYTES, problems)
   // Docker and Kubernetes mount secrets 0444 / 0644 unless told otherwise: every local user could read the key.
   if (file !== undefined && (file.mode & 0o044) !== 0) {
     warnings.push(`${name} names a file that group or others may read (mode ${file.mode.toString(8).padStart(4, '0')}); ` +
@@ -272,23 +248,14 @@ function readSecretFile (name: string, path: string, problems: string[], warning
   return file?.text
 }
 
-const CA_PROBLEM = 'ROECNY_CA_FILE must hold PEM certificates (-----BEGIN CERTIFICATE-----)'
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g
-
 /** The CA bundle's certificates, each checked to parse, so a wrong file fails at start rather than at the first TLS handshake. */
 function readCaFile (path: string | undefined, problems: string[]): string | undefined {
   if (path === undefined) return undefined
-  const file = readSmallFile('ROECNY_CA_FILE', path, MAX_CA_FILE_BYTES, '1 MiB', problems)
+  const file = readSmallFile('ROECNY_CA_FILE', path, MAX_CA_FILE_BYTES, problems)
   if (file === undefined) return undefined
-  const certificates = file.text.match(PEM_CERTIFICATE) ?? []
-  try {
-    if (certificates.length === 0) throw new Error('no certificate')
-    for (const pem of certificates) new X509Certificate(pem) // eslint-disable-line no-new -- parsing is the check
-  } catch {
-    problems.push(CA_PROBLEM)
-    return undefined
-  }
-  return certificates.join('\n')
+  const bundle = parseCaBundle('ROECNY_CA_FILE', file.text)
+  if (!bundle.ok) problems.push(bundle.problem)
+  return bundle.ok ? bundle.value : undefined
 }
 
 /**
@@ -310,17 +277,28 @@ function secret (name: string, data: Record<string, string>, problems: string[],
   const source = direct !== undefined ? name : fileName
   const value = direct ?? readSecretFile(fileName, file as string, problems, warnings)
   if (value !== undefined && !legalHeaderValue(value)) {
-    problems.push(`${source} must not contain control characters or characters beyond Latin-1`)
+    problems.push(headerValueProblem(source))
     return undefined
   }
   return value
 }
 
 function headerOption (name: string, value: string | undefined, problems: string[]): string | undefined {
-  if (value !== undefined && !legalHeaderValue(value)) {
-    problems.push(`${name} must not contain control characters or characters beyond Latin-1`)
-  }
+  if (value !== undefined && !legalHeaderValue(value)) problems.push(headerValueProblem(name))
   return value
+}
+
+/** PROXY_ACCESS_KEY (one key) or PROXY_ACCESS_KEY_FILE (one key per line, `#` comments); none when neither is set. */
+function accessKeysOf (data: Record<string, string>, problems: string[], warnings: string[]): readonly string[] {
+  if (data.PROXY_ACCESS_KEY_FILE === undefined || data.PROXY_ACCESS_KEY !== undefined) {
+    const key = secret('PROXY_ACCESS_KEY', data, problems, warnings, false)
+    return Object.freeze(key === undefined ? [] : [key])
+  }
+  const text = readSecretFile('PROXY_ACCESS_KEY_FILE', data.PROXY_ACCESS_KEY_FILE, problems, warnings)
+  if (text === undefined) return Object.freeze([])
+  const keys = parseAccessKeys('PROXY_ACCESS_KEY_FILE', text)
+  if (!keys.ok) problems.push(keys.problem)
+  return keys.ok ? keys.value : Object.freeze([])
 }
 
 interface ProxyEnv {
@@ -336,13 +314,14 @@ interface ProxyEnv {
   SHUTDOWN_DELAY_MS: number
   SHUTDOWN_TIMEOUT_MS: number
   LOG_LEVEL: string
+  SECRETS_POLL_MS: number
   ADMIN_HOST?: string
   ADMIN_PORT?: number
   PROXY_ALLOW_UNAUTHENTICATED_REMOTE: boolean
   PROXY_MAX_BODY_BYTES?: number
 }
 
-type AccessSettings = Pick<Config, 'proxySocket' | 'proxySocketMode' | 'accessKey' | 'allowUnauthenticatedRemote' |
+type AccessSettings = Pick<Config, 'proxySocket' | 'proxySocketMode' | 'accessKeys' | 'allowUnauthenticatedRemote' |
 'allowedHosts' | 'corsOrigins' | 'allowMethods' | 'allowPaths' | 'denyPaths' | 'maxBodyBytes' | 'upstreamCa'>
 
 const REMOTE_PROBLEM = 'PROXY_HOST is not a loopback address: set PROXY_ACCESS_KEY or PROXY_ACCESS_KEY_FILE so that only your ' +
@@ -352,10 +331,10 @@ const REMOTE_WARNING = 'PROXY_ALLOW_UNAUTHENTICATED_REMOTE=true: the proxy liste
 
 /** Who may call the proxy, on which listener, and what it forwards; with the problems and warnings they raise. */
 function accessSettings (data: Record<string, string>, parsed: ProxyEnv | undefined, problems: string[], warnings: string[]): AccessSettings {
-  const accessKey = secret('PROXY_ACCESS_KEY', data, problems, warnings, false)
-  if (accessKey !== undefined && accessKey.length < MIN_ACCESS_KEY_LENGTH) {
+  const accessKeys = accessKeysOf(data, problems, warnings)
+  if (accessKeys.some((key) => key.length < MIN_ACCESS_KEY_LENGTH)) {
     const source = data.PROXY_ACCESS_KEY !== undefined ? 'PROXY_ACCESS_KEY' : 'PROXY_ACCESS_KEY_FILE'
-    warnings.push(`${source} holds fewer than ${MIN_ACCESS_KEY_LENGTH} characters; use a long random value (e.g. 32 random bytes, hex-encoded)`)
+    warnings.push(`${source} holds ${accessKeys.length > 1 ? 'a key of ' : ''}fewer than ${MIN_ACCESS_KEY_LENGTH} characters; use a long random value (e.g. 32 random bytes, hex-encoded)`)
   }
   const proxySocket = data.PROXY_SOCKET
   // A longer path is silently cut to fit the socket address: the proxy would listen somewhere else.
@@ -378,14 +357,14 @@ function accessSettings (data: Record<string, string>, parsed: ProxyEnv | undefi
   // The rule follows the address the proxy binds, so a typo cannot open it up: only loopback goes without a key.
   const allowUnauthenticatedRemote = parsed?.PROXY_ALLOW_UNAUTHENTICATED_REMOTE ?? data.PROXY_ALLOW_UNAUTHENTICATED_REMOTE === 'true'
   const host = data.PROXY_HOST ?? '127.0.0.1'
-  if (proxySocket === undefined && accessKey === undefined && validHost(host) && !isLoopbackHost(host)) {
+  if (proxySocket === undefined && accessKeys.length === 0 && validHost(host) && !isLoopbackHost(host)) {
     if (allowUnauthenticatedRemote) warnings.push(REMOTE_WARNING)
     else problems.push(REMOTE_PROBLEM)
   }
   return {
     proxySocket,
     proxySocketMode,
-    accessKey,
+    accessKeys,
     allowUnauthenticatedRemote,
     allowedHosts: parseAllowedHosts(data.PROXY_ALLOWED_HOSTS, problems),
     corsOrigins: parseCorsOrigins(data.PROXY_CORS_ORIGINS, problems),
@@ -395,6 +374,18 @@ function accessSettings (data: Record<string, string>, parsed: ProxyEnv | undefi
     maxBodyBytes: parsed?.PROXY_MAX_BODY_BYTES,
     upstreamCa: readCaFile(data.ROECNY_CA_FILE, problems)
   }
+}
+
+const FILE_SECRET_NAMES: readonly FileSecretName[] = ['ROECNY_CLIENT_ID_FILE', 'ROECNY_API_KEY_FILE', 'PROXY_ACCESS_KEY_FILE', 'ROECNY_CA_FILE']
+
+/** The paths of the file secrets in use (with no problem found, each one set was read). */
+function secretFiles (data: Record<string, string>): Readonly<Partial<Record<FileSecretName, string>>> {
+  const files: Partial<Record<FileSecretName, string>> = {}
+  for (const name of FILE_SECRET_NAMES) {
+    const path = data[name]
+    if (path !== undefined) files[name] = path
+  }
+  return Object.freeze(files)
 }
 
 /**
@@ -448,6 +439,8 @@ export function loadConfig (env: Env): Config {
     adminHost: values.ADMIN_PORT === undefined ? undefined : values.ADMIN_HOST ?? DEFAULT_ADMIN_HOST,
     adminPort: values.ADMIN_PORT,
     ...access,
+    secretFiles: secretFiles(data),
+    secretsPollMs: values.SECRETS_POLL_MS,
     warnings: Object.freeze(warnings)
   })
 }

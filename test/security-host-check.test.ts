@@ -94,7 +94,7 @@ test('PROXY_ALLOWED_HOSTS=* turns the check off', async (t) => {
 
 test('the bound address is accepted: a proxy bound to 10.1.2.3 answers Host 10.1.2.3:8080', async (t) => {
   // Only the app is built (nothing listens on 10.1.2.3); /-/status carries the Host check like a proxied request.
-  const config = testConfig({ proxyHost: '10.1.2.3', proxyPort: 8080, accessKey: 'an-access-key-0123456789' })
+  const config = testConfig({ proxyHost: '10.1.2.3', proxyPort: 8080, accessKeys: ['an-access-key-0123456789'] })
   const pool = new Pool(config.upstreamOrigin)
   const logger = createLogger('silent', captureLogs().stream)
   const tokens = createTokenManager({ config, dispatcher: pool, clock: systemClock, log: logger })

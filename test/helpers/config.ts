@@ -26,7 +26,7 @@ export function testConfig (overrides: Partial<Config> = {}): Config {
     adminPort: undefined,
     proxySocket: undefined,
     proxySocketMode: 0o660,
-    accessKey: undefined,
+    accessKeys: [],
     allowUnauthenticatedRemote: false,
     allowedHosts: [],
     corsOrigins: [],
@@ -35,6 +35,8 @@ export function testConfig (overrides: Partial<Config> = {}): Config {
     denyPaths: [],
     maxBodyBytes: undefined,
     upstreamCa: undefined,
+    secretFiles: {},
+    secretsPollMs: 5000,
     warnings: [],
     ...overrides
   })
