@@ -21,6 +21,8 @@ export interface ProbeOptions {
 export interface AdminOptions extends ProbeOptions {
   /** process.uptime-like seconds since start (injected for tests). */
   uptimeSeconds: () => number
+  /** The file secrets re-read at run time: per variable, its load time and generation; absent without any. */
+  secrets?: { status: () => object }
 }
 
 const NO_STORE = 'no-store'
@@ -78,7 +80,8 @@ export async function adminRoutes (app: FastifyInstance, options: AdminOptions):
       draining: state.draining,
       version: VERSION,
       uptimeSeconds: Math.round(options.uptimeSeconds()),
-      ...tokens.status()
+      ...tokens.status(),
+      ...(options.secrets === undefined ? {} : { secrets: options.secrets.status() })
     }
   })
 

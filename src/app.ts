@@ -12,6 +12,7 @@ import type { ProxyMetrics } from './metrics.js'
 import { LOGIN_PATH } from './token/login.js'
 import { registerForwarding } from './proxy/forward.js'
 import { createGuards, rejectConnect, rejectMalformedRequest } from './proxy/guards.js'
+import type { AccessKeys } from './proxy/access-keys.js'
 import type { TokenSource } from './token/token-source.js'
 
 export interface AppDeps {
@@ -23,6 +24,10 @@ export interface AppDeps {
   uptimeSeconds?: () => number
   /** Prometheus instruments; startProxy also wires logins and the token gauges into them. Default: fresh ones. */
   metrics?: ProxyMetrics
+  /** The access keys, when a rotated PROXY_ACCESS_KEY_FILE may replace them; default: the configured ones, fixed. */
+  accessKeys?: AccessKeys
+  /** The file secrets re-read at run time, for /-/status. */
+  secrets?: { status: () => object }
 }
 
 export interface AppState extends AdminState {
@@ -63,7 +68,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     clientErrorHandler: rejectMalformedRequest
   })
   app.server.on('connect', rejectConnect)
-  const guards = createGuards(config)
+  const guards = createGuards(config, deps.accessKeys)
 
   app.addHook('onRequest', function guard (request, reply, done) {
     if (state.closing) {
@@ -139,7 +144,8 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     tokens: deps.tokens,
     state,
     metrics,
-    uptimeSeconds: deps.uptimeSeconds ?? process.uptime
+    uptimeSeconds: deps.uptimeSeconds ?? process.uptime,
+    secrets: deps.secrets
   })
   await registerForwarding(app, {
     config,

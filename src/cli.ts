@@ -6,7 +6,8 @@ import { parseArgs, parseEnv } from 'node:util'
 import { systemClock } from './clock.js'
 import { ConfigError, loadConfig, loadMockConfig } from './config.js'
 import { DEMO_API_KEY, DEMO_CLIENT_ID, startMockRoecny } from './mock/roecny.js'
-import { closeOnSignals, createUpstreamPool, startProxy } from './server.js'
+import { createUpstreamPool } from './proxy/upstream-pool.js'
+import { closeOnSignals, startProxy } from './server.js'
 import type { RunningProxy } from './server.js'
 import { login } from './token/login.js'
 import { VERSION } from './version.js'
@@ -31,7 +32,8 @@ An authenticating reverse proxy for the Roecny API: it logs in with the client I
 keeps a fresh bearer token and forwards every request it receives with that token attached.
 
 Commands:
-  serve    read the configuration, log in, serve until SIGTERM/SIGINT (the default)
+  serve    read the configuration, log in, serve until SIGTERM/SIGINT (the default);
+           SIGHUP re-reads the *_FILE secrets
   demo     start the built-in mock Roecny API and the proxy in front of it (PROXY_PORT, default 8080)
   mock     start only the mock Roecny API (MOCK_HOST, MOCK_PORT; credentials demo-client / demo-key)
   check    validate the configuration, log in once, print the token's expiry, exit
@@ -61,6 +63,7 @@ Environment (see config.example.env):
   TOKEN_REFRESH_RATIO                           0.5 to 0.95 (default 0.67)
   LOGIN_TIMEOUT_MS, UPSTREAM_TIMEOUT_MS         default 10000, 30000
   SHUTDOWN_DELAY_MS, SHUTDOWN_TIMEOUT_MS        default 0, 25000
+  SECRETS_POLL_MS                               fallback re-read period of *_FILE secrets (default 5000)
   LOG_LEVEL                                     fatal|error|warn|info|debug|trace|silent (default info)
   MOCK_HOST, MOCK_PORT                          the mock command's listener (default 127.0.0.1:8081)
 

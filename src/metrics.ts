@@ -37,6 +37,10 @@ export interface ProxyMetrics {
   login: (result: LoginOutcome, durationMs: number) => void
   /** The token gauges read `schedule` when scraped, never per request. */
   watchToken: (schedule: TokenSchedule) => void
+  /** Starts the reload counters of these file secrets at 0, so alerts see them before the first change. */
+  watchSecrets: (names: readonly string[]) => void
+  /** A changed file secret was applied or ignored. */
+  secretReload: (secret: string, result: 'applied' | 'ignored') => void
   /** The Prometheus text exposition of every metric. */
   render: () => Promise<string>
 }
@@ -172,6 +176,12 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
       this.set(refreshAt === 0 ? 0 : Math.max(0, (refreshAt - now()) / 1000))
     }
   })
+  const secretReloads = new Counter({
+    name: `${METRICS_PREFIX}secret_reloads_total`,
+    help: 'Changes of *_FILE secrets seen at run time, by variable and result: applied, or ignored (empty, unreadable or invalid)',
+    labelNames: ['secret', 'result'] as const,
+    registers
+  })
   new Gauge({
     name: `${METRICS_PREFIX}build_info`,
     help: 'Always 1; the version is in the label',
@@ -218,6 +228,18 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
     schedule = source
   }
 
+  function watchSecrets (names: readonly string[]): void {
+    for (const secret of names) {
+      secretReloads.labels(secret, 'applied').inc(0)
+      secretReloads.labels(secret, 'ignored').inc(0)
+    }
+  }
+
+  // Rare (a rotation): the label object may be made each time.
+  function secretReload (secret: string, result: 'applied' | 'ignored'): void {
+    secretReloads.inc({ secret, result })
+  }
+
   return {
     registry,
     contentType: registry.contentType,
@@ -225,6 +247,8 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
     upstreamError,
     login,
     watchToken,
+    watchSecrets,
+    secretReload,
     render: () => registry.metrics()
   }
 }

@@ -1,6 +1,7 @@
 // Starts the mock Roecny API and the proxy in front of it on loopback port 0, with logs captured.
 import { Writable } from 'node:stream'
 import type { Clock } from '../../src/clock.js'
+import { loadConfig } from '../../src/config.js'
 import type { Config } from '../../src/config.js'
 import { createLogger } from '../../src/log.js'
 import { startMockRoecny } from '../../src/mock/roecny.js'
@@ -45,12 +46,20 @@ export interface StackOptions {
   beforeProxy?: (mock: MockRoecny) => void
   /** Wait for the first login before returning (default true). */
   ready?: boolean
+  /**
+   * Read the configuration from these variables with loadConfig, as `serve` does (ROECNY_BASE_URL
+   * is the mock's; LOG_LEVEL defaults to trace), instead of testConfig; `config` still overrides.
+   */
+  env?: Record<string, string>
 }
 
 export async function startStack (options: StackOptions = {}): Promise<Stack> {
   const mock = await startMockRoecny(options.mock)
   options.beforeProxy?.(mock)
-  const config = testConfig({ baseUrl: mock.url + (options.baseUrlSuffix ?? ''), ...options.config })
+  const baseUrl = mock.url + (options.baseUrlSuffix ?? '')
+  const config = options.env === undefined
+    ? testConfig({ baseUrl, ...options.config })
+    : Object.freeze({ ...loadConfig({ LOG_LEVEL: 'trace', ...options.env, ROECNY_BASE_URL: baseUrl }), ...options.config })
   const { stream, logs } = captureLogs()
   const logger = createLogger(config.logLevel, stream)
   const proxy = await startProxy(config, { logger, clock: options.clock })
