@@ -45,15 +45,22 @@ t.test('metrics, /-/status and log lines across an applied and an ignored change
   writeFileSync(join(dir, 'client-id'), '')
   stack.proxy.reloadSecrets()
   stack.proxy.reloadSecrets()
+  await clock.advance(60_000)
+  writeFileSync(join(dir, 'client-id'), 'demo-client\u0007')
+  stack.proxy.reloadSecrets()
 
   const after = await scrape(stack.url)
   t.equal(after.value(RELOADS, { secret: 'ROECNY_API_KEY_FILE', result: 'applied' }), 1)
   t.equal(after.value(RELOADS, { secret: 'ROECNY_API_KEY_FILE', result: 'ignored' }), 0)
   t.equal(after.value(RELOADS, { secret: 'ROECNY_CLIENT_ID_FILE', result: 'applied' }), 0)
-  t.equal(after.value(RELOADS, { secret: 'ROECNY_CLIENT_ID_FILE', result: 'ignored' }), 1, 'the same bad file read twice counts once')
+  t.equal(after.value(RELOADS, { secret: 'ROECNY_CLIENT_ID_FILE', result: 'ignored' }), 2, 'the same bad file read twice counts once')
   const status = await get(`${stack.url}/-/status`)
   t.same((JSON.parse(status.body) as { secrets: unknown }).secrets, {
-    ROECNY_CLIENT_ID_FILE: { loadedAt: startedAt, generation: 1, lastIgnored: { at: new Date(clock.wallNow()).toISOString(), problem: 'ROECNY_CLIENT_ID_FILE names an empty file' } },
+    ROECNY_CLIENT_ID_FILE: {
+      loadedAt: startedAt,
+      generation: 1,
+      lastIgnored: { at: new Date(clock.wallNow()).toISOString(), problem: 'ROECNY_CLIENT_ID_FILE must not contain control characters or characters beyond Latin-1' }
+    },
     ROECNY_API_KEY_FILE: { loadedAt: appliedAt, generation: 2, lastIgnored: null }
   })
   t.match(JSON.parse(status.body), { ready: true, state: 'ready', logins: { ok: 2 } }, 'the proxy logged in with the rotated key')
@@ -61,9 +68,11 @@ t.test('metrics, /-/status and log lines across an applied and an ignored change
   const lines = stack.logs.records().filter((r) => r.secret !== undefined)
   t.match(lines, [
     { level: 30, secret: 'ROECNY_API_KEY_FILE', generation: 2, msg: 'ROECNY_API_KEY_FILE changed; applied' },
-    { level: 40, secret: 'ROECNY_CLIENT_ID_FILE', problem: 'ROECNY_CLIENT_ID_FILE names an empty file' }
+    { level: 40, secret: 'ROECNY_CLIENT_ID_FILE', problem: 'ROECNY_CLIENT_ID_FILE names an empty file' },
+    { level: 40, secret: 'ROECNY_CLIENT_ID_FILE', problem: 'ROECNY_CLIENT_ID_FILE must not contain control characters or characters beyond Latin-1' }
   ], 'one line per change, naming the variable and the outcome')
-  t.equal(lines.length, 2)
+  t.equal(lines.length, 3)
+  t.equal(stack.mock.logins.length, 2, 'no login with an ignored client ID')
   for (const text of [stack.logs.lines.join('\n'), status.body, after.text]) {
     t.notOk(text.includes(API_KEY) || text.includes(ROTATED_KEY), 'no key in the logs, /-/status or the metrics')
   }

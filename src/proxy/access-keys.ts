@@ -34,8 +34,9 @@ export class AccessKeys {
   accepts (given: string | string[] | undefined): boolean {
     if (typeof given !== 'string') return false
     const presented = digest(given)
+    const digests = this.#digests
     let accepted = false
-    for (const expected of this.#digests) accepted = timingSafeEqual(presented, expected) || accepted
+    for (let i = 0; i < digests.length; i++) accepted = timingSafeEqual(presented, digests[i] as Buffer) || accepted
     return accepted
   }
 }

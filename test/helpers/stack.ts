@@ -48,7 +48,8 @@ export interface StackOptions {
   ready?: boolean
   /**
    * Read the configuration from these variables with loadConfig, as `serve` does (ROECNY_BASE_URL
-   * is the mock's; LOG_LEVEL defaults to trace), instead of testConfig; `config` still overrides.
+   * is the mock's; PROXY_PORT defaults to 0 and LOG_LEVEL to trace), instead of testConfig; `config`
+   * still overrides.
    */
   env?: Record<string, string>
 }
@@ -59,7 +60,7 @@ export async function startStack (options: StackOptions = {}): Promise<Stack> {
   const baseUrl = mock.url + (options.baseUrlSuffix ?? '')
   const config = options.env === undefined
     ? testConfig({ baseUrl, ...options.config })
-    : Object.freeze({ ...loadConfig({ LOG_LEVEL: 'trace', ...options.env, ROECNY_BASE_URL: baseUrl }), ...options.config })
+    : Object.freeze({ ...loadConfig({ PROXY_PORT: '0', LOG_LEVEL: 'trace', ...options.env, ROECNY_BASE_URL: baseUrl }), ...options.config })
   const { stream, logs } = captureLogs()
   const logger = createLogger(config.logLevel, stream)
   const proxy = await startProxy(config, { logger, clock: options.clock })
