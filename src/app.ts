@@ -6,10 +6,11 @@ import type { Dispatcher } from 'undici'
 import { adminRoutes } from './admin.js'
 import type { AdminState } from './admin.js'
 import type { Config } from './config.js'
-import { sendProxyError } from './errors.js'
+import { sendProxyError, writeProxyError } from './errors.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
 import { LOGIN_PATH } from './token/login.js'
+import { handleExpectations } from './proxy/expect.js'
 import { registerForwarding } from './proxy/forward.js'
 import { createGuards, rejectConnect, rejectMalformedRequest } from './proxy/guards.js'
 import type { AccessKeys } from './proxy/access-keys.js'
@@ -68,6 +69,14 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     clientErrorHandler: rejectMalformedRequest
   })
   app.server.on('connect', rejectConnect)
+  // An unmet expectation is answered before Fastify sees the request: logged and counted here.
+  handleExpectations(app.server, function expectationFailed (req, res) {
+    writeProxyError(res, 'PROXY_EXPECTATION_FAILED')
+    const method = req.method as string
+    const path = pathOf(req.url as string)
+    app.log.info({ method, path, status: res.statusCode }, 'request')
+    if (!path.startsWith('/-/')) metrics.request(method, res.statusCode, 0, -1)
+  })
   const guards = createGuards(config, deps.accessKeys)
 
   app.addHook('onRequest', function guard (request, reply, done) {
@@ -128,7 +137,8 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   })
 
   app.setErrorHandler(function onError (error: FastifyError, request, reply) {
-    if (error.statusCode === 400 || error instanceof URIError) {
+    // A Content-Type that is no media type at all ("text", empty) is the request's fault, not ours.
+    if (error.statusCode === 400 || error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || error instanceof URIError) {
       return sendProxyError(reply, 'PROXY_BAD_REQUEST')
     }
     request.log.error({ err: { type: error.name, code: error.code, message: error.message } }, 'request failed')

@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs, parseEnv } from 'node:util'
 import { systemClock } from './clock.js'
 import { ConfigError, loadConfig, loadMockConfig } from './config.js'
+import { defaultOf, VARIABLES } from './config/variables.js'
+import type { VariableName } from './config/variables.js'
 import { DEMO_API_KEY, DEMO_CLIENT_ID, startMockRoecny } from './mock/roecny.js'
 import { createUpstreamPool } from './proxy/upstream-pool.js'
 import { closeOnSignals, startProxy } from './server.js'
@@ -26,6 +28,16 @@ export const EXIT_CONFIG = 78
 
 const NAME = 'roecny-auth-proxy'
 
+/** One line per variable of the configuration table, its default appended. */
+function environmentHelp (): string {
+  const names = Object.keys(VARIABLES) as VariableName[]
+  const width = Math.max(...names.map((name) => name.length)) + 2
+  return names.map((name) => {
+    const fallback = defaultOf(name)
+    return `  ${name.padEnd(width)}${VARIABLES[name].help}${fallback === undefined ? '' : ` (default ${fallback})`}`
+  }).join('\n')
+}
+
 export const USAGE = `Usage: ${NAME} [command] [--env-file PATH]
 
 An authenticating reverse proxy for the Roecny API: it logs in with the client ID and API key,
@@ -34,7 +46,7 @@ keeps a fresh bearer token and forwards every request it receives with that toke
 Commands:
   serve    read the configuration, log in, serve until SIGTERM/SIGINT (the default);
            SIGHUP re-reads the *_FILE secrets
-  demo     start the built-in mock Roecny API and the proxy in front of it (PROXY_PORT, default 8080)
+  demo     start the built-in mock Roecny API and the proxy in front of it (PROXY_PORT, default ${defaultOf('PROXY_PORT') as string})
   mock     start only the mock Roecny API (MOCK_HOST, MOCK_PORT; credentials demo-client / demo-key)
   check    validate the configuration, log in once, print the token's expiry, exit
 
@@ -44,28 +56,7 @@ Options:
   -v, --version    print the version
 
 Environment (see config.example.env):
-  ROECNY_BASE_URL                               required; https://host[:port][/prefix]
-  ROECNY_ALLOW_INSECURE_HTTP                    allow http:// to a non-loopback host (default false)
-  ROECNY_CLIENT_ID | ROECNY_CLIENT_ID_FILE      one required
-  ROECNY_API_KEY | ROECNY_API_KEY_FILE          one required
-  ROECNY_SCOPE, ROECNY_LOGIN_AS                 optional login headers
-  ROECNY_CA_FILE                                extra PEM CA bundle for the upstream (TLS is always verified)
-  PROXY_HOST, PROXY_PORT                        listener (default 127.0.0.1:8080)
-  PROXY_SOCKET, PROXY_SOCKET_MODE               listen on a Unix socket instead (mode default 0660)
-  PROXY_ACCESS_KEY | PROXY_ACCESS_KEY_FILE      require x-proxy-key on proxied requests and /-/status
-  PROXY_ALLOW_UNAUTHENTICATED_REMOTE            allow a non-loopback PROXY_HOST without a key (default false)
-  PROXY_ALLOWED_HOSTS                           extra Host names accepted (* turns the check off)
-  PROXY_CORS_ORIGINS                            browser origins allowed to call through the proxy
-  PROXY_ALLOW_METHODS                           methods forwarded, e.g. GET,HEAD (default all)
-  PROXY_ALLOW_PATHS, PROXY_DENY_PATHS           path patterns (* one segment, ** any depth; deny wins)
-  PROXY_MAX_BODY_BYTES                          larger request bodies get 413 (default no limit)
-  ADMIN_HOST, ADMIN_PORT                        probes and metrics listener (off unless ADMIN_PORT is set)
-  TOKEN_REFRESH_RATIO                           0.5 to 0.95 (default 0.67)
-  LOGIN_TIMEOUT_MS, UPSTREAM_TIMEOUT_MS         default 10000, 30000
-  SHUTDOWN_DELAY_MS, SHUTDOWN_TIMEOUT_MS        default 0, 25000
-  SECRETS_POLL_MS                               fallback re-read period of *_FILE secrets (default 5000)
-  LOG_LEVEL                                     fatal|error|warn|info|debug|trace|silent (default info)
-  MOCK_HOST, MOCK_PORT                          the mock command's listener (default 127.0.0.1:8081)
+${environmentHelp()}
 
 Exit status: 0 clean stop; 78 configuration error (also an unknown command or option);
 1 any other failure (check: the login failed).

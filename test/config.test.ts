@@ -237,16 +237,13 @@ for (const name of ['ROECNY_CLIENT_ID', 'ROECNY_API_KEY']) {
 }
 
 t.test('an unreadable secret file (EACCES is simulated where root reads everything)', async (t) => {
-  const secretFiles = await t.mockImport<typeof import('../src/secrets/secret-files.js')>('../src/secrets/secret-files.js', {
+  const { loadConfig: load } = await t.mockImport<typeof import('../src/config.js')>('../src/config.js', {
     'node:fs': {
       ...await import('node:fs'),
       readFileSync () {
         throw Object.assign(new Error('permission denied'), { code: 'EACCES' })
       }
     }
-  })
-  const { loadConfig: load } = await t.mockImport<typeof import('../src/config.js')>('../src/config.js', {
-    '../src/secrets/secret-files.js': secretFiles
   })
   const dir = t.testdir({ key: API_KEY })
   t.same(problemsOf({ ...BASE, ROECNY_API_KEY: undefined, ROECNY_API_KEY_FILE: join(dir, 'key') }, load), ['ROECNY_API_KEY_FILE cannot be read (EACCES)'])

@@ -6,9 +6,9 @@ import t from 'tap'
 import { parseAllDocuments } from 'yaml'
 import { loadConfig } from '../src/config.js'
 import { createLogger } from '../src/log.js'
-import { startMockRoecny } from '../src/mock/roecny.js'
 import { startProxy } from '../src/server.js'
 import { get } from './helpers/http.js'
+import { startMock } from './helpers/stack.js'
 
 interface Probe { httpGet: { path: string, port: string | number } }
 interface Container {
@@ -100,8 +100,7 @@ t.test('resources, grace period and hardening', async (t) => {
 })
 
 t.test('the sidecar\'s configuration starts a proxy whose probes answer on the admin listener', async (t) => {
-  const mock = await startMockRoecny()
-  t.teardown(mock.close)
+  const mock = await startMock(t)
   const dir = t.testdir({ 'client-id': 'demo-client\n', 'api-key': 'demo-key\n' })
   // The manifest's environment, but on loopback and free ports, against the mock, with the Secret's files here.
   const config = loadConfig({

@@ -6,6 +6,7 @@ import { login, MAX_LOGIN_BODY_BYTES, parseHttpDate, parseRetryAfter } from '../
 import type { LoginFailure, LoginOptions, LoginResult } from '../src/token/login.js'
 import { startTokenHarness } from './helpers/token-harness.js'
 import type { TokenHarness, TokenHarnessOptions } from './helpers/token-harness.js'
+import { until } from './helpers/until.js'
 
 const API_KEY = 'login-test-SECRET-api-key'
 
@@ -163,7 +164,7 @@ t.test('an attempt is bounded by loginTimeoutMs of clock time', async (t) => {
   h.mock.loginQueue.push({ hang: true })
   let settled: LoginResult | undefined
   const pending = login(optionsOf(h)).then((result) => { settled = result })
-  await h.until(() => h.mock.logins.length === 1, 'the login to reach the mock')
+  await until(() => h.mock.logins.length === 1, 'the login to reach the mock')
   await h.clock.advance(3999)
   t.equal(settled, undefined, 'still waiting just before the timeout')
   await h.clock.advance(1)
@@ -177,7 +178,7 @@ t.test('the caller can abort an attempt', async (t) => {
   h.mock.loginQueue.push({ hang: true })
   const controller = new AbortController()
   const pending = login(optionsOf(h, { signal: controller.signal }))
-  await h.until(() => h.mock.logins.length === 1, 'the login to reach the mock')
+  await until(() => h.mock.logins.length === 1, 'the login to reach the mock')
   controller.abort()
   t.match(failed(t, await pending), { kind: 'error', message: 'login aborted' })
   t.equal(h.clock.pendingTimers(), 0, 'the timeout timer is gone')

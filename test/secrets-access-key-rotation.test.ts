@@ -18,8 +18,7 @@ t.test('roll-over of the access key: each step applies to the next request on th
   const path = join(dir, 'proxy-key')
   chmodSync(path, 0o600)
   const clock = new ManualClock()
-  const stack = await startStack({ clock, env: { ROECNY_CLIENT_ID: 'demo-client', ROECNY_API_KEY: 'demo-key', PROXY_ACCESS_KEY_FILE: path } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { clock, env: { ROECNY_CLIENT_ID: 'demo-client', ROECNY_API_KEY: 'demo-key', PROXY_ACCESS_KEY_FILE: path } })
   const watcher = watcherOf(stack.proxy)
   // One connection: what changes is the key set, not the connection the client holds.
   const client = new Pool(stack.url, { connections: 1, pipelining: 1 })
@@ -59,8 +58,7 @@ t.test('roll-over of the access key: each step applies to the next request on th
 })
 
 t.test('an access key set in the environment never changes: no watcher, SIGHUP re-reads nothing', async (t) => {
-  const stack = await startStack({ env: { ROECNY_CLIENT_ID: 'demo-client', ROECNY_API_KEY: 'demo-key', PROXY_ACCESS_KEY: KEY_A } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { env: { ROECNY_CLIENT_ID: 'demo-client', ROECNY_API_KEY: 'demo-key', PROXY_ACCESS_KEY: KEY_A } })
   t.equal(stack.proxy.secrets, undefined)
   stack.proxy.reloadSecrets()
   t.match(stack.logs.records().at(-1), { level: 30, msg: 'SIGHUP: no file secret to re-read (values set in the environment never change at run time)' })

@@ -53,12 +53,11 @@ t.test('a ..data swap of the API key: the new key logs in within 2 s, no request
   const dir = join(t.testdir(), 'roecny-credentials')
   writeSecretVolume(dir, { 'client-id': DEMO_CLIENT_ID, 'api-key': OLD_KEY })
   const clock = new ManualClock()
-  const stack = await startStack({
+  const stack = await startStack(t, {
     mock: { apiKey: OLD_KEY },
     clock,
     env: { ROECNY_CLIENT_ID_FILE: join(dir, 'client-id'), ROECNY_API_KEY_FILE: join(dir, 'api-key') }
   })
-  t.teardown(stack.close)
   const watcher = watcherOf(stack.proxy)
   const oldToken = stack.proxy.tokens.current()
   t.equal(stack.mock.logins[0]?.headers['x-api-key'], OLD_KEY)
@@ -101,12 +100,11 @@ t.test('while the login with the new key is held, the old token serves every req
   const dir = join(t.testdir(), 'roecny-credentials')
   writeSecretVolume(dir, { 'client-id': DEMO_CLIENT_ID, 'api-key': OLD_KEY })
   const clock = new ManualClock()
-  const stack = await startStack({
+  const stack = await startStack(t, {
     mock: { apiKey: OLD_KEY },
     clock,
     env: { ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY_FILE: join(dir, 'api-key'), SECRETS_POLL_MS: '0' }
   })
-  t.teardown(stack.close)
   const oldToken = stack.proxy.tokens.current()
   const load = startLoad(stack)
   stack.mock.acceptedCredentials = [{ clientId: DEMO_CLIENT_ID, apiKey: NEW_KEY }]

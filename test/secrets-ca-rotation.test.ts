@@ -45,13 +45,12 @@ test('CA bundle rotation', { skip: NO_OPENSSL }, async (t) => {
     const volume = join(t.testdir(), 'roecny-ca')
     writeSecretVolume(volume, { 'ca.pem': first.ca })
     const sockets: Socket[] = []
-    const stack = await startStack({
+    const stack = await startStack(t, {
       mock: { tls: first.server },
       clock: new ManualClock(),
       env: { ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, ROECNY_CA_FILE: join(volume, 'ca.pem') },
       beforeProxy: (mock) => mock.server.on('secureConnection', (socket: Socket) => sockets.push(socket))
     })
-    t.teardown(stack.close)
     const server = stack.mock.server as unknown as TlsServer
 
     // One request on a connection opened under the first bundle, held by the mock until released.
@@ -91,12 +90,11 @@ test('CA bundle rotation', { skip: NO_OPENSSL }, async (t) => {
   t.test('a changed bundle that is no PEM is ignored: the pool in use stays', async (t) => {
     const file = join(t.testdir(), 'ca.pem')
     writeFileSync(file, first.ca)
-    const stack = await startStack({
+    const stack = await startStack(t, {
       mock: { tls: first.server },
       clock: new ManualClock(),
       env: { ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, ROECNY_CA_FILE: file }
     })
-    t.teardown(stack.close)
     writeFileSync(file, 'not a certificate\n')
     stack.proxy.reloadSecrets()
     t.match(watcherOf(stack.proxy).status(), { ROECNY_CA_FILE: { generation: 1, lastIgnored: { problem: 'ROECNY_CA_FILE must hold PEM certificates (-----BEGIN CERTIFICATE-----)' } } })

@@ -17,12 +17,11 @@ const RELOADS = 'roecny_proxy_secret_reloads_total'
 t.test('metrics, /-/status and log lines across an applied and an ignored change', async (t) => {
   const dir = t.testdir({ 'api-key': API_KEY, 'client-id': 'demo-client' })
   const clock = new ManualClock()
-  const stack = await startStack({
+  const stack = await startStack(t, {
     mock: { apiKey: API_KEY },
     clock,
     env: { ROECNY_CLIENT_ID_FILE: join(dir, 'client-id'), ROECNY_API_KEY_FILE: join(dir, 'api-key'), SECRETS_POLL_MS: '0' }
   })
-  t.teardown(stack.close)
   const startedAt = new Date(clock.wallNow()).toISOString()
 
   const initial = await scrape(stack.url)
@@ -81,12 +80,11 @@ t.test('metrics, /-/status and log lines across an applied and an ignored change
 t.test('SIGHUP re-reads the file secrets at once, before any event or poll', async (t) => {
   const dir = t.testdir({ 'api-key': API_KEY })
   const clock = new ManualClock()
-  const stack = await startStack({
+  const stack = await startStack(t, {
     mock: { apiKey: API_KEY },
     clock,
     env: { ROECNY_CLIENT_ID: 'demo-client', ROECNY_API_KEY_FILE: join(dir, 'api-key') }
   })
-  t.teardown(stack.close)
   const listeners = process.listenerCount('SIGHUP')
   const exits: number[] = []
   closeOnSignals(stack.proxy, (code) => exits.push(code))

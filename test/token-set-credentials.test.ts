@@ -2,6 +2,7 @@
 // a login in flight with the old ones is dropped; a rejection of the new ones keeps the token until its margin, one error.
 import t from 'tap'
 import { startTokenHarness } from './helpers/token-harness.js'
+import { until } from './helpers/until.js'
 import type { TokenHarness } from './helpers/token-harness.js'
 
 const NEW_ID = 'client-ROTATED-77'
@@ -19,14 +20,14 @@ t.test('a new API key: one login with it at once; the old token serves until it 
   h.mock.defaultLogin = { held: true }
   t.equal(h.manager.setCredentials({ apiKey: NEW_KEY }), true)
   t.equal(h.mock.logins.length, 1, 'the login starts once the caller yields, not inside setCredentials')
-  await h.until(() => h.mock.logins.length === 2, 'the login with the new key')
+  await until(() => h.mock.logins.length === 2, 'the login with the new key')
   t.equal(h.mock.logins[1]?.headers['x-api-key'], NEW_KEY)
   t.equal(h.mock.logins[1]?.headers['x-client-id'], 'demo-client', 'the other credential stays')
   t.equal(h.manager.current(), old, 'the current token serves while the login runs')
   t.equal(h.manager.status().state, 'refreshing')
   t.equal(await h.apiStatus(old as string), 200)
   h.mock.releaseLogins()
-  await h.until(() => h.manager.current() !== old, 'the new token')
+  await until(() => h.manager.current() !== old, 'the new token')
   t.equal(h.manager.current(), h.mock.issuedTokens[1])
   t.match(h.manager.status(), { state: 'ready', logins: { ok: 2 } })
   t.ok(h.records().some((r) => r.msg === 'credentials changed; logging in with the new ones' && r.level === 30))
@@ -48,7 +49,7 @@ t.test('client ID and API key changed together (one volume update) cost one logi
   h.mock.acceptedCredentials = [{ clientId: NEW_ID, apiKey: NEW_KEY }]
   h.manager.setCredentials({ clientId: NEW_ID })
   h.manager.setCredentials({ apiKey: NEW_KEY })
-  await h.until(() => h.results.length === 2, 'the login')
+  await until(() => h.results.length === 2, 'the login')
   t.equal(h.mock.logins.length, 2)
   t.match(h.mock.logins[1]?.headers, { 'x-client-id': NEW_ID, 'x-api-key': NEW_KEY })
   t.same(h.results.map((r) => r.result), ['ok', 'ok'])
@@ -59,7 +60,7 @@ t.test('a login in flight with the old key is dropped for one with the new key; 
   h.mock.acceptedCredentials = [{ clientId: 'demo-client', apiKey: NEW_KEY }]
   h.mock.loginQueue.push({ hang: true })
   h.manager.start()
-  await h.until(() => h.mock.logins.length === 1, 'the first login')
+  await until(() => h.mock.logins.length === 1, 'the first login')
   const waiting = h.manager.acquire()
   h.manager.setCredentials({ apiKey: NEW_KEY })
   const token = await waiting
@@ -78,7 +79,7 @@ t.test('before start() the new values are simply used by the first login; after 
   await h.clock.settle()
   t.equal(h.mock.logins.length, 0)
   h.manager.start()
-  await h.until(() => h.results.length === 1, 'the first login')
+  await until(() => h.results.length === 1, 'the first login')
   t.equal(h.mock.logins[0]?.headers['x-api-key'], NEW_KEY)
   h.manager.setCredentials({ apiKey: 'key-after-stop' })
   await h.manager.stop()
@@ -94,7 +95,7 @@ t.test('rejected new credentials: state rejected, the last error, one error line
   const token = await h.manager.acquire()
   // The key the vendor knows has not changed: the rotated one is wrong.
   h.manager.setCredentials({ apiKey: NEW_KEY })
-  await h.until(() => h.results.length === 2, 'the login with the new key')
+  await until(() => h.results.length === 2, 'the login with the new key')
   t.match(h.manager.status(), {
     ready: true,
     state: 'rejected',
@@ -117,13 +118,13 @@ t.test('rejected new credentials: state rejected, the last error, one error line
 
 t.test('credentials fixed after a rejection: the next change logs in at once, its rejection is an error again', async (t) => {
   const h = await startTokenHarness(t, { config: { apiKey: 'key-WRONG-at-start' } })
-  await h.until(() => h.results.length === 1, 'the first login')
+  await until(() => h.results.length === 1, 'the first login')
   t.equal(h.manager.status().state, 'rejected')
   h.manager.setCredentials({ apiKey: 'key-WRONG-again' })
-  await h.until(() => h.results.length === 2, 'the login with the second key')
+  await until(() => h.results.length === 2, 'the login with the second key')
   t.equal(errors(h).length, 2, 'a rejection of other credentials is logged again')
   h.manager.setCredentials({ apiKey: 'demo-key' })
-  await h.until(() => h.results.length === 3, 'the login with the right key')
+  await until(() => h.results.length === 3, 'the login with the right key')
   t.equal(h.clock.monotonic(), 0, 'at once, not after the rejected backoff')
   t.match(h.manager.status(), { ready: true, state: 'ready' })
   t.equal(errors(h).length, 2)

@@ -4,7 +4,7 @@ import type { FSWatcher } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
-import { readSecretFile } from './secret-files.js'
+import { readSecretFile } from '../config/secret-files.js'
 
 /**
  * A file event starts a re-read this long after it: a Kubernetes volume update (new folder, new
