@@ -15,6 +15,7 @@ import { LOGIN_PATH } from './token/login.js'
 import { handleExpectations } from './proxy/expect.js'
 import { registerForwarding } from './proxy/forward.js'
 import { createGuards, rejectConnect, rejectMalformedRequest } from './proxy/guards.js'
+import type { AccessKeys } from './proxy/access-keys.js'
 import type { TokenSource } from './token/token-source.js'
 
 export interface AppDeps {
@@ -28,6 +29,10 @@ export interface AppDeps {
   metrics?: ProxyMetrics
   /** The upstream limits (SPEC §11); undefined when none is configured, and then no hook of theirs is registered. */
   limiter?: UpstreamLimiter
+  /** The access keys, when a rotated PROXY_ACCESS_KEY_FILE may replace them; default: the configured ones, fixed. */
+  accessKeys?: AccessKeys
+  /** The file secrets re-read at run time, for /-/status. */
+  secrets?: { status: () => object }
 }
 
 export interface AppState extends AdminState {
@@ -76,7 +81,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     app.log.info({ method, path, status: res.statusCode }, 'request')
     if (!path.startsWith('/-/')) metrics.request(method, res.statusCode, 0, -1)
   })
-  const guards = createGuards(config)
+  const guards = createGuards(config, deps.accessKeys)
 
   app.addHook('onRequest', function guard (request, reply, done) {
     if (state.closing) {
@@ -154,7 +159,8 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     state,
     metrics,
     uptimeSeconds: deps.uptimeSeconds ?? process.uptime,
-    limiter: deps.limiter
+    limiter: deps.limiter,
+    secrets: deps.secrets
   })
   // Decided once, here: without limits none of their hooks is registered and forwarding is untouched.
   const waitForLimits = deps.limiter === undefined ? undefined : registerShaping(app, { limiter: deps.limiter, onWaited: metrics.queueWait })

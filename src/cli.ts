@@ -8,7 +8,8 @@ import { ConfigError, loadConfig, loadMockConfig } from './config.js'
 import { defaultOf, VARIABLES } from './config/variables.js'
 import type { VariableName } from './config/variables.js'
 import { DEMO_API_KEY, DEMO_CLIENT_ID, startMockRoecny } from './mock/roecny.js'
-import { closeOnSignals, createUpstreamPool, startProxy } from './server.js'
+import { createUpstreamPool } from './proxy/upstream-pool.js'
+import { closeOnSignals, startProxy } from './server.js'
 import type { RunningProxy } from './server.js'
 import { login } from './token/login.js'
 import { VERSION } from './version.js'
@@ -43,7 +44,8 @@ An authenticating reverse proxy for the Roecny API: it logs in with the client I
 keeps a fresh bearer token and forwards every request it receives with that token attached.
 
 Commands:
-  serve    read the configuration, log in, serve until SIGTERM/SIGINT (the default)
+  serve    read the configuration, log in, serve until SIGTERM/SIGINT (the default);
+           SIGHUP re-reads the *_FILE secrets
   demo     start the built-in mock Roecny API and the proxy in front of it (PROXY_PORT, default ${defaultOf('PROXY_PORT') as string})
   mock     start only the mock Roecny API (MOCK_HOST, MOCK_PORT; credentials demo-client / demo-key)
   check    validate the configuration, log in once, print the token's expiry, exit

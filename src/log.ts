@@ -17,8 +17,9 @@ export const REDACT_PATHS = [
   'token',
   'apiKey',
   'accessKey',
+  'accessKeys',
   'config.apiKey',
-  'config.accessKey'
+  'config.accessKeys'
 ]
 
 export function createLogger (level: string, destination?: DestinationStream): Logger {

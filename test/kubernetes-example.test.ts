@@ -68,6 +68,7 @@ t.test('startup, liveness and readiness probes go to the admin listener', async 
 t.test('credentials come from a Secret mounted as files', async (t) => {
   const mount = sidecar.volumeMounts?.find((m) => m.mountPath === '/var/run/secrets/roecny')
   t.equal(mount?.readOnly, true)
+  t.notOk(sidecar.volumeMounts?.some((m) => 'subPath' in m), 'mounted whole: a subPath mount never sees a rotated Secret')
   const volume = pod.volumes.find((v) => v.name === mount?.name)
   t.equal(volume?.secret?.secretName, 'roecny-credentials')
   t.equal(volume?.secret?.defaultMode, 0o440, 'readable by the pod\'s group (fsGroup) only')

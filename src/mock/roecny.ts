@@ -85,6 +85,11 @@ export interface MockRoecny {
   readonly inFlight: number
   /** The highest `inFlight` seen; a test may set it back to 0. */
   peakInFlight: number
+  /**
+   * The client ID and API key pairs a login is accepted with (at first the one from the options).
+   * Replace it to rotate: e.g. both the old and the new key during a roll-over, then the new one only.
+   */
+  acceptedCredentials: Array<{ clientId: string, apiKey: string }>
   /** Every token issued so far, oldest first. */
   readonly issuedTokens: string[]
   /** Requests to `/api/v1/test/held` waiting for `releaseHeld()`; each entry resolves when its client went away. */
@@ -196,7 +201,8 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
       sendJson(res, behaviour.status, { code: behaviour.status === 429 ? 'too_many_requests' : 'login_failed', message: `mock login answered ${behaviour.status}` }, headers)
       return
     }
-    if (!sameSecret(req.headers['x-client-id'], clientId) || !sameSecret(req.headers['x-api-key'], apiKey)) {
+    const accepted = mock.acceptedCredentials.some((pair) => sameSecret(req.headers['x-client-id'], pair.clientId) && sameSecret(req.headers['x-api-key'], pair.apiKey))
+    if (!accepted) {
       sendJson(res, 401, { code: 'credentials_invalid', message: 'The client ID or API key is not valid' }, headers)
       return
     }
@@ -374,6 +380,7 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     apiQueue,
     get inFlight () { return inFlight },
     peakInFlight: 0,
+    acceptedCredentials: [{ clientId, apiKey }],
     issuedTokens,
     held,
     releaseLogins () {

@@ -1,5 +1,4 @@
 // Request guards: Host, browser origin and CORS, access key, request target, method and path policy, body size.
-import { hash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { isIP } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -8,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, 
 import type { Config } from '../config.js'
 import { ERROR_HEADER, rawProxyError, sendProxyError } from '../errors.js'
 import { LOOPBACK_NAMES } from '../hosts.js'
+import { AccessKeys } from './access-keys.js'
 
 export interface Guards {
   /**
@@ -166,11 +166,6 @@ function normalisePath (path: string): string {
   return normal
 }
 
-/** One-shot SHA-256 (no Hash object per request); both sides hash the JS string the same way. */
-function accessKeyDigest (key: string): Buffer {
-  return hash('sha256', key, 'buffer') as unknown as Buffer // @types/node 20 types the result as a string whatever the encoding
-}
-
 /** A chunked body passes through this counter; past the limit it fails, which aborts the upstream request. */
 function countBody (source: IncomingMessage | NodeJS.ReadableStream, limit: number): Transform {
   let seen = 0
@@ -192,11 +187,13 @@ function countBody (source: IncomingMessage | NodeJS.ReadableStream, limit: numb
   return counter
 }
 
-export function createGuards (config: Config): Guards {
+/** `accessKeys`: the keys callers may present, replaceable at run time (default: the configured ones, fixed). */
+export function createGuards (config: Config, accessKeys = new AccessKeys(config.accessKeys)): Guards {
   const hostCheck = config.proxySocket === undefined && !config.allowedHosts.includes('*')
   const hosts = new Set([...LOOPBACK_NAMES, ...spellings(config.proxyHost), ...config.allowedHosts.flatMap(spellings)])
   const origins = new Set(config.corsOrigins)
-  const keyDigest = config.accessKey === undefined ? undefined : accessKeyDigest(config.accessKey)
+  // Decided once: a file of keys can be rotated, but never emptied (an empty file is ignored).
+  const keyCheck = accessKeys.required
   const methods = config.allowMethods === undefined ? undefined : new Set(config.allowMethods)
   const allowHeader = config.allowMethods?.join(', ')
   const allowPaths = compilePathPatterns(config.allowPaths)
@@ -262,13 +259,9 @@ export function createGuards (config: Config): Guards {
         return true
       }
     }
-    if (keyDigest !== undefined) {
-      const given = headers['x-proxy-key']
-      // Hashing first makes the comparison constant-time whatever the lengths.
-      if (typeof given !== 'string' || !timingSafeEqual(accessKeyDigest(given), keyDigest)) {
-        sendProxyError(reply, 'PROXY_ACCESS_DENIED')
-        return true
-      }
+    if (keyCheck && !accessKeys.accepts(headers['x-proxy-key'])) {
+      sendProxyError(reply, 'PROXY_ACCESS_DENIED')
+      return true
     }
     return false
   }
