@@ -197,11 +197,35 @@ export async function startProxy (placement: Placement, upstream: Upstream, labe
   return proxy
 }
 
-export async function startFloor (placement: Placement, upstream: Upstream, nodeFlags = ''): Promise<Contender> {
-  const child = launch(placement, process.execPath, [...words(nodeFlags), join(here, 'floor.js'), upstream.url, '0'], { PATH: process.env.PATH }, ['ignore', 'pipe', 'inherit'])
-  const url = `http://127.0.0.1:${await firstLine(child, 'the floor')}`
-  await until200(url + LOAD_PATH, 10_000)
-  return { name: 'floor', url, pids: () => [child.pid as number], stop: () => stopChild(child) }
+/** A bench server run on the bench's own node: it takes the upstream origin and a port, and prints its port once listening. */
+export interface ServerScript {
+  /** The contender's name in the results. */
+  name: string
+  /** The compiled script next to this file. */
+  script: string
+}
+
+/** `node:http` in, an undici Pool out: what Node itself forwards on one core. */
+export const FLOOR: ServerScript = { name: 'floor', script: 'floor.js' }
+/** Fastify and @fastify/http-proxy with a fixed token and nothing else: the stack's own floor. */
+export const FASTIFY: ServerScript = { name: 'fastify', script: 'fastify.js' }
+
+export interface ServerProcess extends Contender {
+  /** Milliseconds from spawning to its first 200 through to the upstream. */
+  readonly readyMs: number
+}
+
+export async function startServer (placement: Placement, upstream: Upstream, server: ServerScript, nodeFlags = ''): Promise<ServerProcess> {
+  const started = performance.now()
+  const child = launch(placement, process.execPath, [...words(nodeFlags), join(here, server.script), upstream.url, '0'], { PATH: process.env.PATH }, ['ignore', 'pipe', 'inherit'])
+  try {
+    const url = `http://127.0.0.1:${await firstLine(child, server.name)}`
+    await until200(url + LOAD_PATH, 10_000, 1)
+    return { name: server.name, url, readyMs: performance.now() - started, pids: () => [child.pid as number], stop: () => stopChild(child) }
+  } catch (err) {
+    await stopChild(child)
+    throw err
+  }
 }
 
 function nginxConf (dir: string, port: number, upstream: Upstream): string {

@@ -1,9 +1,9 @@
-// `npm run bench -- --profile [--target floor]`: the proxy (or the floor) under the 50-connection load
+// `npm run bench -- --profile [--target floor|fastify]`: the proxy (or the floor, or bare Fastify) under the 50-connection load
 // with `node --cpu-prof`, then where its CPU went: by package or module, and the top functions (self time).
 import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { LOAD_PATH } from './common.js'
-import { startFloor, startProxy, thisBuild } from './contenders.js'
+import { FASTIFY, FLOOR, startProxy, startServer, thisBuild } from './contenders.js'
 import type { Contender, Placement, Upstream } from './contenders.js'
 import { load, warm } from './load.js'
 import { plain } from './report.js'
@@ -95,8 +95,9 @@ export function summariseProfile (file: string, top: number): string {
 /** Runs the profile; the proxy writes its .cpuprofile into `dir` when it stops. */
 export async function profile (placement: Placement, upstream: Upstream, resultsDir: string, target: string, seconds: number, extraFlags: string, say: (text: string) => void): Promise<void> {
   const flags = `--cpu-prof --cpu-prof-dir=${placement.dir} ${extraFlags}`
-  const contender: Contender = target === 'floor'
-    ? await startFloor(placement, upstream, flags)
+  const server = [FLOOR, FASTIFY].find((s) => s.name === target)
+  const contender: Contender = server !== undefined
+    ? await startServer(placement, upstream, server, flags)
     : await startProxy(placement, upstream, 'proxy-profiled', thisBuild(flags))
   const url = contender.url + LOAD_PATH
   await warm(url, 50, 2)
