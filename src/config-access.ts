@@ -1,5 +1,5 @@
 // Parsers for the variables that say who may call the proxy and what it forwards: hosts, origins, methods, paths, socket mode.
-import { METHODS } from 'node:http'
+import { METHODS } from './node-http.js'
 import { isIP } from 'node:net'
 
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/
