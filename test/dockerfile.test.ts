@@ -25,9 +25,9 @@ function instruction (keyword: string): string[] {
   return final.steps.filter((step) => step.startsWith(`${keyword} `)).map((step) => step.slice(keyword.length + 1))
 }
 
-t.test('every stage builds on node:20-bookworm-slim', async (t) => {
+t.test('every stage builds on node:24-bookworm-slim (Node 24 LTS)', async (t) => {
   t.ok(stages.length >= 2, 'multi-stage')
-  for (const stage of stages) t.equal(stage.from, 'node:20-bookworm-slim', stage.name ?? 'final')
+  for (const stage of stages) t.equal(stage.from, 'node:24-bookworm-slim', stage.name ?? 'final')
 })
 
 t.test('the build stage compiles; the final stage has production dependencies only', async (t) => {

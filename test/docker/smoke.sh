@@ -120,8 +120,8 @@ else
 fi
 
 bytes=$(docker image inspect -f '{{.Size}}' "$image")
-base=$(docker image inspect -f '{{.Size}}' node:20-bookworm-slim 2>/dev/null || echo 0)
-echo "# image $image: $((bytes / 1000000)) MB ($bytes bytes; the node:20-bookworm-slim base: $((base / 1000000)) MB)"
+base=$(docker image inspect -f '{{.Size}}' node:24-bookworm-slim 2>/dev/null || echo 0)
+echo "# image $image: $((bytes / 1000000)) MB ($bytes bytes; the node:24-bookworm-slim base: $((base / 1000000)) MB)"
 if [ "$failed" -gt 0 ]; then
   echo "# proxy logs:"; docker logs "$proxy" 2>&1 | tail -20
 fi
