@@ -1,7 +1,7 @@
 // Starting and stopping what the bench measures: the upstream, the proxy as users run it, the floor, nginx.
 import { spawn } from 'node:child_process'
 import type { ChildProcess, StdioOptions } from 'node:child_process'
-import { mkdtempSync, openSync, closeSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -14,6 +14,11 @@ import { childPids } from './proc.js'
 const here = fileURLToPath(new URL('.', import.meta.url))
 /** dist/src/cli.js, next to dist/bench/ in the build. */
 export const CLI = join(here, '..', 'src', 'cli.js')
+/**
+ * The V8 flags the image and `npm start` give node through NODE_OPTIONS (package.json's
+ * config.nodeOptions): the proxy runs with them here too, as users run it.
+ */
+export const PROXY_NODE_OPTIONS = (JSON.parse(readFileSync(join(here, '..', '..', 'package.json'), 'utf8')) as { config: { nodeOptions: string } }).config.nodeOptions
 
 export interface Contender {
   readonly name: string
@@ -147,15 +152,13 @@ export interface ProxyProcess extends Contender {
   readonly startedAt: number
 }
 
-/**
- * roecny-auth-proxy as users run it: `serve` from the build, logging at info to a file,
- * logging in to the bench upstream. Resolves once the process is spawned (not yet ready).
- */
+/** A build of the proxy to run: this one, or another one's cli.js (--compare). */
 export interface ProxyBuild {
   /** The contender's name in the results. */
   name: string
   /** Path of the built cli.js. */
   cli: string
+  /** Extra node flags (--proxy-node-flags, --profile): on the command line, so they win over NODE_OPTIONS. */
   nodeFlags: string
 }
 
@@ -164,6 +167,11 @@ export function thisBuild (nodeFlags = ''): ProxyBuild {
   return { name: 'roecny-auth-proxy', cli: CLI, nodeFlags }
 }
 
+/**
+ * roecny-auth-proxy as users run it: `serve` from the build with the NODE_OPTIONS of the image and
+ * `npm start`, logging at info to a file, logging in to the bench upstream. Resolves once the
+ * process is spawned (not yet ready).
+ */
 export async function spawnProxy (placement: Placement, upstream: Upstream, label: string, build: ProxyBuild = thisBuild()): Promise<ProxyProcess> {
   const port = await freePort()
   const logFile = join(placement.dir, `${label}.log`)
@@ -175,7 +183,8 @@ export async function spawnProxy (placement: Placement, upstream: Upstream, labe
     ROECNY_API_KEY: BENCH_API_KEY,
     PROXY_HOST: '127.0.0.1',
     PROXY_PORT: String(port),
-    LOG_LEVEL: 'info'
+    LOG_LEVEL: 'info',
+    NODE_OPTIONS: PROXY_NODE_OPTIONS
   }
   const startedAt = performance.now()
   const child = launch(placement, process.execPath, [...words(build.nodeFlags), build.cli, 'serve'], env, ['ignore', out, 'inherit'])

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { LOAD_PATH } from './common.js'
-import { direct, FASTIFY, FLOOR, scratchDir, startNginx, startProxy, startServer, startUpstream, thisBuild } from './contenders.js'
+import { direct, FASTIFY, FLOOR, PROXY_NODE_OPTIONS, scratchDir, startNginx, startProxy, startServer, startUpstream, thisBuild } from './contenders.js'
 import type { Contender, Placement, ProxyBuild, ProxyProcess } from './contenders.js'
 import { coldBurst, serverTimeToReady, timeToReady, transfer } from './extras.js'
 import { profile } from './profile.js'
@@ -136,6 +136,7 @@ async function main (): Promise<void> {
   const loadAverageBefore = loadavg()
   say(`load average before the run: ${loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}`)
 
+  say(`the proxy runs with NODE_OPTIONS=${PROXY_NODE_OPTIONS} (package.json config.nodeOptions, as in the image and npm start)`)
   if (proxyFlags !== '') say(`proxy started with node flags: ${proxyFlags} (not how users run it)`)
 
   const upstream = await startUpstream()
@@ -256,6 +257,7 @@ async function main (): Promise<void> {
       machine: host,
       pinning: note,
       priority,
+      proxyNodeOptions: PROXY_NODE_OPTIONS,
       proxyNodeFlags: proxyFlags,
       loadAverageBefore,
       loadAverageAfter: loadavg(),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Docker smoke test: builds the image, runs it against the built-in mock (host network, loopback
-# only), sends a request through it, checks the user, the HEALTHCHECK, the admin listener and that
-# `docker stop` drains an in-flight request and exits 0; prints the image size.
+# only), sends a request through it, checks the user, the HEALTHCHECK, the admin listener, Node 24
+# and its compile cache, and that `docker stop` drains an in-flight request and exits 0; prints the
+# image size.
 # Usage: bash test/docker/smoke.sh  (npm run test:docker). Prints SKIPPED and exits 0 without Docker.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -79,6 +80,11 @@ check "the proxy process (PID 1) runs as uid 1000 (got ${pid1_uid:-none})" test 
 check "the HEALTHCHECK (node, no curl) reports healthy" wait_for 30 healthy
 docker exec "$proxy" sh -c 'command -v curl' >/dev/null 2>&1
 check "the image has no curl" test $? -ne 0
+
+node_version=$(docker run --rm --entrypoint node "$image" --version 2>&1)
+check "the image runs Node 24 LTS (got $node_version)" grep -q '^v24\.' <<<"$node_version"
+cache_log=$(docker run --rm -e NODE_DEBUG_NATIVE=COMPILE_CACHE "$image" --version 2>&1)
+check "a start reads compiled code from the image's compile cache" grep -q 'V8 code cache for .*/app/dist/src/cli.js was accepted' <<<"$cache_log"
 
 out=$(docker run --rm "$image" --env-file /nonexistent.env 2>&1)
 code=$?
