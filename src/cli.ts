@@ -1,17 +1,14 @@
 #!/usr/bin/env node
 // The `roecny-auth-proxy` command: parses the invocation, runs serve | demo | mock | check, maps outcomes to exit codes.
+// First, before any dependency loads: Node's module compile cache.
+import './compile-cache.js'
 import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, parseEnv } from 'node:util'
-import { systemClock } from './clock.js'
 import { ConfigError, loadConfig, loadMockConfig } from './config.js'
 import { defaultOf, VARIABLES } from './config/variables.js'
 import type { VariableName } from './config/variables.js'
-import { DEMO_API_KEY, DEMO_CLIENT_ID, startMockRoecny } from './mock/roecny.js'
-import { createUpstreamPool } from './proxy/upstream-pool.js'
-import { closeOnSignals, startProxy } from './server.js'
 import type { RunningProxy } from './server.js'
-import { login } from './token/login.js'
 import { VERSION } from './version.js'
 
 type Env = Record<string, string | undefined>
@@ -95,9 +92,15 @@ function parseInvocation (argv: string[]): { command: string, help: boolean, ver
   return { command, help: parsed.values.help === true, version: parsed.values.version === true, envFile: parsed.values['env-file'] }
 }
 
+/*
+ * Each command loads only what it runs: serve neither the mock nor the check path, --help and
+ * --version none of the proxy (less memory resident, a shorter start).
+ */
+
 /** Resolves with the exit code once SIGTERM or SIGINT has stopped the proxy (a second signal: at once). */
-function untilStopped (proxy: RunningProxy): Promise<number> {
-  return new Promise((resolve) => closeOnSignals(proxy, resolve))
+async function untilStopped (proxy: RunningProxy): Promise<number> {
+  const { closeOnSignals } = await import('./server.js')
+  return await new Promise((resolve) => closeOnSignals(proxy, resolve))
 }
 
 /** Resolves on the first SIGTERM or SIGINT, then lets a second one end the process at once. */
@@ -115,11 +118,14 @@ function firstSignal (): Promise<NodeJS.Signals> {
 
 async function serve (env: Env): Promise<number> {
   const config = loadConfig(env)
+  const { startProxy } = await import('./server.js')
   const proxy = await startProxy(config)
   return await untilStopped(proxy)
 }
 
 async function demo (env: Env, io: CliIo): Promise<number> {
+  const { DEMO_API_KEY, DEMO_CLIENT_ID, startMockRoecny } = await import('./mock/roecny.js')
+  const { startProxy } = await import('./server.js')
   const mock = await startMockRoecny({}, '127.0.0.1', 0)
   let proxy: RunningProxy
   try {
@@ -152,6 +158,7 @@ async function demo (env: Env, io: CliIo): Promise<number> {
 
 async function mock (env: Env, io: CliIo): Promise<number> {
   const { host, port } = loadMockConfig(env)
+  const { DEMO_API_KEY, DEMO_CLIENT_ID, startMockRoecny } = await import('./mock/roecny.js')
   const server = await startMockRoecny({}, host, port)
   const stopped = firstSignal()
   io.stdout(`mock Roecny API listening on ${server.url}\ndemo credentials: ROECNY_CLIENT_ID=${DEMO_CLIENT_ID} ROECNY_API_KEY=${DEMO_API_KEY}\n`)
@@ -163,6 +170,9 @@ async function mock (env: Env, io: CliIo): Promise<number> {
 async function check (env: Env, io: CliIo): Promise<number> {
   const config = loadConfig(env)
   for (const warning of config.warnings) io.stderr(`${NAME}: warning: ${warning}\n`)
+  const { createUpstreamPool } = await import('./proxy/upstream-pool.js')
+  const { login } = await import('./token/login.js')
+  const { systemClock } = await import('./clock.js')
   const pool = createUpstreamPool(config)
   try {
     const result = await login({ config, dispatcher: pool, clock: systemClock })

@@ -1,5 +1,5 @@
 // Who may call the proxy, on which listener, and what it forwards: the access key, the socket, hosts, origins, methods, paths, body size.
-import { METHODS } from 'node:http'
+import { METHODS } from '../node-http.js'
 import type { Config } from '../config.js'
 import { isLoopbackHost, validHost } from '../hosts.js'
 import { accessKeys as readAccessKeys, readCaFile } from './secret-files.js'

@@ -1,7 +1,7 @@
 // The mock Roecny API: a real HTTP server with the vendor's login endpoint, a few protected
 // routes and switches that make it fail in each way the proxy must handle.
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
-import { createServer } from 'node:http'
+import { createServer } from '../node-http.js'
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'

@@ -1,8 +1,10 @@
 // Forwarding through @fastify/http-proxy: token injection, header rewrite, 401 replay, error mapping.
+// First: @fastify/reply-from then loads the parts of undici in ../undici.ts, not undici's entry point.
+import '../undici.js'
 import httpProxy from '@fastify/http-proxy'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { EventEmitter } from 'node:events'
-import { METHODS } from 'node:http'
+import { METHODS } from '../node-http.js'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'

@@ -1,6 +1,7 @@
 // The keep-alive pool to Roecny, and a dispatcher that swaps in a new pool when ROECNY_CA_FILE changes.
 import { rootCertificates } from 'node:tls'
-import { Dispatcher, Pool } from 'undici'
+import type { Dispatcher as Undici } from 'undici'
+import { Dispatcher, Pool } from '../undici.js'
 import type { Config } from '../config.js'
 
 /**
@@ -53,7 +54,7 @@ export class RotatingPool extends Dispatcher {
     return this.#retiring.size
   }
 
-  override dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+  override dispatch (options: Undici.DispatchOptions, handler: Undici.DispatchHandler): boolean {
     return this.#pool.dispatch(options, handler)
   }
 
