@@ -25,6 +25,8 @@ export interface AdminOptions extends ProbeOptions {
   uptimeSeconds: () => number
   /** The upstream limits, when configured. */
   limiter?: UpstreamLimiter
+  /** The file secrets re-read at run time: per variable, its load time and generation; absent without any. */
+  secrets?: { status: () => object }
 }
 
 const NO_STORE = 'no-store'
@@ -76,7 +78,8 @@ export async function adminRoutes (app: FastifyInstance, options: AdminOptions):
       version: VERSION,
       uptimeSeconds: Math.round(options.uptimeSeconds()),
       ...tokens.status(),
-      limits: options.limiter?.status() ?? { enabled: false }
+      limits: options.limiter?.status() ?? { enabled: false },
+      ...(options.secrets === undefined ? {} : { secrets: options.secrets.status() })
     }
   })
 

@@ -15,6 +15,7 @@ import { handleExpectations } from './proxy/expect.js'
 import { forwarding } from './proxy/forward.js'
 import { createGuards, rejectConnect, rejectMalformedRequest } from './proxy/guards.js'
 import { isOwnTarget, pathOf } from './proxy/target.js'
+import type { AccessKeys } from './proxy/access-keys.js'
 import type { TokenSource } from './token/token-source.js'
 
 export interface AppDeps {
@@ -28,6 +29,10 @@ export interface AppDeps {
   metrics?: ProxyMetrics
   /** The upstream limits; undefined when none is configured, and then no hook of theirs is registered. */
   limiter?: UpstreamLimiter
+  /** The access keys, when a rotated PROXY_ACCESS_KEY_FILE may replace them; default: the configured ones, fixed. */
+  accessKeys?: AccessKeys
+  /** The file secrets re-read at run time, for /-/status. */
+  secrets?: { status: () => object }
 }
 
 export interface AppState extends AdminState {
@@ -62,7 +67,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     app.log.info({ method, path, status: res.statusCode }, 'request')
     if (!isOwnTarget(path)) metrics.request(method, res.statusCode, 0, -1)
   })
-  const guards = createGuards(config, state)
+  const guards = createGuards(config, state, deps.accessKeys)
   app.decorateRequest('bodyTooLarge', false)
 
   // Draining, target form, host, origin, access key, target hygiene, method and path policy, body size, login path: cheapest first.
@@ -127,7 +132,8 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     state,
     metrics,
     uptimeSeconds: deps.uptimeSeconds ?? process.uptime,
-    limiter: deps.limiter
+    limiter: deps.limiter,
+    secrets: deps.secrets
   })
   // Decided once, here: without limits none of their hooks is registered and forwarding is untouched.
   const waitForLimits = deps.limiter === undefined ? undefined : registerShaping(app, { limiter: deps.limiter, onWaited: metrics.queueWait })

@@ -1,18 +1,15 @@
 #!/usr/bin/env node
 // The `roecny-auth-proxy` command: parses the invocation, runs serve | demo | mock | check, maps outcomes to exit codes.
+// First, before any dependency loads: Node's module compile cache.
+import './compile-cache.js'
 import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, parseEnv } from 'node:util'
-import { systemClock } from './clock.js'
 import { ConfigError, loadConfig, loadMockConfig } from './config.js'
 import { defaultOf, VARIABLES } from './config/variables.js'
 import type { VariableName } from './config/variables.js'
-import { createLogger } from './log.js'
-import { DEMO_API_KEY, DEMO_CLIENT_ID, startMockRoecny } from './mock/roecny.js'
-import { createUpstreamPool, startProxy } from './server.js'
 import type { RunningProxy } from './server.js'
 import { stopOnSignals } from './signals.js'
-import { login } from './token/login.js'
 import { VERSION } from './version.js'
 
 type Env = Record<string, string | undefined>
@@ -45,7 +42,8 @@ An authenticating reverse proxy for the Roecny API: it logs in with the client I
 keeps a fresh bearer token and forwards every request it receives with that token attached.
 
 Commands:
-  serve    read the configuration, log in, serve until SIGTERM/SIGINT (the default)
+  serve    read the configuration, log in, serve until SIGTERM/SIGINT (the default);
+           SIGHUP re-reads the *_FILE secrets
   demo     start the built-in mock Roecny API and the proxy in front of it (PROXY_PORT, default ${defaultOf('PROXY_PORT') as string})
   mock     start only the mock Roecny API (MOCK_HOST, MOCK_PORT; credentials demo-client / demo-key)
   check    validate the configuration, log in once, print the token's expiry, exit
@@ -95,13 +93,21 @@ function parseInvocation (argv: string[]): { command: string, help: boolean, ver
   return { command, help: parsed.values.help === true, version: parsed.values.version === true, envFile: parsed.values['env-file'] }
 }
 
+/*
+ * Each command loads only what it runs: serve neither the mock nor the check path, --help and
+ * --version none of the proxy (less memory resident, a shorter start).
+ */
+
 async function serve (env: Env): Promise<number> {
   const config = loadConfig(env)
+  const { startProxy } = await import('./server.js')
   const proxy = await startProxy(config)
-  return await stopOnSignals(proxy.shutdown, proxy.logger)
+  return await stopOnSignals(proxy.shutdown, proxy.logger, proxy.reloadSecrets)
 }
 
 async function demo (env: Env, io: CliIo): Promise<number> {
+  const { DEMO_API_KEY, DEMO_CLIENT_ID, startMockRoecny } = await import('./mock/roecny.js')
+  const { startProxy } = await import('./server.js')
   const mock = await startMockRoecny({}, '127.0.0.1', 0)
   let proxy: RunningProxy
   try {
@@ -126,7 +132,7 @@ async function demo (env: Env, io: CliIo): Promise<number> {
     'Stop with Ctrl-C.',
     ''
   ].join('\n'))
-  const code = await stopOnSignals(proxy.shutdown, proxy.logger)
+  const code = await stopOnSignals(proxy.shutdown, proxy.logger, proxy.reloadSecrets)
   // The proxy drains first; closing the mock earlier would fail its in-flight requests.
   await mock.close()
   return code
@@ -134,6 +140,8 @@ async function demo (env: Env, io: CliIo): Promise<number> {
 
 async function mock (env: Env, io: CliIo): Promise<number> {
   const { host, port } = loadMockConfig(env)
+  const { DEMO_API_KEY, DEMO_CLIENT_ID, startMockRoecny } = await import('./mock/roecny.js')
+  const { createLogger } = await import('./log.js')
   const server = await startMockRoecny({}, host, port)
   const stopped = stopOnSignals(server.close, createLogger('info'))
   io.stdout(`mock Roecny API listening on ${server.url}\ndemo credentials: ROECNY_CLIENT_ID=${DEMO_CLIENT_ID} ROECNY_API_KEY=${DEMO_API_KEY}\n`)
@@ -143,6 +151,9 @@ async function mock (env: Env, io: CliIo): Promise<number> {
 async function check (env: Env, io: CliIo): Promise<number> {
   const config = loadConfig(env)
   for (const warning of config.warnings) io.stderr(`${NAME}: warning: ${warning}\n`)
+  const { createUpstreamPool } = await import('./proxy/upstream-pool.js')
+  const { login } = await import('./token/login.js')
+  const { systemClock } = await import('./clock.js')
   const pool = createUpstreamPool(config)
   try {
     const result = await login({ config, dispatcher: pool, clock: systemClock })

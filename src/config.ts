@@ -3,7 +3,8 @@ import envSchema from 'env-schema'
 import { accessSettings } from './config/access.js'
 import { limitSettings } from './config/limits.js'
 import type { LimitSettings } from './config/limits.js'
-import { HEADER_VALUE_PROBLEM, legalHeaderValue, secret } from './config/secret-files.js'
+import { HEADER_VALUE_PROBLEM, legalHeaderValue, secret, secretFiles } from './config/secret-files.js'
+import type { FileSecretName } from './config/secret-files.js'
 import { HOST_PROBLEM, MOCK_VARIABLES, PROXY_VARIABLES } from './config/variables.js'
 import type { MockEnv, ProxyEnv, Variable } from './config/variables.js'
 import { isLoopbackHost, validHost } from './hosts.js'
@@ -34,8 +35,8 @@ export interface Config extends LimitSettings {
   readonly proxySocket: string | undefined
   /** File mode the socket gets (default 0o660). */
   readonly proxySocketMode: number
-  /** When set, proxied requests and `/-/status` must carry `x-proxy-key` with this value. */
-  readonly accessKey: string | undefined
+  /** When not empty, proxied requests and `/-/status` must carry `x-proxy-key` with one of these values. */
+  readonly accessKeys: readonly string[]
   /** A non-loopback PROXY_HOST without an access key was explicitly accepted. */
   readonly allowUnauthenticatedRemote: boolean
   /** Host names accepted besides loopback and the bound address (lowercase, no port); `['*']` turns the check off. */
@@ -54,6 +55,10 @@ export interface Config extends LimitSettings {
   readonly upstreamCa: string | undefined
   // The upstream limits, from LimitSettings: upstreamMaxInFlight and upstreamRateLimit
   // (0: off), upstreamRateBurst, upstreamQueueTimeoutMs, upstreamQueueMax.
+  /** The *_FILE secrets in use, by variable, with their paths: re-read when they change (SPEC §10). */
+  readonly secretFiles: Readonly<Partial<Record<FileSecretName, string>>>
+  /** Fallback re-read period of the file secrets; 0: file events and SIGHUP only. */
+  readonly secretsPollMs: number
   /** What an operator should fix but may run with (never a secret's value); logged at start. */
   readonly warnings: readonly string[]
 }
@@ -205,6 +210,8 @@ export function loadConfig (env: Env): Config {
     adminPort: values.ADMIN_PORT,
     ...access,
     ...limits as LimitSettings,
+    secretFiles: secretFiles(data),
+    secretsPollMs: values.SECRETS_POLL_MS,
     warnings: Object.freeze(warnings)
   })
 }

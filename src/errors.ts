@@ -1,7 +1,7 @@
 // The one list of errors the proxy answers with itself, and the one function that sends them.
 import type { FastifyReply } from 'fastify'
-import { STATUS_CODES } from 'node:http'
 import type { ServerResponse } from 'node:http'
+import { STATUS_CODES } from './node-http.js'
 
 export const ERROR_SOURCE = 'roecny-auth-proxy'
 export const ERROR_HEADER = 'x-roecny-proxy-error'

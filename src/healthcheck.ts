@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The container's HEALTHCHECK: GET /-/healthz on the admin listener, else on the proxy's own; exit 0 on 200.
 // A separate small script, not a CLI command: a probe every few seconds should not load the whole proxy.
-import { request } from 'node:http'
+import { request } from './node-http.js'
 import type { RequestOptions } from 'node:http'
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'

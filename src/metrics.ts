@@ -44,6 +44,10 @@ export interface ProxyMetrics {
   watchLimits: (limits: { status: () => LimiterStatus }) => void
   /** How long a forwarded request waited for the limits (0: it started at once). */
   queueWait: (waitedMs: number) => void
+  /** Starts the reload counters of these file secrets at 0, so alerts see them before the first change. */
+  watchSecrets: (names: readonly string[]) => void
+  /** A changed file secret was applied or ignored. */
+  secretReload: (secret: string, result: 'applied' | 'ignored') => void
   /** The Prometheus text exposition of every metric. */
   render: () => Promise<string>
 }
@@ -179,6 +183,12 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
       this.set(refreshAt === 0 ? 0 : Math.max(0, (refreshAt - now()) / 1000))
     }
   })
+  const secretReloads = new Counter({
+    name: `${METRICS_PREFIX}secret_reloads_total`,
+    help: 'Changes of *_FILE secrets seen at run time, by variable and result: applied, or ignored (empty, unreadable or invalid)',
+    labelNames: ['secret', 'result'] as const,
+    registers
+  })
   new Gauge({
     name: `${METRICS_PREFIX}build_info`,
     help: 'Always 1; the version is in the label',
@@ -240,6 +250,18 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
     registry.registerMetric(queueWaitHistogram as unknown as Metric)
   }
 
+  function watchSecrets (names: readonly string[]): void {
+    for (const secret of names) {
+      secretReloads.labels(secret, 'applied').inc(0)
+      secretReloads.labels(secret, 'ignored').inc(0)
+    }
+  }
+
+  // Rare (a rotation): the label object may be made each time.
+  function secretReload (secret: string, result: 'applied' | 'ignored'): void {
+    secretReloads.inc({ secret, result })
+  }
+
   return {
     registry,
     contentType: registry.contentType,
@@ -249,6 +271,8 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
     watchToken,
     watchLimits,
     queueWait,
+    watchSecrets,
+    secretReload,
     render: () => registry.metrics()
   }
 }

@@ -1,4 +1,4 @@
-// Process signals, in one place: the first SIGTERM or SIGINT stops gracefully, a second one ends at once.
+// Process signals, in one place: the first SIGTERM or SIGINT stops gracefully, a second one ends at once; SIGHUP re-reads.
 import type { Logger } from 'pino'
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const
@@ -7,12 +7,14 @@ const SIGNALS = ['SIGTERM', 'SIGINT'] as const
  * Runs `stop` on the first SIGTERM or SIGINT and resolves with the exit code: 0 once it has
  * finished, 1 if it failed, and 1 at once on a second signal, whatever is still draining. The
  * listeners are removed once the code is known, so a later signal has Node's default effect.
+ * With `reload`, SIGHUP runs it instead of ending the process (its default) until then.
  */
-export function stopOnSignals (stop: () => Promise<void>, log: Logger): Promise<number> {
+export function stopOnSignals (stop: () => Promise<void>, log: Logger, reload?: () => void): Promise<number> {
   return new Promise((resolve) => {
     let signalled = false
     function settle (code: number): void {
       for (const name of SIGNALS) process.off(name, onSignal)
+      if (reload !== undefined) process.off('SIGHUP', reload)
       resolve(code)
     }
     function onSignal (signal: NodeJS.Signals): void {
@@ -29,5 +31,6 @@ export function stopOnSignals (stop: () => Promise<void>, log: Logger): Promise<
       })
     }
     for (const name of SIGNALS) process.on(name, onSignal)
+    if (reload !== undefined) process.on('SIGHUP', reload)
   })
 }

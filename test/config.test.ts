@@ -48,7 +48,7 @@ t.test('defaults', async (t) => {
     adminPort: undefined,
     proxySocket: undefined,
     proxySocketMode: 0o660,
-    accessKey: undefined,
+    accessKeys: [],
     allowUnauthenticatedRemote: false,
     allowedHosts: [],
     corsOrigins: [],
@@ -62,6 +62,8 @@ t.test('defaults', async (t) => {
     upstreamRateBurst: 0,
     upstreamQueueTimeoutMs: 10000,
     upstreamQueueMax: 1000,
+    secretFiles: {},
+    secretsPollMs: 5000,
     warnings: []
   })
 })
@@ -104,7 +106,7 @@ t.test('every variable is read', async (t) => {
     loginAs: 'sub-account-1',
     proxyHost: '0.0.0.0',
     proxyPort: 9000,
-    accessKey: 'access-key-0123456789abcdef',
+    accessKeys: ['access-key-0123456789abcdef'],
     allowedHosts: ['roecny-proxy', '10.0.0.7'],
     corsOrigins: ['http://localhost:3000'],
     allowMethods: ['GET', 'HEAD'],
@@ -346,10 +348,11 @@ t.test('who may call and what is forwarded', async (t) => {
     const dir = t.testdir({ key: `\n${ACCESS_KEY}\n`, loose: ACCESS_KEY, empty: '', control: `${ACCESS_KEY}\u0000` })
     chmodSync(join(dir, 'key'), 0o600)
     chmodSync(join(dir, 'loose'), 0o644)
-    t.equal(loadConfig(BASE).accessKey, undefined)
-    t.equal(loadConfig({ ...BASE, PROXY_ACCESS_KEY: ACCESS_KEY }).accessKey, ACCESS_KEY)
+    t.same(loadConfig(BASE).accessKeys, [])
+    t.same(loadConfig({ ...BASE, PROXY_ACCESS_KEY: ACCESS_KEY }).accessKeys, [ACCESS_KEY])
     const fromFile = loadConfig({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'key') })
-    t.equal(fromFile.accessKey, ACCESS_KEY)
+    t.same(fromFile.accessKeys, [ACCESS_KEY])
+    t.same(fromFile.secretFiles, { PROXY_ACCESS_KEY_FILE: join(dir, 'key') })
     t.same(fromFile.warnings, [], 'a 0600 file raises no warning')
     t.same(loadConfig({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'loose') }).warnings, [WORLD_READABLE('PROXY_ACCESS_KEY_FILE', '0644')])
     t.same(problemsOf({ ...BASE, PROXY_ACCESS_KEY: ACCESS_KEY, PROXY_ACCESS_KEY_FILE: join(dir, 'key') }), ['PROXY_ACCESS_KEY and PROXY_ACCESS_KEY_FILE are both set; set only one'])
@@ -364,6 +367,27 @@ t.test('who may call and what is forwarded', async (t) => {
     const shortFile = join(dir, 'short')
     writeFileSync(shortFile, 'short', { mode: 0o600 })
     t.same(loadConfig({ ...BASE, PROXY_ACCESS_KEY_FILE: shortFile }).warnings, ['PROXY_ACCESS_KEY_FILE holds fewer than 16 characters; use a long random value (e.g. 32 random bytes, hex-encoded)'])
+  })
+
+  t.test('PROXY_ACCESS_KEY_FILE may hold several keys, one per line; blank lines and # comments are ignored', async (t) => {
+    const NEXT_KEY = 'access-key-next-fedcba9876543210'
+    const dir = t.testdir({
+      two: `# the key the clients use now\n${ACCESS_KEY}\n\n  ${NEXT_KEY}  \r\n# ${ACCESS_KEY} repeated below\n${ACCESS_KEY}\n`,
+      comments: '# no key yet\n\n#another\n',
+      control: `${ACCESS_KEY}\n${NEXT_KEY}\u0007\n`,
+      short: `${ACCESS_KEY}\nshort\n`
+    })
+    for (const name of ['two', 'comments', 'control', 'short']) chmodSync(join(dir, name), 0o600)
+    const config = loadConfig({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'two') })
+    t.same(config.accessKeys, [ACCESS_KEY, NEXT_KEY], 'trimmed, in order, each once')
+    t.ok(Object.isFrozen(config.accessKeys))
+    t.same(config.warnings, [])
+    t.same(problemsOf({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'comments') }), ['PROXY_ACCESS_KEY_FILE holds no key (only blank lines and # comments)'])
+    const control = problemsOf({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'control') })
+    t.same(control, ['PROXY_ACCESS_KEY_FILE must not contain control characters or characters beyond Latin-1'])
+    t.notOk(control.join('\n').includes(NEXT_KEY))
+    t.same(loadConfig({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'short') }).warnings, ['PROXY_ACCESS_KEY_FILE holds a key of fewer than 16 characters; use a long random value (e.g. 32 random bytes, hex-encoded)'])
+    t.same(loadConfig({ ...BASE, PROXY_ACCESS_KEY: `${ACCESS_KEY} ${NEXT_KEY}` }).accessKeys, [`${ACCESS_KEY} ${NEXT_KEY}`], 'PROXY_ACCESS_KEY is always one key')
   })
 
   t.test('*_FILE secrets that group or others may read raise warnings', async (t) => {
@@ -489,6 +513,33 @@ t.test('who may call and what is forwarded', async (t) => {
   })
 })
 
+t.test('file secrets are listed for re-reading; SECRETS_POLL_MS', async (t) => {
+  const bundle = `${rootCertificates[0] as string}\n`
+  const dir = t.testdir({ id: CLIENT_ID, key: API_KEY, access: 'access-key-0123456789abcdef', ca: bundle })
+  for (const name of ['id', 'key', 'access']) chmodSync(join(dir, name), 0o600)
+  const config = loadConfig({
+    ROECNY_BASE_URL: BASE.ROECNY_BASE_URL,
+    ROECNY_CLIENT_ID_FILE: join(dir, 'id'),
+    ROECNY_API_KEY_FILE: join(dir, 'key'),
+    PROXY_ACCESS_KEY_FILE: join(dir, 'access'),
+    ROECNY_CA_FILE: join(dir, 'ca'),
+    SECRETS_POLL_MS: '0'
+  })
+  t.same(config.secretFiles, {
+    ROECNY_CLIENT_ID_FILE: join(dir, 'id'),
+    ROECNY_API_KEY_FILE: join(dir, 'key'),
+    PROXY_ACCESS_KEY_FILE: join(dir, 'access'),
+    ROECNY_CA_FILE: join(dir, 'ca')
+  })
+  t.ok(Object.isFrozen(config.secretFiles))
+  t.equal(config.secretsPollMs, 0, '0: file events and SIGHUP only')
+  t.same(loadConfig({ ...BASE, ROECNY_API_KEY: undefined, ROECNY_API_KEY_FILE: join(dir, 'key') }).secretFiles, { ROECNY_API_KEY_FILE: join(dir, 'key') }, 'values from the environment are not listed')
+  t.equal(loadConfig({ ...BASE, SECRETS_POLL_MS: '60000' }).secretsPollMs, 60000)
+  for (const value of ['-1', '1.5', 'often', '2147483648']) {
+    t.same(problemsOf({ ...BASE, SECRETS_POLL_MS: value }), ['SECRETS_POLL_MS must be an integer from 0 to 2147483647'], value)
+  }
+})
+
 t.test('several problems are reported together', async (t) => {
   const problems = problemsOf({
     ROECNY_BASE_URL: 'http://api.roecny.example',
@@ -567,7 +618,7 @@ t.test('config.example.env is a working demo configuration that documents every 
     'ADMIN_HOST', 'ADMIN_PORT', 'ROECNY_CA_FILE', 'PROXY_SOCKET', 'PROXY_SOCKET_MODE', 'PROXY_ACCESS_KEY', 'PROXY_ACCESS_KEY_FILE',
     'PROXY_ALLOW_UNAUTHENTICATED_REMOTE', 'PROXY_ALLOWED_HOSTS', 'PROXY_CORS_ORIGINS', 'PROXY_ALLOW_METHODS', 'PROXY_ALLOW_PATHS',
     'PROXY_DENY_PATHS', 'PROXY_MAX_BODY_BYTES', 'UPSTREAM_MAX_IN_FLIGHT', 'UPSTREAM_RATE_LIMIT', 'UPSTREAM_RATE_BURST',
-    'UPSTREAM_QUEUE_TIMEOUT_MS', 'UPSTREAM_QUEUE_MAX'
+    'UPSTREAM_QUEUE_TIMEOUT_MS', 'UPSTREAM_QUEUE_MAX', 'SECRETS_POLL_MS'
   ]) {
     t.match(text, new RegExp(`^#? ?${name}=`, 'm'), name)
   }

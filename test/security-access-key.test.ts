@@ -10,7 +10,7 @@ import { startStack } from './helpers/stack.js'
 const KEY = 'k3y-7b1f0c9e2d4a6b8c0e1f'
 
 test('proxied requests without the right x-proxy-key get 401 PROXY_ACCESS_DENIED and reach nothing', async (t) => {
-  const stack = await startStack(t, { config: { accessKey: KEY } })
+  const stack = await startStack(t, { config: { accessKeys: [KEY] } })
   const view = upstreamView(stack.mock)
   const wrong: Array<Record<string, string>> = [
     {},
@@ -38,7 +38,7 @@ test('proxied requests without the right x-proxy-key get 401 PROXY_ACCESS_DENIED
 })
 
 test('the right key goes through and is never forwarded', async (t) => {
-  const stack = await startStack(t, { config: { accessKey: KEY } })
+  const stack = await startStack(t, { config: { accessKeys: [KEY] } })
   const response = await send(stack.url, { target: '/api/v1/echo/ok', headers: { 'X-Proxy-Key': KEY } })
   t.equal(response.status, 200)
   const echoed = JSON.parse(response.body) as { headers: Record<string, string> }
@@ -51,7 +51,7 @@ test('the right key goes through and is never forwarded', async (t) => {
 })
 
 test('probes need no key', async (t) => {
-  const stack = await startStack(t, { config: { accessKey: KEY } })
+  const stack = await startStack(t, { config: { accessKeys: [KEY] } })
   for (const target of ['/-/healthz', '/-/readyz']) t.equal((await send(stack.url, { target })).status, 200, target)
 })
 

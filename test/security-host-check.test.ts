@@ -83,7 +83,7 @@ test('PROXY_ALLOWED_HOSTS=* turns the check off', async (t) => {
 
 test('the bound address is accepted: a proxy bound to 10.1.2.3 answers Host 10.1.2.3:8080', async (t) => {
   // Only the app is built (nothing listens on 10.1.2.3); /-/status carries the Host check like a proxied request.
-  const { app } = await buildTestApp(t, { config: { proxyHost: '10.1.2.3', proxyPort: 8080, accessKey: 'an-access-key-0123456789' } })
+  const { app } = await buildTestApp(t, { config: { proxyHost: '10.1.2.3', proxyPort: 8080, accessKeys: ['an-access-key-0123456789'] } })
   const headers = { 'x-proxy-key': 'an-access-key-0123456789' }
   t.equal((await app.inject({ url: '/-/status', headers: { ...headers, host: '10.1.2.3:8080' } })).statusCode, 200)
   t.equal((await app.inject({ url: '/-/status', headers: { ...headers, host: '10.1.2.3' } })).statusCode, 200)

@@ -101,7 +101,7 @@ test('with PROXY_CORS_ORIGINS a listed origin calls through and may read the ans
 })
 
 test('a listed origin can read the proxy\'s own errors', async (t) => {
-  const stack = await startStack(t, { config: { corsOrigins: [APP_ORIGIN], accessKey: 'browser-app-key-0123456789', allowMethods: ['GET', 'POST'] } })
+  const stack = await startStack(t, { config: { corsOrigins: [APP_ORIGIN], accessKeys: ['browser-app-key-0123456789'], allowMethods: ['GET', 'POST'] } })
   const view = upstreamView(stack.mock)
   // The preflight needs no key (a browser sends none with it); the request itself does.
   const preflight = await send(stack.url, { method: 'OPTIONS', target: '/api/v1/echo/x', headers: { Origin: APP_ORIGIN, 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'x-proxy-key' } })

@@ -68,7 +68,7 @@ test('at LOG_LEVEL=trace, every guard and every error: no line, body or status h
     config: {
       logLevel: 'trace',
       apiKey: API_KEY,
-      accessKey: ACCESS_KEY,
+      accessKeys: [ACCESS_KEY],
       corsOrigins: ['http://localhost:3000'],
       denyPaths: ['/api/v1/echo/denied/**'],
       maxBodyBytes: 4096

@@ -43,7 +43,7 @@ test('serves on the socket with mode 0660, any Host, and removes the file on shu
 
 test('PROXY_SOCKET_MODE sets the mode; the access key still applies', async (t) => {
   const path = join(socketDir(t), 'proxy.sock')
-  const stack = await startStack(t, { config: { proxySocket: path, proxySocketMode: 0o600, accessKey: 'socket-access-key-0123456789' } })
+  const stack = await startStack(t, { config: { proxySocket: path, proxySocketMode: 0o600, accessKeys: ['socket-access-key-0123456789'] } })
   t.equal(statSync(path).mode & 0o777, 0o600)
   const view = upstreamView(stack.mock)
   expectProxyError(t, await send(stack.url, { target: '/api/v1/balances/current' }), 401, 'PROXY_ACCESS_DENIED', 'no key')

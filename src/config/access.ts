@@ -1,12 +1,12 @@
 // Who may call the proxy, on which listener, and what it forwards: the access key, the socket, hosts, origins, methods, paths, body size.
-import { METHODS } from 'node:http'
+import { METHODS } from '../node-http.js'
 import type { Config } from '../config.js'
 import { isLoopbackHost, validHost } from '../hosts.js'
-import { readCaFile, secret } from './secret-files.js'
+import { accessKeys as readAccessKeys, readCaFile } from './secret-files.js'
 import { defaultOf } from './variables.js'
 import type { ProxyEnv } from './variables.js'
 
-export type AccessSettings = Pick<Config, 'proxySocket' | 'proxySocketMode' | 'accessKey' | 'allowUnauthenticatedRemote' |
+export type AccessSettings = Pick<Config, 'proxySocket' | 'proxySocketMode' | 'accessKeys' | 'allowUnauthenticatedRemote' |
 'allowedHosts' | 'corsOrigins' | 'allowMethods' | 'allowPaths' | 'denyPaths' | 'maxBodyBytes' | 'upstreamCa'>
 
 /** Shorter access keys are accepted with a warning: a local attacker can try keys as fast as the proxy answers. */
@@ -131,10 +131,10 @@ function parsePathPatterns (name: string, raw: string | undefined, problems: str
 
 /** Who may call the proxy, on which listener, and what it forwards; with the problems and warnings they raise. */
 export function accessSettings (data: Record<string, string>, parsed: ProxyEnv | undefined, problems: string[], warnings: string[]): AccessSettings {
-  const accessKey = secret('PROXY_ACCESS_KEY', data, problems, warnings, false)
-  if (accessKey !== undefined && accessKey.length < MIN_ACCESS_KEY_LENGTH) {
+  const accessKeys = readAccessKeys(data, problems, warnings)
+  if (accessKeys.some((key) => key.length < MIN_ACCESS_KEY_LENGTH)) {
     const source = data.PROXY_ACCESS_KEY !== undefined ? 'PROXY_ACCESS_KEY' : 'PROXY_ACCESS_KEY_FILE'
-    warnings.push(`${source} holds fewer than ${MIN_ACCESS_KEY_LENGTH} characters; use a long random value (e.g. 32 random bytes, hex-encoded)`)
+    warnings.push(`${source} holds ${accessKeys.length > 1 ? 'a key of ' : ''}fewer than ${MIN_ACCESS_KEY_LENGTH} characters; use a long random value (e.g. 32 random bytes, hex-encoded)`)
   }
   const proxySocket = data.PROXY_SOCKET
   // A longer path is silently cut to fit the socket address: the proxy would listen somewhere else.
@@ -157,14 +157,14 @@ export function accessSettings (data: Record<string, string>, parsed: ProxyEnv |
   // The rule follows the address the proxy binds, so a typo cannot open it up: only loopback goes without a key.
   const allowUnauthenticatedRemote = parsed?.PROXY_ALLOW_UNAUTHENTICATED_REMOTE ?? data.PROXY_ALLOW_UNAUTHENTICATED_REMOTE === 'true'
   const host = data.PROXY_HOST ?? defaultOf('PROXY_HOST') as string
-  if (proxySocket === undefined && accessKey === undefined && validHost(host) && !isLoopbackHost(host)) {
+  if (proxySocket === undefined && accessKeys.length === 0 && validHost(host) && !isLoopbackHost(host)) {
     if (allowUnauthenticatedRemote) warnings.push(REMOTE_WARNING)
     else problems.push(REMOTE_PROBLEM)
   }
   return {
     proxySocket,
     proxySocketMode,
-    accessKey,
+    accessKeys,
     allowUnauthenticatedRemote,
     allowedHosts: parseAllowedHosts(data.PROXY_ALLOWED_HOSTS, problems),
     corsOrigins: parseCorsOrigins(data.PROXY_CORS_ORIGINS, problems),

@@ -94,7 +94,8 @@ export const PROXY_VARIABLES = {
     schema: { type: 'string', enum: LOG_LEVELS, default: 'info' },
     problem: `must be one of ${LOG_LEVELS.join(', ')}`,
     help: LOG_LEVELS.join('|')
-  }
+  },
+  SECRETS_POLL_MS: integer(0, MAX_TIMER_MS, 5000, 'milliseconds between re-reads of the *_FILE secrets when no file event comes; 0: events and SIGHUP only')
 } satisfies Record<string, Variable>
 
 /** What the `mock` command reads: it needs no Roecny variable at all. */
@@ -137,6 +138,7 @@ export interface ProxyEnv {
   UPSTREAM_QUEUE_TIMEOUT_MS: number
   UPSTREAM_QUEUE_MAX: number
   LOG_LEVEL: string
+  SECRETS_POLL_MS: number
 }
 
 export interface MockEnv { MOCK_HOST: string, MOCK_PORT: number }

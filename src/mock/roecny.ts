@@ -1,7 +1,7 @@
 // The mock Roecny API: a real HTTP server with the vendor's login endpoint, a few protected
 // routes and switches that make it fail in each way the proxy must handle.
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
-import { createServer } from 'node:http'
+import { createServer } from '../node-http.js'
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
@@ -91,6 +91,11 @@ export interface MockRoecny {
   readonly inFlight: number
   /** The highest `inFlight` seen; a test may set it back to 0. */
   peakInFlight: number
+  /**
+   * The client ID and API key pairs a login is accepted with (at first the one from the options).
+   * Replace it to rotate: e.g. both the old and the new key during a roll-over, then the new one only.
+   */
+  acceptedCredentials: Array<{ clientId: string, apiKey: string }>
   /** Every token issued so far, oldest first. */
   readonly issuedTokens: string[]
   /** Requests to `/api/v1/test/held` waiting for `releaseHeld()`; each entry resolves when its client went away. */
@@ -204,7 +209,8 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
       sendJson(res, behaviour.status, { code: behaviour.status === 429 ? 'too_many_requests' : 'login_failed', message: `mock login answered ${behaviour.status}` }, headers)
       return
     }
-    if (!sameSecret(req.headers['x-client-id'], clientId) || !sameSecret(req.headers['x-api-key'], apiKey)) {
+    const accepted = mock.acceptedCredentials.some((pair) => sameSecret(req.headers['x-client-id'], pair.clientId) && sameSecret(req.headers['x-api-key'], pair.apiKey))
+    if (!accepted) {
       sendJson(res, 401, { code: 'credentials_invalid', message: 'The client ID or API key is not valid' }, headers)
       return
     }
@@ -385,6 +391,7 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     apiQueue,
     get inFlight () { return inFlight },
     peakInFlight: 0,
+    acceptedCredentials: [{ clientId, apiKey }],
     issuedTokens,
     held,
     releaseLogins () {

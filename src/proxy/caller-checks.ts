@@ -1,10 +1,10 @@
 // Who is calling: one Host line naming this proxy, a listed browser origin (or none), the access key.
-import { hash, timingSafeEqual } from 'node:crypto'
 import { isIP } from 'node:net'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
 import { sendProxyError } from '../errors.js'
 import { LOOPBACK_NAMES } from '../hosts.js'
+import type { AccessKeys } from './access-keys.js'
 import { answerPreflight } from './cors.js'
 
 const LEFT_BRACKET = 0x5b
@@ -47,20 +47,16 @@ function spellings (host: string): string[] {
   return isIP(name) === 6 ? [name, `[${name}]`] : [name]
 }
 
-/** One-shot SHA-256 (no Hash object per request); both sides hash the JS string the same way. */
-function accessKeyDigest (key: string): Buffer {
-  return hash('sha256', key, 'buffer') as unknown as Buffer // @types/node 20 types the result as a string whatever the encoding
-}
-
 /** A check that answers the request itself and returns true when it must not go on. */
 export type RequestCheck = (request: FastifyRequest, reply: FastifyReply) => boolean
 
-/** Host, browser origin (and the CORS preflight) and access key. */
-export function createCallerCheck (config: Config): RequestCheck {
+/** Host, browser origin (and the CORS preflight) and access key; `accessKeys` may be replaced at run time. */
+export function createCallerCheck (config: Config, accessKeys: AccessKeys): RequestCheck {
   const hostCheck = config.proxySocket === undefined && !config.allowedHosts.includes('*')
   const hosts = new Set([...LOOPBACK_NAMES, ...spellings(config.proxyHost), ...config.allowedHosts.flatMap(spellings)])
   const origins = new Set(config.corsOrigins)
-  const keyDigest = config.accessKey === undefined ? undefined : accessKeyDigest(config.accessKey)
+  // Decided once: a file of keys can be rotated, but never emptied (an empty file is ignored).
+  const keyCheck = accessKeys.required
   const methods = config.allowMethods === undefined ? undefined : new Set(config.allowMethods)
   const allowHeader = config.allowMethods?.join(', ')
   // Clients send the same Host on every request: one string comparison instead of a parse.
@@ -107,13 +103,9 @@ export function createCallerCheck (config: Config): RequestCheck {
         return true
       }
     }
-    if (keyDigest !== undefined) {
-      const given = headers['x-proxy-key']
-      // Hashing first makes the comparison constant-time whatever the lengths.
-      if (typeof given !== 'string' || !timingSafeEqual(accessKeyDigest(given), keyDigest)) {
-        sendProxyError(reply, 'PROXY_ACCESS_DENIED')
-        return true
-      }
+    if (keyCheck && !accessKeys.accepts(headers['x-proxy-key'])) {
+      sendProxyError(reply, 'PROXY_ACCESS_DENIED')
+      return true
     }
     return false
   }

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, 
 import type { Config } from '../config.js'
 import { rawProxyError, sendProxyError } from '../errors.js'
 import { bodyLimitHook } from './body-limit.js'
+import { AccessKeys } from './access-keys.js'
 import { createCallerCheck } from './caller-checks.js'
 import { corsHeadersHook } from './cors.js'
 import { createTargetCheck } from './target-checks.js'
@@ -30,8 +31,9 @@ export interface GuardState {
   readonly closing: boolean
 }
 
-export function createGuards (config: Config, state: GuardState): Guards {
-  const checkCaller = createCallerCheck(config)
+/** `accessKeys`: the keys callers may present, replaceable at run time (default: the configured ones, fixed). */
+export function createGuards (config: Config, state: GuardState, accessKeys = new AccessKeys(config.accessKeys)): Guards {
+  const checkCaller = createCallerCheck(config, accessKeys)
   const checkRequest = createTargetCheck(config)
 
   function refused (request: FastifyRequest, reply: FastifyReply): boolean {

@@ -1,5 +1,5 @@
 // The request target: its path and query, the proxy's own paths, the methods never forwarded, the login path, and the one normal form the policies compare.
-import { METHODS } from 'node:http'
+import { METHODS } from '../node-http.js'
 
 /** Roecny's login endpoint, below the base URL's path prefix. */
 export const LOGIN_PATH = '/api/v1/authentication/login'

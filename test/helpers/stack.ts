@@ -5,6 +5,7 @@ import { Pool } from 'undici'
 import { buildApp } from '../../src/app.js'
 import type { AppState } from '../../src/app.js'
 import { systemClock } from '../../src/clock.js'
+import { loadConfig } from '../../src/config.js'
 import type { Config } from '../../src/config.js'
 import { createLogger } from '../../src/log.js'
 import { startMockRoecny } from '../../src/mock/roecny.js'
@@ -65,13 +66,22 @@ export interface StackOptions {
   beforeProxy?: (mock: MockRoecny) => void
   /** Wait for the first login before returning (default true). */
   ready?: boolean
+  /**
+   * Read the configuration from these variables with loadConfig, as `serve` does (ROECNY_BASE_URL
+   * is the mock's; PROXY_PORT defaults to 0 and LOG_LEVEL to trace), instead of testConfig; `config`
+   * still overrides.
+   */
+  env?: Record<string, string>
 }
 
 /** The mock and the proxy in front of it, both stopped when `t` ends. */
 export async function startStack (t: Teardown, options: StackOptions = {}): Promise<Stack> {
   const mock = await startMock(t, options.mock)
   options.beforeProxy?.(mock)
-  const config = testConfig({ baseUrl: mock.url + (options.baseUrlSuffix ?? ''), ...options.config })
+  const baseUrl = mock.url + (options.baseUrlSuffix ?? '')
+  const config = options.env === undefined
+    ? testConfig({ baseUrl, ...options.config })
+    : Object.freeze({ ...loadConfig({ PROXY_PORT: '0', LOG_LEVEL: 'trace', ...options.env, ROECNY_BASE_URL: baseUrl }), ...options.config })
   const { stream, logs } = captureLogs()
   const proxy = await startProxy(config, { logger: createLogger(config.logLevel, stream), clock: options.clock })
   let closed: Promise<void> | undefined
