@@ -3,6 +3,8 @@ import Fastify, { LogController } from 'fastify'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { sendProxyError } from './errors.js'
+import { limitConnections, listenerOptions } from './listener.js'
+import type { ListenerLimits } from './listener.js'
 import type { ProxyMetrics } from './metrics.js'
 import type { TokenSource } from './token/token-source.js'
 import { VERSION } from './version.js'
@@ -90,6 +92,8 @@ export async function adminRoutes (app: FastifyInstance, options: AdminOptions):
 
 export interface AdminAppDeps extends ProbeOptions {
   logger: Logger
+  /** The same bounds on slow and idle clients as the proxy's listener. */
+  limits: ListenerLimits
 }
 
 /**
@@ -100,10 +104,12 @@ export async function buildAdminApp (deps: AdminAppDeps): Promise<FastifyInstanc
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger, // pino's Logger is a FastifyBaseLogger, as in app.ts
     logController: new LogController({ disableRequestLogging: true }),
+    ...listenerOptions(deps.limits),
     frameworkErrors: function frameworkError (_error: unknown, _request: FastifyRequest, reply: FastifyReply) {
       return sendProxyError(reply, 'PROXY_BAD_REQUEST')
     }
   })
+  limitConnections(app, deps.limits)
   // Probes arrive every few seconds: one debug line each, like the proxy's own routes on its listener.
   app.addHook('onResponse', function accessLog (request, reply, done) {
     request.log.debug({ method: request.method, path: pathOf(request.url), status: reply.statusCode, admin: true }, 'request')

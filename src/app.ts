@@ -7,6 +7,7 @@ import { adminRoutes } from './admin.js'
 import type { AdminState } from './admin.js'
 import type { Config } from './config.js'
 import { sendProxyError } from './errors.js'
+import { limitConnections, listenerOptions } from './listener.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
 import { LOGIN_PATH } from './token/login.js'
@@ -53,8 +54,8 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     logController: new LogController({ disableRequestLogging: true }),
     // Draining is ours: requests arriving after the delay get PROXY_DRAINING, not Fastify's plain 503.
     return503OnClosing: false,
-    // Longer than the usual client pool idle time, so a client never reuses a socket we just closed.
-    keepAliveTimeout: 65_000,
+    // Header and request deadlines, keep-alive, header size.
+    ...listenerOptions(config),
     // A URL the router cannot decode (FST_ERR_BAD_URL) or an over-long parameter: the request is at fault.
     frameworkErrors: function frameworkError (_error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
       return sendProxyError(reply, 'PROXY_BAD_REQUEST')
@@ -62,6 +63,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     // What Node's parser refuses (control characters in the target, a broken request line) gets our 400.
     clientErrorHandler: rejectMalformedRequest
   })
+  limitConnections(app, config)
   app.server.on('connect', rejectConnect)
   const guards = createGuards(config)
 

@@ -57,6 +57,10 @@ Environment (see config.example.env):
   PROXY_ALLOW_METHODS                           methods forwarded, e.g. GET,HEAD (default all)
   PROXY_ALLOW_PATHS, PROXY_DENY_PATHS           path patterns (* one segment, ** any depth; deny wins)
   PROXY_MAX_BODY_BYTES                          larger request bodies get 413 (default no limit)
+  PROXY_HEADERS_TIMEOUT_MS                      request headers must arrive within (default 10000)
+  PROXY_REQUEST_TIMEOUT_MS                      a whole request must arrive within (default 300000; 0 no limit)
+  PROXY_KEEP_ALIVE_TIMEOUT_MS                   idle kept-alive connections close after (default 65000)
+  PROXY_MAX_CONNECTIONS                         connections open at once, per listener (default 4096)
   ADMIN_HOST, ADMIN_PORT                        probes and metrics listener (off unless ADMIN_PORT is set)
   TOKEN_REFRESH_RATIO                           0.5 to 0.95 (default 0.67)
   LOGIN_TIMEOUT_MS, UPSTREAM_TIMEOUT_MS         default 10000, 30000

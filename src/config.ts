@@ -47,6 +47,14 @@ export interface Config {
   readonly denyPaths: readonly string[]
   /** Larger request bodies get 413; undefined sets no limit. */
   readonly maxBodyBytes: number | undefined
+  /** A request's headers must arrive within this, else 408 and the connection is closed (every listener). */
+  readonly headersTimeoutMs: number
+  /** A whole request, body included, must arrive within this (responses are not limited); 0: no limit. */
+  readonly requestTimeoutMs: number
+  /** A kept-alive connection idle this long between requests is closed (every listener). */
+  readonly keepAliveTimeoutMs: number
+  /** Connections open at once on each listener; more are closed as they arrive. */
+  readonly maxConnections: number
   /** PEM certificates from ROECNY_CA_FILE, trusted for the upstream besides the built-in roots. */
   readonly upstreamCa: string | undefined
   /** What an operator should fix but may run with (never a secret's value); logged at start. */
@@ -85,6 +93,8 @@ const MAX_SECRET_FILE_BYTES = 64 * 1024
 const MAX_CA_FILE_BYTES = 1024 * 1024
 const DEFAULT_SOCKET_MODE = 0o660
 const MAX_SOCKET_PATH_BYTES = 107
+/** Far beyond any file-descriptor limit: a cap above it would never apply. */
+const MAX_CONNECTIONS = 1_000_000
 /** Shorter access keys are accepted with a warning: a local attacker can try keys as fast as the proxy answers. */
 const MIN_ACCESS_KEY_LENGTH = 16
 
@@ -145,6 +155,12 @@ const PROXY_VARIABLES: Record<string, Variable> = {
   UPSTREAM_TIMEOUT_MS: integer(1, MAX_TIMER_MS, 30_000),
   SHUTDOWN_DELAY_MS: integer(0, MAX_TIMER_MS, 0),
   SHUTDOWN_TIMEOUT_MS: integer(0, MAX_TIMER_MS, 25_000),
+  PROXY_HEADERS_TIMEOUT_MS: integer(1, MAX_TIMER_MS, 10_000),
+  // A request body still being sent holds its upstream connection (undici does not time out then): bounded by default.
+  PROXY_REQUEST_TIMEOUT_MS: integer(0, MAX_TIMER_MS, 300_000),
+  // Longer than the usual client pool idle time, so a client never reuses a socket we just closed.
+  PROXY_KEEP_ALIVE_TIMEOUT_MS: integer(1, MAX_TIMER_MS, 65_000),
+  PROXY_MAX_CONNECTIONS: integer(1, MAX_CONNECTIONS, 4096),
   LOG_LEVEL: {
     schema: { type: 'string', enum: LOG_LEVELS, default: 'info' },
     problem: `must be one of ${LOG_LEVELS.join(', ')}`
@@ -335,6 +351,10 @@ interface ProxyEnv {
   UPSTREAM_TIMEOUT_MS: number
   SHUTDOWN_DELAY_MS: number
   SHUTDOWN_TIMEOUT_MS: number
+  PROXY_HEADERS_TIMEOUT_MS: number
+  PROXY_REQUEST_TIMEOUT_MS: number
+  PROXY_KEEP_ALIVE_TIMEOUT_MS: number
+  PROXY_MAX_CONNECTIONS: number
   LOG_LEVEL: string
   ADMIN_HOST?: string
   ADMIN_PORT?: number
@@ -424,6 +444,10 @@ export function loadConfig (env: Env): Config {
     problems.push('ADMIN_HOST is set but ADMIN_PORT is not; set ADMIN_PORT to start the admin listener')
   }
   const access = accessSettings(data, parsed, problems, warnings)
+  // Node refuses a request deadline that ends before the header deadline (0 turns the request deadline off).
+  if (parsed !== undefined && parsed.PROXY_REQUEST_TIMEOUT_MS !== 0 && parsed.PROXY_REQUEST_TIMEOUT_MS < parsed.PROXY_HEADERS_TIMEOUT_MS) {
+    problems.push('PROXY_REQUEST_TIMEOUT_MS must be 0 (no limit) or at least PROXY_HEADERS_TIMEOUT_MS')
+  }
   if (problems.length > 0) throw new ConfigError(problems)
   // No problems means every step above produced its value.
   const values = parsed as ProxyEnv
@@ -443,6 +467,10 @@ export function loadConfig (env: Env): Config {
     upstreamTimeoutMs: values.UPSTREAM_TIMEOUT_MS,
     shutdownDelayMs: values.SHUTDOWN_DELAY_MS,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+    headersTimeoutMs: values.PROXY_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: values.PROXY_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: values.PROXY_KEEP_ALIVE_TIMEOUT_MS,
+    maxConnections: values.PROXY_MAX_CONNECTIONS,
     logLevel: values.LOG_LEVEL,
     // Loopback unless told otherwise, like the proxy listener: exposing probes is the operator's choice.
     adminHost: values.ADMIN_PORT === undefined ? undefined : values.ADMIN_HOST ?? DEFAULT_ADMIN_HOST,

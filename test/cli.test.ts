@@ -105,7 +105,7 @@ t.test('in process', async (t) => {
       const { code, stdout, stderr } = await run([flag], { ROECNY_API_KEY: SECRET_KEY })
       t.equal(code, EXIT_OK)
       t.equal(stderr, '')
-      for (const word of ['serve', 'demo', 'mock', 'check', '--env-file', '--version', 'ROECNY_BASE_URL', 'ROECNY_API_KEY_FILE', 'ROECNY_CLIENT_ID_FILE', 'ROECNY_ALLOW_INSECURE_HTTP', 'PROXY_PORT', 'MOCK_PORT', 'LOG_LEVEL', '78']) {
+      for (const word of ['serve', 'demo', 'mock', 'check', '--env-file', '--version', 'ROECNY_BASE_URL', 'ROECNY_API_KEY_FILE', 'ROECNY_CLIENT_ID_FILE', 'ROECNY_ALLOW_INSECURE_HTTP', 'PROXY_PORT', 'PROXY_HEADERS_TIMEOUT_MS', 'PROXY_REQUEST_TIMEOUT_MS', 'PROXY_KEEP_ALIVE_TIMEOUT_MS', 'PROXY_MAX_CONNECTIONS', 'MOCK_PORT', 'LOG_LEVEL', '78']) {
         t.match(stdout, word)
       }
       t.notMatch(stdout, SECRET_KEY)

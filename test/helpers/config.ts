@@ -34,6 +34,10 @@ export function testConfig (overrides: Partial<Config> = {}): Config {
     allowPaths: undefined,
     denyPaths: [],
     maxBodyBytes: undefined,
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 300_000,
+    keepAliveTimeoutMs: 65_000,
+    maxConnections: 4096,
     upstreamCa: undefined,
     warnings: [],
     ...overrides
