@@ -3,7 +3,7 @@ import Fastify, { LogController } from 'fastify'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { sendProxyError } from './errors.js'
-import { limitConnections, listenerOptions } from './listener.js'
+import { guardConnections, listenerOptions } from './listener.js'
 import type { ListenerLimits } from './listener.js'
 import type { ProxyMetrics } from './metrics.js'
 import type { TokenSource } from './token/token-source.js'
@@ -109,7 +109,7 @@ export async function buildAdminApp (deps: AdminAppDeps): Promise<FastifyInstanc
       return sendProxyError(reply, 'PROXY_BAD_REQUEST')
     }
   })
-  limitConnections(app, deps.limits)
+  guardConnections(app, deps.limits)
   // Probes arrive every few seconds: one debug line each, like the proxy's own routes on its listener.
   app.addHook('onResponse', function accessLog (request, reply, done) {
     request.log.debug({ method: request.method, path: pathOf(request.url), status: reply.statusCode, admin: true }, 'request')

@@ -7,12 +7,12 @@ import { adminRoutes } from './admin.js'
 import type { AdminState } from './admin.js'
 import type { Config } from './config.js'
 import { sendProxyError } from './errors.js'
-import { limitConnections, listenerOptions } from './listener.js'
+import { guardConnections, listenerOptions } from './listener.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
 import { LOGIN_PATH } from './token/login.js'
 import { registerForwarding } from './proxy/forward.js'
-import { createGuards, rejectConnect, rejectMalformedRequest } from './proxy/guards.js'
+import { createGuards } from './proxy/guards.js'
 import type { TokenSource } from './token/token-source.js'
 
 export interface AppDeps {
@@ -54,17 +54,14 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     logController: new LogController({ disableRequestLogging: true }),
     // Draining is ours: requests arriving after the delay get PROXY_DRAINING, not Fastify's plain 503.
     return503OnClosing: false,
-    // Header and request deadlines, keep-alive, header size.
+    // Header and request deadlines, keep-alive, header size; what Node's parser refuses gets our 400.
     ...listenerOptions(config),
     // A URL the router cannot decode (FST_ERR_BAD_URL) or an over-long parameter: the request is at fault.
     frameworkErrors: function frameworkError (_error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
       return sendProxyError(reply, 'PROXY_BAD_REQUEST')
-    },
-    // What Node's parser refuses (control characters in the target, a broken request line) gets our 400.
-    clientErrorHandler: rejectMalformedRequest
+    }
   })
-  limitConnections(app, config)
-  app.server.on('connect', rejectConnect)
+  guardConnections(app, config)
   const guards = createGuards(config)
 
   app.addHook('onRequest', function guard (request, reply, done) {

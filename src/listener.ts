@@ -1,6 +1,7 @@
-// What every listener gets: bounds on slow and idle clients.
+// What every listener gets: bounds on slow and idle clients, and answers for the connections Node's HTTP parser refuses or hands over.
 import type { Server, ServerOptions } from 'node:http'
 import type { FastifyInstance } from 'fastify'
+import { rejectConnect, rejectMalformedRequest } from './proxy/guards.js'
 
 export interface ListenerLimits {
   /** From a request's first byte (or the connection's) to the end of its headers. */
@@ -22,9 +23,10 @@ export interface ListenerOptions {
   http: ServerOptions
   requestTimeout: number
   keepAliveTimeout: number
+  clientErrorHandler: typeof rejectMalformedRequest
 }
 
-/** The Fastify options that set a listener's limits. */
+/** The Fastify options that set a listener's limits; the clientError handler answers what the parser refused. */
 export function listenerOptions (limits: ListenerLimits): ListenerOptions {
   return {
     http: {
@@ -36,12 +38,19 @@ export function listenerOptions (limits: ListenerLimits): ListenerOptions {
       connectionsCheckingInterval: Math.min(MAX_CHECKING_INTERVAL_MS, Math.ceil(limits.headersTimeoutMs / 4))
     },
     requestTimeout: limits.requestTimeoutMs,
-    keepAliveTimeout: limits.keepAliveTimeoutMs
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    clientErrorHandler: rejectMalformedRequest
   }
 }
 
-/** What listenerOptions cannot say: the connection cap. */
-export function limitConnections (app: FastifyInstance, limits: ListenerLimits): void {
+/**
+ * What listenerOptions cannot say: the connection cap, and CONNECT, which Node hands over as a bare
+ * socket (it would otherwise drop the connection without a word). No 'upgrade' listener is added on
+ * purpose: without one, Node serves a request with Upgrade as a plain request, through the guards
+ * (Upgrade is hop-by-hop and never forwarded), and no socket leaves Node's hands.
+ */
+export function guardConnections (app: FastifyInstance, limits: ListenerLimits): void {
   const server: Server = app.server
   server.maxConnections = limits.maxConnections
+  server.on('connect', rejectConnect)
 }
