@@ -11,7 +11,7 @@ import { guardConnections, listenerOptions } from './listener.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
 import { LOGIN_PATH } from './token/login.js'
-import { registerForwarding } from './proxy/forward.js'
+import { addForwardedMethods, registerForwarding } from './proxy/forward.js'
 import { createGuards } from './proxy/guards.js'
 import type { TokenSource } from './token/token-source.js'
 
@@ -134,6 +134,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     return sendProxyError(reply, 'PROXY_METHOD_NOT_ALLOWED')
   })
 
+  addForwardedMethods(app)
   await app.register(adminRoutes, {
     tokens: deps.tokens,
     state,

@@ -106,15 +106,23 @@ export function abortableDispatcher (pool: Dispatcher): Pick<Dispatcher, 'reques
   } as unknown as Pick<Dispatcher, 'request'> // reply-from only calls request(options, callback)
 }
 
+/**
+ * Fastify routes the common methods; the WebDAV and other extension methods Node parses are added.
+ * Called before any route is declared, so that the proxy's own catch-all for /-/ takes them too
+ * (added later, they reached only the forwarding route, and /-/ paths were forwarded).
+ */
+export function addForwardedMethods (app: FastifyInstance): void {
+  for (const method of FORWARDED_METHODS) {
+    if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true })
+  }
+}
+
 export async function registerForwarding (app: FastifyInstance, options: ForwardOptions): Promise<void> {
   const { config, tokens } = options
   const prefix = config.upstreamPathPrefix
   const stripCors = config.corsOrigins.length === 0
 
-  // Fastify routes the common methods; the WebDAV and other extension methods Node parses are added.
-  for (const method of FORWARDED_METHODS) {
-    if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true })
-  }
+  addForwardedMethods(app)
   app.decorateRequest('roecnyToken', '')
   app.decorateRequest('upstreamStart', 0)
   app.decorateRequest('upstreamMs', -1)
