@@ -353,13 +353,17 @@ function ignoreSocketError (): void {}
  * the parser's error carries the raw bytes, headers (and so credentials) included.
  * Node has already given the socket an error listener of its own, so a reset after this ends only it.
  */
-export function rejectMalformedRequest (this: FastifyInstance, error: Error & { code?: string }, socket: Duplex): void {
+export function rejectMalformedRequest (this: FastifyInstance, error: Error & { code?: string, rawPacket?: unknown }, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return
   this.log.debug({ parserError: error.code }, 'malformed request refused')
   let answer: string
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') answer = 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'
   else if (error.code === 'HPE_HEADER_OVERFLOW') answer = 'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'
   else answer = rawProxyError('PROXY_BAD_REQUEST')
+  // The answer to HEAD has no body, or the client would read the body as the next answer. The bytes
+  // refused say whether it was one, when the parser gives them (not when the client cut the request).
+  const refused = error.rawPacket
+  if (Buffer.isBuffer(refused) && refused.toString('latin1', 0, 5) === 'HEAD ') answer = answer.slice(0, answer.indexOf('\r\n\r\n') + 4)
   // Written into an answer already on its way, the 400 would corrupt it: the connection is only cut then.
   if (socket.writable && owedResponse(socket)?.headersSent !== true) socket.write(answer)
   socket.destroy()
