@@ -39,6 +39,9 @@ export const FORWARDED_METHODS = METHODS.filter((method) => method !== 'CONNECT'
 /** Response headers that belong to one connection only (RFC 9110 §7.6.1). */
 const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
 
+/** Answers that never carry a body (RFC 9110 §15.3.5, §15.4.5), whatever their Content-Length says. */
+const BODILESS = new Set([204, 304])
+
 /** Upstream failures that mean Roecny did not answer in time. */
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'])
 
@@ -64,6 +67,8 @@ declare module 'fastify' {
     clientGone: ClientGone | null
   }
 }
+
+function ignoreBodyError (): void {}
 
 /** The raw request target split once: path (for the upstream, prefix added) and query. */
 function splitTarget (url: string): { path: string, query: string } {
@@ -170,6 +175,14 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
         replayAfter401(request, reply, res).catch(/* c8 ignore next -- replay never rejects; kept so a bug cannot crash the process */ (err: unknown) => reply.send(err))
         return
       }
+    }
+    if (BODILESS.has(res.statusCode)) {
+      // undici fails a 304 that states the length of the body it did not send, which RFC 9110 allows
+      // (it would become a 500): there is no body to pass on, so its stream is only drained.
+      res.stream.on('error', ignoreBodyError)
+      res.stream.resume()
+      reply.send()
+      return
     }
     reply.send(res.stream)
   }
