@@ -11,7 +11,7 @@ import { guardConnections, listenerOptions } from './listener.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
 import { LOGIN_PATH } from './token/login.js'
-import { addForwardedMethods, registerForwarding } from './proxy/forward.js'
+import { addForwardedMethods, failUpstreamBody, registerForwarding } from './proxy/forward.js'
 import { createGuards } from './proxy/guards.js'
 import type { TokenSource } from './token/token-source.js'
 
@@ -125,6 +125,8 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     if (error.statusCode === 400 || error instanceof URIError) {
       return sendProxyError(reply, 'PROXY_BAD_REQUEST')
     }
+    // Roecny's head arrived, then its body failed before a byte of it went out: Roecny's fault, not ours.
+    if (request.upstreamMs >= 0) return failUpstreamBody(reply, error, metrics.upstreamError)
     request.log.error({ err: { type: error.name, code: error.code, message: error.message } }, 'request failed')
     return sendProxyError(reply, 'PROXY_INTERNAL_ERROR')
   })

@@ -25,6 +25,8 @@ export const FAULTS: Readonly<Record<string, RawAnswer>> = {
   'short-length': rawAnswer(`HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n${HUNDRED}`),
   // Two lengths that disagree: which one frames the body is anybody's guess.
   'duplicate-length': rawAnswer('HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 7\r\n\r\nhello, w'),
+  // A chunk size that is not hexadecimal from the first chunk on: nothing of the body is usable.
+  'bad-first-chunk': rawAnswer('HTTP/1.1 200 OK\r\nset-cookie: session=upstream\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n'),
   // A chunk size that is not hexadecimal, after a good chunk.
   'bad-chunk-size': rawAnswer('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\nworld\r\n0\r\n\r\n'),
   // A chunked body whose chunk is longer than its size says.

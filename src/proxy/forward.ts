@@ -99,6 +99,20 @@ export function classifyUpstreamError (error: unknown): { proxyCode: ProxyErrorC
 }
 
 /**
+ * Roecny's answer broke after its head and before the first byte of its body went to the client (a
+ * bad chunk size, a reset): the client gets the proxy's own 502 or 504, without any of Roecny's
+ * headers, which were already copied onto the reply.
+ */
+export function failUpstreamBody (reply: FastifyReply, error: Error, onUpstreamError: (code: ProxyErrorCode) => void): FastifyReply {
+  const { proxyCode, cause } = classifyUpstreamError(error)
+  // undici's parser errors carry no code: their name says what went wrong.
+  reply.request.log.warn({ upstreamError: cause ?? (error as Error).name, proxyCode }, 'upstream answer unusable')
+  onUpstreamError(proxyCode)
+  for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
+  return sendProxyError(reply, proxyCode)
+}
+
+/**
  * Wraps the pool so each upstream request carries an abort signal tied to its client:
  * a client that goes away cancels its upstream request, also before response headers.
  */
