@@ -4,26 +4,41 @@
 #         docker run --network host roecny-auth-proxy demo            (the built-in mock, no credentials)
 
 # --- build: every dependency, compile TypeScript -----------------------------------------------
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
+# Node's module compile cache for the image's user (uid 1000, part of the cache's key, as are the node
+# version, the V8 flags and each file's path and content): every module a command can load, compiled once
+# here, so that a start reads compiled code instead of compiling fastify, undici, ajv... again.
+ENV NODE_OPTIONS="--max-semi-space-size=4"
+ENV NODE_COMPILE_CACHE=/app/compile-cache
+RUN mkdir compile-cache && chown node compile-cache
+USER node
+RUN node --input-type=module -e "for (const m of ['cli', 'server', 'mock/roecny', 'healthcheck']) await import('/app/dist/src/' + m + '.js')" \
+  && chmod -R a+rX compile-cache
 
 # --- runtime dependencies only -----------------------------------------------------------------
-FROM node:20-bookworm-slim AS deps
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- the image ---------------------------------------------------------------------------------
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
+# V8 heap flags for a small sidecar (README: Runtime), the same as `npm start` uses (package.json's
+# config.nodeOptions); replace them with `-e NODE_OPTIONS=...`, or `-e NODE_OPTIONS=` for V8's defaults.
+ENV NODE_OPTIONS="--max-semi-space-size=4"
+# The compile cache filled in the build stage; read-only here (Node goes on if it cannot add to it).
+ENV NODE_COMPILE_CACHE=/app/compile-cache
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build --chown=root:root /app/compile-cache ./compile-cache
 COPY package.json ./
 # Not root; the files stay root's, read-only to the process.
 USER node
@@ -33,8 +48,8 @@ EXPOSE 8080
 # No curl in the image: node probes /-/healthz on the admin listener, the Unix socket or the proxy port.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 CMD ["node", "dist/src/healthcheck.js"]
 # Exec form: node is PID 1 and gets SIGTERM itself; the CLI drains in-flight requests, then exits 0.
-# `--` ends node's own options, so `--env-file PATH` after the image name reaches the CLI (Node 20
-# would otherwise read it as its own flag).
+# `--` ends node's own options, so `--env-file PATH` after the image name reaches the CLI (some node
+# versions would otherwise read it as their own flag).
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "--", "dist/src/cli.js"]
 CMD ["serve"]

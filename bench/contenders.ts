@@ -1,7 +1,7 @@
 // Starting and stopping what the bench measures: the upstream, the proxy as users run it, the floor, nginx.
 import { spawn } from 'node:child_process'
 import type { ChildProcess, StdioOptions } from 'node:child_process'
-import { mkdtempSync, openSync, closeSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -14,6 +14,11 @@ import { childPids } from './proc.js'
 const here = fileURLToPath(new URL('.', import.meta.url))
 /** dist/src/cli.js, next to dist/bench/ in the build. */
 export const CLI = join(here, '..', 'src', 'cli.js')
+/**
+ * The V8 flags the image and `npm start` give node through NODE_OPTIONS (package.json's
+ * config.nodeOptions): the proxy runs with them here too, as users run it.
+ */
+export const PROXY_NODE_OPTIONS = (JSON.parse(readFileSync(join(here, '..', '..', 'package.json'), 'utf8')) as { config: { nodeOptions: string } }).config.nodeOptions
 
 export interface Contender {
   readonly name: string
@@ -147,16 +152,16 @@ export interface ProxyProcess extends Contender {
   readonly startedAt: number
 }
 
-/**
- * roecny-auth-proxy as users run it: `serve` from the build, logging at info to a file,
- * logging in to the bench upstream. Resolves once the process is spawned (not yet ready).
- */
+/** A build of the proxy to run: this one, or another one's cli.js (--compare). */
 export interface ProxyBuild {
   /** The contender's name in the results. */
   name: string
   /** Path of the built cli.js. */
   cli: string
+  /** Extra node flags (--proxy-node-flags, --profile): on the command line, so they win over NODE_OPTIONS. */
   nodeFlags: string
+  /** Variables added to the proxy's environment (e.g. the upstream limits). */
+  env?: Record<string, string>
 }
 
 /** The proxy from this build, as users run it. */
@@ -164,6 +169,25 @@ export function thisBuild (nodeFlags = ''): ProxyBuild {
   return { name: 'roecny-auth-proxy', cli: CLI, nodeFlags }
 }
 
+/**
+ * This build with the upstream limits on but never reached, so every request goes through the
+ * limits' whole path (admission, an in-flight lease, a token from the bucket, release) without
+ * waiting: what shaping costs in itself.
+ */
+export function shapedBuild (nodeFlags = ''): ProxyBuild {
+  return {
+    name: 'proxy (shaped)',
+    cli: CLI,
+    nodeFlags,
+    env: { UPSTREAM_MAX_IN_FLIGHT: '100000', UPSTREAM_RATE_LIMIT: '1000000' }
+  }
+}
+
+/**
+ * roecny-auth-proxy as users run it: `serve` from the build with the NODE_OPTIONS of the image and
+ * `npm start`, logging at info to a file, logging in to the bench upstream. Resolves once the
+ * process is spawned (not yet ready).
+ */
 export async function spawnProxy (placement: Placement, upstream: Upstream, label: string, build: ProxyBuild = thisBuild()): Promise<ProxyProcess> {
   const port = await freePort()
   const logFile = join(placement.dir, `${label}.log`)
@@ -175,7 +199,9 @@ export async function spawnProxy (placement: Placement, upstream: Upstream, labe
     ROECNY_API_KEY: BENCH_API_KEY,
     PROXY_HOST: '127.0.0.1',
     PROXY_PORT: String(port),
-    LOG_LEVEL: 'info'
+    LOG_LEVEL: 'info',
+    NODE_OPTIONS: PROXY_NODE_OPTIONS,
+    ...build.env
   }
   const startedAt = performance.now()
   const child = launch(placement, process.execPath, [...words(build.nodeFlags), build.cli, 'serve'], env, ['ignore', out, 'inherit'])
@@ -197,11 +223,35 @@ export async function startProxy (placement: Placement, upstream: Upstream, labe
   return proxy
 }
 
-export async function startFloor (placement: Placement, upstream: Upstream, nodeFlags = ''): Promise<Contender> {
-  const child = launch(placement, process.execPath, [...words(nodeFlags), join(here, 'floor.js'), upstream.url, '0'], { PATH: process.env.PATH }, ['ignore', 'pipe', 'inherit'])
-  const url = `http://127.0.0.1:${await firstLine(child, 'the floor')}`
-  await until200(url + LOAD_PATH, 10_000)
-  return { name: 'floor', url, pids: () => [child.pid as number], stop: () => stopChild(child) }
+/** A bench server run on the bench's own node: it takes the upstream origin and a port, and prints its port once listening. */
+export interface ServerScript {
+  /** The contender's name in the results. */
+  name: string
+  /** The compiled script next to this file. */
+  script: string
+}
+
+/** `node:http` in, an undici Pool out: what Node itself forwards on one core. */
+export const FLOOR: ServerScript = { name: 'floor', script: 'floor.js' }
+/** Fastify and @fastify/http-proxy with a fixed token and nothing else: the stack's own floor. */
+export const FASTIFY: ServerScript = { name: 'fastify', script: 'fastify.js' }
+
+export interface ServerProcess extends Contender {
+  /** Milliseconds from spawning to its first 200 through to the upstream. */
+  readonly readyMs: number
+}
+
+export async function startServer (placement: Placement, upstream: Upstream, server: ServerScript, nodeFlags = ''): Promise<ServerProcess> {
+  const started = performance.now()
+  const child = launch(placement, process.execPath, [...words(nodeFlags), join(here, server.script), upstream.url, '0'], { PATH: process.env.PATH }, ['ignore', 'pipe', 'inherit'])
+  try {
+    const url = `http://127.0.0.1:${await firstLine(child, server.name)}`
+    await until200(url + LOAD_PATH, 10_000, 1)
+    return { name: server.name, url, readyMs: performance.now() - started, pids: () => [child.pid as number], stop: () => stopChild(child) }
+  } catch (err) {
+    await stopChild(child)
+    throw err
+  }
 }
 
 function nginxConf (dir: string, port: number, upstream: Upstream): string {

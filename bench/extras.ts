@@ -1,9 +1,9 @@
-// Figures for the proxy alone: memory across 1 GB streamed each way, logins for a cold burst, time to ready.
+// Figures for the proxy alone: memory across 1 GB streamed each way, logins for a cold burst; time to ready for each Node contender.
 import { Readable } from 'node:stream'
 import { Client, Pool, request } from 'undici'
 import { LOAD_PATH } from './common.js'
-import { spawnProxy, startProxy, thisBuild, until200 } from './contenders.js'
-import type { Placement, ProxyBuild, ProxyProcess, Upstream } from './contenders.js'
+import { spawnProxy, startProxy, startServer, thisBuild, until200 } from './contenders.js'
+import type { Placement, ProxyBuild, ProxyProcess, ServerScript, Upstream } from './contenders.js'
 import { rssBytes, rssSampler } from './proc.js'
 
 const CHUNK = Buffer.alloc(64 * 1024, 'roecny-bench-upload-')
@@ -117,4 +117,11 @@ export async function timeToReady (placement: Placement, upstream: Upstream, bui
   } finally {
     await proxy.stop()
   }
+}
+
+/** Milliseconds from spawning a bench server (the floor, bare Fastify) to its first 200 through to the upstream. */
+export async function serverTimeToReady (placement: Placement, upstream: Upstream, server: ServerScript): Promise<number> {
+  const running = await startServer(placement, upstream, server)
+  await running.stop()
+  return running.readyMs
 }

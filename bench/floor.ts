@@ -1,6 +1,6 @@
 // The floor: what Node itself forwards on one core. node:http in, an undici Pool out, a fixed token.
 // Usage: node dist/bench/floor.js <upstream origin> <port>; prints the port once listening.
-import { createServer } from 'node:http'
+import { createServer } from '../src/node-http.js'
 import type { IncomingHttpHeaders } from 'node:http'
 import { Pool } from 'undici'
 import { STATIC_TOKEN } from './common.js'

@@ -1,9 +1,9 @@
-// `npm run bench -- --profile [--target floor]`: the proxy (or the floor) under the 50-connection load
-// with `node --cpu-prof`, then where its CPU went: by package or module, and the top functions (self time).
+// `npm run bench -- --profile [--target floor|fastify] [--rate N]`: the proxy (or the floor, or bare Fastify) under the
+// 50-connection load (or a fixed rate) with `node --cpu-prof`, then where its CPU went: by package or module, and the top functions (self time).
 import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { LOAD_PATH } from './common.js'
-import { startFloor, startProxy, thisBuild } from './contenders.js'
+import { FASTIFY, FLOOR, startProxy, startServer, thisBuild } from './contenders.js'
 import type { Contender, Placement, Upstream } from './contenders.js'
 import { load, warm } from './load.js'
 import { plain } from './report.js'
@@ -93,21 +93,33 @@ export function summariseProfile (file: string, top: number): string {
 }
 
 /** Runs the profile; the proxy writes its .cpuprofile into `dir` when it stops. */
-export async function profile (placement: Placement, upstream: Upstream, resultsDir: string, target: string, seconds: number, extraFlags: string, say: (text: string) => void): Promise<void> {
+/** What to profile: a contender (`proxy`, `fastify`, `floor`), for how long, at 50 connections or at a fixed rate. */
+export interface ProfilePlan {
+  target: string
+  seconds: number
+  /** Requests per second over 10 connections; undefined: as fast as it answers, over 50. */
+  rate: number | undefined
+  extraFlags: string
+}
+
+export async function profile (placement: Placement, upstream: Upstream, resultsDir: string, plan: ProfilePlan, say: (text: string) => void): Promise<void> {
+  const { target, seconds, rate, extraFlags } = plan
   const flags = `--cpu-prof --cpu-prof-dir=${placement.dir} ${extraFlags}`
-  const contender: Contender = target === 'floor'
-    ? await startFloor(placement, upstream, flags)
+  const server = [FLOOR, FASTIFY].find((s) => s.name === target)
+  const contender: Contender = server !== undefined
+    ? await startServer(placement, upstream, server, flags)
     : await startProxy(placement, upstream, 'proxy-profiled', thisBuild(flags))
   const url = contender.url + LOAD_PATH
   await warm(url, 50, 2)
-  const result = await load({ url, connections: 50, durationS: seconds, pids: contender.pids })
+  const connections = rate === undefined ? 50 : 10
+  const result = await load({ url, connections, rate, durationS: seconds, pids: contender.pids })
   await contender.stop()
-  say(`${contender.name} under --cpu-prof: ${plain(result.rps)} req/s at 50 connections, ${plain(result.cpuMicrosPerRequest, 1)} CPU µs/request (profiling slows it)`)
+  say(`${contender.name} under --cpu-prof: ${plain(result.rps)} req/s at ${connections} connections${rate === undefined ? '' : ` (a fixed ${plain(rate)} req/s)`}, ${plain(result.cpuMicrosPerRequest, 1)} CPU µs/request (profiling slows it)`)
   const file = readdirSync(placement.dir).find((f) => f.endsWith('.cpuprofile'))
   if (file === undefined) throw new Error('no .cpuprofile was written')
   // Kept for Chrome DevTools (Performance panel: load profile) or speedscope.
   mkdirSync(resultsDir, { recursive: true })
-  const kept = join(resultsDir, `${target}.cpuprofile`)
+  const kept = join(resultsDir, `${target}${rate === undefined ? '' : `-${rate}`}.cpuprofile`)
   copyFileSync(join(placement.dir, file), kept)
   say(summariseProfile(kept, 40))
   say(`profile: ${kept}`)

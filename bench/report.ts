@@ -16,6 +16,9 @@ export interface ContenderFigures {
   idleRssBytes: number | undefined
   /** Highest RSS seen under the 50-connection load, over every round. */
   peakRssBytes: number | undefined
+  /** Fresh starts: spawn to ready (the proxy: /-/readyz 200; the others: their first answer through to the upstream). */
+  startToReadyRuns: number[] | undefined
+  startToReadyMs: number | undefined
   median: {
     rps: number
     p50Ms: number
@@ -54,13 +57,15 @@ function definedMedian (values: ReadonlyArray<number | undefined>): number | und
   return defined.length === 0 ? undefined : median(defined)
 }
 
-export function summarise (name: string, rounds: RoundFigures[], idleRssBytes: number | undefined, direct: RoundFigures[] | undefined): ContenderFigures {
+export function summarise (name: string, rounds: RoundFigures[], idleRssBytes: number | undefined, direct: RoundFigures[] | undefined, startToReadyRuns?: number[]): ContenderFigures {
   const peaks = rounds.map((r) => r.c50.peakRssBytes).filter((v): v is number => v !== undefined)
   return {
     name,
     rounds,
     idleRssBytes,
     peakRssBytes: peaks.length === 0 ? undefined : Math.max(...peaks),
+    startToReadyRuns,
+    startToReadyMs: startToReadyRuns === undefined || startToReadyRuns.length === 0 ? undefined : median(startToReadyRuns),
     median: {
       rps: median(rounds.map((r) => r.c50.rps)),
       p50Ms: median(rounds.map((r) => r.c50.p50Ms)),
@@ -90,7 +95,32 @@ export function cpuRatio (a: ContenderFigures, b: ContenderFigures): { perRound:
   return { perRound, median: median(perRound) }
 }
 
+/**
+ * a's CPU per request / b's at the fixed rate (per round and median), and the difference in
+ * microseconds: what a variant of the same proxy adds to each request, measured at the same load.
+ */
+export function perRequestCpu (a: ContenderFigures, b: ContenderFigures): { ratio: { perRound: number[], median: number }, addedMicros: number } {
+  const perRound = a.rounds.map((r, i) => (r.fixed.cpuMicrosPerRequest ?? NaN) / ((b.rounds[i] as RoundFigures).fixed.cpuMicrosPerRequest ?? NaN))
+  const added = a.rounds.map((r, i) => (r.fixed.cpuMicrosPerRequest ?? NaN) - ((b.rounds[i] as RoundFigures).fixed.cpuMicrosPerRequest ?? NaN))
+  return { ratio: { perRound, median: median(perRound) }, addedMicros: median(added) }
+}
+
+/**
+ * a's CPU per request / b's, at the fixed rate, per round and median: how many times b's CPU a
+ * request through a costs (the issue's "CPU per request ≤ 1.5× the floor's").
+ */
+export function cpuCost (a: ContenderFigures, b: ContenderFigures): { perRound: number[], median: number } {
+  const perRound = a.rounds.map((r, i) => (r.fixed.cpuMicrosPerRequest ?? NaN) / ((b.rounds[i] as RoundFigures).fixed.cpuMicrosPerRequest ?? NaN))
+  return { perRound, median: median(perRound) }
+}
+
 export const MiB = 1024 * 1024
+/** Memory targets are set in MB (10^6 bytes); the tables print MiB, as Kubernetes quantities (Mi) do. */
+export const MB = 1e6
+
+export function mb (bytes: number | undefined): string {
+  return bytes === undefined ? '—' : `${(bytes / MB).toFixed(1)} MB (${(bytes / MiB).toFixed(1)} MiB)`
+}
 
 export function mib (bytes: number | undefined): string {
   return bytes === undefined ? '—' : `${(bytes / MiB).toFixed(1)} MiB`
@@ -113,7 +143,7 @@ export function table (header: string[], rows: string[][]): string {
 
 export function contenderTable (figures: ContenderFigures[]): string {
   return table(
-    ['contender', 'req/s @50', 'core busy @50', 'p50 @50', 'p99 @50', 'p50 @1', 'p99 @1', 'added p50 @1', 'CPU µs/req @50', 'CPU µs/req @1k/s', 'idle RSS', 'peak RSS'],
+    ['contender', 'req/s @50', 'core busy @50', 'p50 @50', 'p99 @50', 'p50 @1', 'p99 @1', 'added p50 @1', 'CPU µs/req @50', 'CPU µs/req @1k/s', 'idle RSS', 'peak RSS', 'start → ready'],
     figures.map((f) => [
       f.name,
       plain(f.median.rps),
@@ -126,7 +156,8 @@ export function contenderTable (figures: ContenderFigures[]): string {
       plain(f.median.cpuMicrosPerRequest, 1),
       plain(f.median.cpuMicrosPerRequestFixed, 1),
       mib(f.idleRssBytes),
-      mib(f.peakRssBytes)
+      mib(f.peakRssBytes),
+      f.startToReadyMs === undefined ? '—' : `${f.startToReadyMs.toFixed(0)} ms`
     ])
   )
 }

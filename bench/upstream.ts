@@ -1,6 +1,6 @@
 // The bench upstream: a minimal, fast stand-in for Roecny, so that the proxy under test is the bottleneck.
 // Run as a child process: `node dist/bench/upstream.js`; it prints its port on stdout once listening.
-import { createServer } from 'node:http'
+import { createServer } from '../src/node-http.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 

@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import { sendProxyError } from './errors.js'
 import { guardConnections, listenerOptions } from './listener.js'
 import type { ListenerLimits } from './listener.js'
+import type { UpstreamLimiter } from './limits/limiter.js'
 import type { ProxyMetrics } from './metrics.js'
 import type { TokenSource } from './token/token-source.js'
 import { VERSION } from './version.js'
@@ -23,6 +24,10 @@ export interface ProbeOptions {
 export interface AdminOptions extends ProbeOptions {
   /** process.uptime-like seconds since start (injected for tests). */
   uptimeSeconds: () => number
+  /** The upstream limits, when configured. */
+  limiter?: UpstreamLimiter
+  /** The file secrets re-read at run time: per variable, its load time and generation; absent without any. */
+  secrets?: { status: () => object }
 }
 
 const NO_STORE = 'no-store'
@@ -80,7 +85,9 @@ export async function adminRoutes (app: FastifyInstance, options: AdminOptions):
       draining: state.draining,
       version: VERSION,
       uptimeSeconds: Math.round(options.uptimeSeconds()),
-      ...tokens.status()
+      ...tokens.status(),
+      limits: options.limiter?.status() ?? { enabled: false },
+      ...(options.secrets === undefined ? {} : { secrets: options.secrets.status() })
     }
   })
 

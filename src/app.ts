@@ -6,13 +6,17 @@ import type { Dispatcher } from 'undici'
 import { adminRoutes } from './admin.js'
 import type { AdminState } from './admin.js'
 import type { Config } from './config.js'
-import { sendProxyError } from './errors.js'
+import { sendProxyError, writeProxyError } from './errors.js'
+import type { UpstreamLimiter } from './limits/limiter.js'
+import { registerShaping } from './limits/shaping.js'
 import { guardConnections, listenerOptions } from './listener.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
 import { LOGIN_PATH } from './token/login.js'
+import { handleExpectations } from './proxy/expect.js'
 import { addForwardedMethods, failUpstreamBody, registerForwarding } from './proxy/forward.js'
 import { createGuards } from './proxy/guards.js'
+import type { AccessKeys } from './proxy/access-keys.js'
 import type { TokenSource } from './token/token-source.js'
 
 export interface AppDeps {
@@ -24,6 +28,12 @@ export interface AppDeps {
   uptimeSeconds?: () => number
   /** Prometheus instruments; startProxy also wires logins and the token gauges into them. Default: fresh ones. */
   metrics?: ProxyMetrics
+  /** The upstream limits (SPEC §11); undefined when none is configured, and then no hook of theirs is registered. */
+  limiter?: UpstreamLimiter
+  /** The access keys, when a rotated PROXY_ACCESS_KEY_FILE may replace them; default: the configured ones, fixed. */
+  accessKeys?: AccessKeys
+  /** The file secrets re-read at run time, for /-/status. */
+  secrets?: { status: () => object }
 }
 
 export interface AppState extends AdminState {
@@ -62,7 +72,15 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     }
   })
   guardConnections(app, config)
-  const guards = createGuards(config)
+  // An unmet expectation is answered before Fastify sees the request: logged and counted here.
+  handleExpectations(app.server, function expectationFailed (req, res) {
+    writeProxyError(res, 'PROXY_EXPECTATION_FAILED')
+    const method = req.method as string
+    const path = pathOf(req.url as string)
+    app.log.info({ method, path, status: res.statusCode }, 'request')
+    if (!path.startsWith('/-/')) metrics.request(method, res.statusCode, 0, -1)
+  })
+  const guards = createGuards(config, deps.accessKeys)
 
   app.addHook('onRequest', function guard (request, reply, done) {
     if (state.closing) {
@@ -122,7 +140,8 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   })
 
   app.setErrorHandler(function onError (error: FastifyError, request, reply) {
-    if (error.statusCode === 400 || error instanceof URIError) {
+    // A Content-Type that is no media type at all ("text", empty) is the request's fault, not ours.
+    if (error.statusCode === 400 || error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || error instanceof URIError) {
       return sendProxyError(reply, 'PROXY_BAD_REQUEST')
     }
     // Roecny's head arrived, then its body failed before a byte of it went out: Roecny's fault, not ours.
@@ -141,13 +160,18 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     tokens: deps.tokens,
     state,
     metrics,
-    uptimeSeconds: deps.uptimeSeconds ?? process.uptime
+    uptimeSeconds: deps.uptimeSeconds ?? process.uptime,
+    limiter: deps.limiter,
+    secrets: deps.secrets
   })
+  // Decided once, here: without limits none of their hooks is registered and forwarding is untouched.
+  const waitForLimits = deps.limiter === undefined ? undefined : registerShaping(app, { limiter: deps.limiter, onWaited: metrics.queueWait })
   await registerForwarding(app, {
     config,
     tokens: deps.tokens,
     dispatcher: deps.dispatcher,
-    onUpstreamError: metrics.upstreamError
+    onUpstreamError: metrics.upstreamError,
+    beforeToken: waitForLimits
   })
   return app
 }

@@ -1,6 +1,7 @@
 // The one list of errors the proxy answers with itself, and the one function that sends them.
 import type { FastifyReply } from 'fastify'
-import { STATUS_CODES } from 'node:http'
+import type { ServerResponse } from 'node:http'
+import { STATUS_CODES } from './node-http.js'
 
 export const ERROR_SOURCE = 'roecny-auth-proxy'
 export const ERROR_HEADER = 'x-roecny-proxy-error'
@@ -12,7 +13,7 @@ export interface ProxyErrorDefinition {
 
 /** Every PROXY_* code with its status and the message a client sees. */
 export const PROXY_ERRORS = {
-  PROXY_BAD_REQUEST: { status: 400, message: 'The request target is not a plain origin-form path the proxy will forward' },
+  PROXY_BAD_REQUEST: { status: 400, message: 'The request cannot be forwarded as sent: its target, a header or its framing is malformed or unsafe' },
   PROXY_ACCESS_DENIED: { status: 401, message: 'This proxy requires a valid x-proxy-key header' },
   PROXY_FORBIDDEN_HOST: { status: 403, message: 'The Host header names a host this proxy does not serve' },
   PROXY_FORBIDDEN_ORIGIN: { status: 403, message: 'Cross-site browser requests are not allowed through this proxy' },
@@ -21,6 +22,8 @@ export const PROXY_ERRORS = {
   PROXY_NOT_FOUND: { status: 404, message: 'No such route among the proxy\'s own /-/ routes' },
   PROXY_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed through this proxy' },
   PROXY_BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than this proxy accepts' },
+  PROXY_EXPECTATION_FAILED: { status: 417, message: 'The only expectation this proxy meets is Expect: 100-continue' },
+  PROXY_RATE_LIMITED: { status: 429, message: 'The proxy is holding requests to stay inside Roecny\'s limits; retry after the time in Retry-After' },
   PROXY_INTERNAL_ERROR: { status: 500, message: 'The proxy failed to handle this request' },
   PROXY_UPSTREAM_UNREACHABLE: { status: 502, message: 'The Roecny API could not be reached' },
   PROXY_TOKEN_UNAVAILABLE: { status: 503, message: 'No Roecny access token is available yet; retry shortly' },
@@ -44,6 +47,22 @@ export function sendProxyError (reply: FastifyReply, code: ProxyErrorCode, heade
   reply.header('cache-control', 'no-store')
   if (headers !== undefined) reply.headers(headers)
   return reply.send(BODIES[code])
+}
+
+/**
+ * The same answer on a Node response, for requests answered before they become a Fastify request
+ * (an unmet Expect); the connection is closed after it, as a body may follow unread.
+ */
+export function writeProxyError (res: ServerResponse, code: ProxyErrorCode): void {
+  const body = BODIES[code]
+  res.writeHead(PROXY_ERRORS[code].status, {
+    [ERROR_HEADER]: code,
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    connection: 'close',
+    'content-length': Buffer.byteLength(body)
+  })
+  res.end(body)
 }
 
 /**

@@ -1,25 +1,26 @@
 #!/usr/bin/env node
 // The container's HEALTHCHECK: GET /-/healthz on the admin listener, else on the proxy's own; exit 0 on 200.
 // A separate small script, not a CLI command: a probe every few seconds should not load the whole proxy.
-import { request } from 'node:http'
+import { request } from './node-http.js'
 import type { RequestOptions } from 'node:http'
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { defaultOf } from './config/variables.js'
 
 type Env = Record<string, string | undefined>
 
 export const HEALTH_PATH = '/-/healthz'
 
-/** A wildcard address accepts connections on loopback, which is where the probe runs. */
-function reachable (host: string | undefined, fallback: string): string {
-  const value = host?.trim() ?? ''
-  if (value === '' || value === '0.0.0.0') return fallback
-  if (value === '::') return '::1'
-  return value
-}
-
 function blank (value: string | undefined): boolean {
   return value === undefined || value.trim() === ''
+}
+
+/** The address to probe: the listener's (its default when unset), a wildcard one as loopback, which is where the probe runs. */
+function reachable (host: string | undefined, fallback: string): string {
+  const value = blank(host) ? fallback : (host as string).trim()
+  if (value === '0.0.0.0') return '127.0.0.1'
+  if (value === '::') return '::1'
+  return value
 }
 
 /**
@@ -28,10 +29,11 @@ function blank (value: string | undefined): boolean {
  */
 export function healthTarget (env: Env): RequestOptions {
   if (!blank(env.ADMIN_PORT)) {
-    return { host: reachable(env.ADMIN_HOST, '127.0.0.1'), port: Number(env.ADMIN_PORT), path: HEALTH_PATH }
+    return { host: reachable(env.ADMIN_HOST, defaultOf('ADMIN_HOST') as string), port: Number(env.ADMIN_PORT), path: HEALTH_PATH }
   }
   if (!blank(env.PROXY_SOCKET)) return { socketPath: (env.PROXY_SOCKET as string).trim(), path: HEALTH_PATH }
-  return { host: reachable(env.PROXY_HOST, '127.0.0.1'), port: blank(env.PROXY_PORT) ? 8080 : Number(env.PROXY_PORT), path: HEALTH_PATH }
+  const port = blank(env.PROXY_PORT) ? defaultOf('PROXY_PORT') : env.PROXY_PORT
+  return { host: reachable(env.PROXY_HOST, defaultOf('PROXY_HOST') as string), port: Number(port), path: HEALTH_PATH }
 }
 
 /** Resolves true when the answer is 200 within `timeoutMs`; never rejects. */

@@ -2,6 +2,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Metric } from 'prom-client'
 import type { ProxyErrorCode } from './errors.js'
+import type { LimiterStatus } from './limits/limiter.js'
 import type { LoginOutcome } from './token/login.js'
 import { VERSION } from './version.js'
 
@@ -11,6 +12,8 @@ export const METRICS_PREFIX = 'roecny_proxy_'
 export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 /** Seconds: a login takes a round trip or two; LOGIN_TIMEOUT_MS defaults to 10 s. */
 export const LOGIN_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+/** Seconds: most requests wait not at all; UPSTREAM_QUEUE_TIMEOUT_MS defaults to 10 s, a pause lasts up to 60 s. */
+export const QUEUE_WAIT_BUCKETS = [0, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
 const LOGIN_RESULTS: readonly LoginOutcome[] = ['ok', 'rejected', 'rate_limited', 'error']
 const UPSTREAM_ERROR_CODES: readonly ProxyErrorCode[] = ['PROXY_UPSTREAM_UNREACHABLE', 'PROXY_UPSTREAM_TIMEOUT']
@@ -37,6 +40,14 @@ export interface ProxyMetrics {
   login: (result: LoginOutcome, durationMs: number) => void
   /** The token gauges read `schedule` when scraped, never per request. */
   watchToken: (schedule: TokenSchedule) => void
+  /** Adds the upstream limits' instruments, read from `limits` when scraped; only called when limits are configured. */
+  watchLimits: (limits: { status: () => LimiterStatus }) => void
+  /** How long a forwarded request waited for the limits (0: it started at once). */
+  queueWait: (waitedMs: number) => void
+  /** Starts the reload counters of these file secrets at 0, so alerts see them before the first change. */
+  watchSecrets: (names: readonly string[]) => void
+  /** A changed file secret was applied or ignored. */
+  secretReload: (secret: string, result: 'applied' | 'ignored') => void
   /** The Prometheus text exposition of every metric. */
   render: () => Promise<string>
 }
@@ -172,6 +183,12 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
       this.set(refreshAt === 0 ? 0 : Math.max(0, (refreshAt - now()) / 1000))
     }
   })
+  const secretReloads = new Counter({
+    name: `${METRICS_PREFIX}secret_reloads_total`,
+    help: 'Changes of *_FILE secrets seen at run time, by variable and result: applied, or ignored (empty, unreadable or invalid)',
+    labelNames: ['secret', 'result'] as const,
+    registers
+  })
   new Gauge({
     name: `${METRICS_PREFIX}build_info`,
     help: 'Always 1; the version is in the label',
@@ -218,6 +235,33 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
     schedule = source
   }
 
+  const queueWaitHistogram = new RequestHistogram(
+    `${METRICS_PREFIX}upstream_queue_wait_seconds`,
+    'Time forwarded requests waited for the upstream limits before starting toward Roecny (0: at once)',
+    QUEUE_WAIT_BUCKETS
+  )
+
+  function queueWait (waitedMs: number): void {
+    queueWaitHistogram.observe(waitedMs / 1000)
+  }
+
+  function watchLimits (limits: { status: () => LimiterStatus }): void {
+    registerLimitMetrics(registry, limits)
+    registry.registerMetric(queueWaitHistogram as unknown as Metric)
+  }
+
+  function watchSecrets (names: readonly string[]): void {
+    for (const secret of names) {
+      secretReloads.labels(secret, 'applied').inc(0)
+      secretReloads.labels(secret, 'ignored').inc(0)
+    }
+  }
+
+  // Rare (a rotation): the label object may be made each time.
+  function secretReload (secret: string, result: 'applied' | 'ignored'): void {
+    secretReloads.inc({ secret, result })
+  }
+
   return {
     registry,
     contentType: registry.contentType,
@@ -225,6 +269,62 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
     upstreamError,
     login,
     watchToken,
+    watchLimits,
+    queueWait,
+    watchSecrets,
+    secretReload,
     render: () => registry.metrics()
   }
+}
+
+/** The limits' gauges and counters: every value is read from the limiter's status when scraped. */
+function registerLimitMetrics (registry: Registry, limits: { status: () => LimiterStatus }): void {
+  const registers = [registry]
+  // eslint-disable-next-line no-new -- registered with the registry; read only through it
+  new Gauge({
+    name: `${METRICS_PREFIX}upstream_in_flight`,
+    help: 'Forwarded requests in flight to Roecny, counted against UPSTREAM_MAX_IN_FLIGHT',
+    registers,
+    collect () { this.set(limits.status().inFlight) }
+  })
+  // eslint-disable-next-line no-new -- as above
+  new Gauge({
+    name: `${METRICS_PREFIX}upstream_queue_length`,
+    help: 'Forwarded requests waiting for the upstream limits',
+    registers,
+    collect () { this.set(limits.status().queued) }
+  })
+  // eslint-disable-next-line no-new -- as above
+  new Counter({
+    name: `${METRICS_PREFIX}rate_limited_total`,
+    help: 'Requests answered 429 PROXY_RATE_LIMITED, by reason: timeout (waited UPSTREAM_QUEUE_TIMEOUT_MS) or full (UPSTREAM_QUEUE_MAX waiting)',
+    labelNames: ['reason'] as const,
+    registers,
+    collect () {
+      const { rateLimited } = limits.status()
+      this.reset()
+      this.inc({ reason: 'timeout' }, rateLimited.timeout)
+      this.inc({ reason: 'full' }, rateLimited.full)
+    }
+  })
+  // eslint-disable-next-line no-new -- as above
+  new Counter({
+    name: `${METRICS_PREFIX}upstream_pauses_total`,
+    help: 'Pauses started by a 429 from Roecny, by cause: retry_after (its Retry-After) or backoff (none given)',
+    labelNames: ['cause'] as const,
+    registers,
+    collect () {
+      const { pauses } = limits.status()
+      this.reset()
+      this.inc({ cause: 'retry_after' }, pauses['retry-after'])
+      this.inc({ cause: 'backoff' }, pauses.backoff)
+    }
+  })
+  // eslint-disable-next-line no-new -- as above
+  new Gauge({
+    name: `${METRICS_PREFIX}upstream_pause_seconds`,
+    help: 'Seconds left of the pause a 429 from Roecny started; 0 when requests flow',
+    registers,
+    collect () { this.set((limits.status().pause?.remainingMs ?? 0) / 1000) }
+  })
 }

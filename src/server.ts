@@ -1,17 +1,21 @@
 // Starts the proxy: pool, token lifecycle, metrics, listeners; and stops it gracefully on signals.
-import { rootCertificates } from 'node:tls'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { Pool } from 'undici'
 import { buildAdminApp } from './admin.js'
 import { buildApp } from './app.js'
 import type { AppState } from './app.js'
 import { systemClock } from './clock.js'
 import type { Clock, TimerHandle } from './clock.js'
 import type { Config } from './config.js'
+import { limitsOf } from './limits/limiter.js'
+import { createMemoryLimiter } from './limits/memory-limiter.js'
 import { createLogger } from './log.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
+import { AccessKeys } from './proxy/access-keys.js'
+import { RotatingPool, createUpstreamDispatcher } from './proxy/upstream-pool.js'
+import { watchFileSecrets } from './secrets/file-secrets.js'
+import type { SecretWatcher } from './secrets/watch.js'
 import { createTokenManager } from './token/token-manager.js'
 import type { TokenManager } from './token/token-manager.js'
 import { listenOnSocket } from './unix-socket.js'
@@ -26,8 +30,12 @@ export interface RunningProxy {
   readonly metrics: ProxyMetrics
   /** `http://host:port` of the admin listener (probes and metrics); undefined without ADMIN_PORT. */
   readonly adminUrl: string | undefined
+  /** Re-reads the *_FILE secrets (undefined when every secret came from the environment). */
+  readonly secrets: SecretWatcher | undefined
   /** Readiness fails at once, serving goes on for SHUTDOWN_DELAY_MS, then in-flight requests finish. */
   shutdown: () => Promise<void>
+  /** SIGHUP: re-reads the file secrets at once. */
+  reloadSecrets: () => void
 }
 
 export interface StartOptions {
@@ -35,30 +43,24 @@ export interface StartOptions {
   clock?: Clock
 }
 
-/**
- * The keep-alive pool to Roecny, for forwarding and login alike; upstream TLS is always verified
- * (reply-from would otherwise not verify). ROECNY_CA_FILE adds to the built-in roots, not replaces them.
- */
-export function createUpstreamPool (config: Config): Pool {
-  const ca = config.upstreamCa === undefined ? undefined : [...rootCertificates, config.upstreamCa]
-  return new Pool(config.upstreamOrigin, {
-    connections: 128,
-    headersTimeout: config.upstreamTimeoutMs,
-    keepAliveTimeout: 30_000,
-    connect: ca === undefined ? { rejectUnauthorized: true } : { rejectUnauthorized: true, ca }
-  })
-}
-
 export async function startProxy (config: Config, options: StartOptions = {}): Promise<RunningProxy> {
   const logger = options.logger ?? createLogger(config.logLevel)
   const clock = options.clock ?? systemClock
-  const pool = createUpstreamPool(config)
+  const pool = createUpstreamDispatcher(config)
   const metrics = createMetrics({ now: clock.wallNow })
   const tokens = createTokenManager({ config, dispatcher: pool, clock, log: logger.child({ component: 'token' }), onLoginResult: metrics.login })
   metrics.watchToken(tokens)
+  const limits = limitsOf(config)
+  const limiter = limits === undefined ? undefined : createMemoryLimiter(limits, { clock, log: logger.child({ component: 'limits' }) })
+  if (limiter !== undefined) metrics.watchLimits(limiter)
+  const accessKeys = new AccessKeys(config.accessKeys)
+  const upstream = pool instanceof RotatingPool ? pool : undefined
+  const secrets = watchFileSecrets(config, { tokens, accessKeys, upstream }, { clock, log: logger.child({ component: 'secrets' }), metrics })
   const state: AppState = { draining: false, closing: false }
-  const app = await buildApp(config, { logger, tokens, dispatcher: pool, state, metrics })
+  const app = await buildApp(config, { logger, tokens, dispatcher: pool, state, metrics, limiter, accessKeys, secrets })
   app.addHook('onClose', async function closePool () {
+    secrets?.close()
+    limiter?.close()
     await tokens.stop()
     await pool.close()
   })
@@ -86,8 +88,19 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
       throw err
     }
   }
-  logger.info({ version: VERSION, address, adminAddress: adminUrl, upstream: config.baseUrl }, 'roecny-auth-proxy listening')
+  logger.info({ version: VERSION, address, adminAddress: adminUrl, upstream: config.baseUrl, limits }, 'roecny-auth-proxy listening')
+  // First: a secret that changed since the configuration was read is then used by the first login.
+  secrets?.start()
   tokens.start()
+
+  function reloadSecrets (): void {
+    if (secrets === undefined) {
+      logger.info('SIGHUP: no file secret to re-read (values set in the environment never change at run time)')
+      return
+    }
+    logger.info('SIGHUP: re-reading the file secrets')
+    secrets.reload()
+  }
 
   function delay (ms: number): Promise<void> {
     return new Promise((resolve) => clock.setTimer(resolve, ms))
@@ -118,10 +131,10 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
     return shutdownPromise
   }
 
-  return { url: address, logger, app, tokens, metrics, adminUrl, shutdown }
+  return { url: address, logger, app, tokens, metrics, adminUrl, secrets, shutdown, reloadSecrets }
 }
 
-/** SIGTERM/SIGINT start a graceful shutdown; a second signal exits at once. */
+/** SIGTERM/SIGINT start a graceful shutdown; a second signal exits at once. SIGHUP re-reads the file secrets. */
 export function closeOnSignals (proxy: RunningProxy, exit: (code: number) => void): void {
   let signalled = false
   function onSignal (signal: NodeJS.Signals): void {
@@ -139,4 +152,6 @@ export function closeOnSignals (proxy: RunningProxy, exit: (code: number) => voi
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
+  // Also keeps SIGHUP from ending the process, its default, when there is nothing to re-read.
+  process.on('SIGHUP', function onHangup () { proxy.reloadSecrets() })
 }

@@ -4,25 +4,23 @@ import type { AddressInfo } from 'node:net'
 import { test } from 'tap'
 import { request } from 'undici'
 import { createLogger } from '../src/log.js'
-import { startMockRoecny } from '../src/mock/roecny.js'
 import { startProxy } from '../src/server.js'
 import { testConfig } from './helpers/config.js'
 import { get, json, rawRequest } from './helpers/http.js'
 import { ManualClock } from './helpers/manual-clock.js'
 import { scrape } from './helpers/metrics.js'
-import { startStack } from './helpers/stack.js'
+import { startMock, startStack } from './helpers/stack.js'
+import { until } from './helpers/until.js'
 
 const ADMIN = { adminHost: '127.0.0.1', adminPort: 0 }
 
 test('without ADMIN_PORT there is no admin listener', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   t.equal(stack.proxy.adminUrl, undefined)
 })
 
 test('the admin listener serves the probes and the metrics on its own port', async (t) => {
-  const stack = await startStack({ config: ADMIN })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: ADMIN })
   const admin = stack.proxy.adminUrl as string
   t.match(admin, /^http:\/\/127\.0\.0\.1:\d+$/)
   t.not(admin, stack.url)
@@ -45,8 +43,7 @@ test('the admin listener serves the probes and the metrics on its own port', asy
 })
 
 test('everything else on the admin listener is refused and never forwarded', async (t) => {
-  const stack = await startStack({ config: ADMIN })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: ADMIN })
   const admin = stack.proxy.adminUrl as string
   for (const path of ['/-/status', '/-/nothing', '/api/v1/balances/current', '/api/v1/authentication/login', '/']) {
     const res = await json<{ code: string }>(`${admin}${path}`)
@@ -65,8 +62,7 @@ test('everything else on the admin listener is refused and never forwarded', asy
 })
 
 test('admin readiness follows the token; liveness does not', async (t) => {
-  const stack = await startStack({ config: ADMIN, mock: { apiKey: 'the-real-key' }, ready: false })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: ADMIN, mock: { apiKey: 'the-real-key' }, ready: false })
   const admin = stack.proxy.adminUrl as string
   const ready = await json<{ reason: string }>(`${admin}/-/readyz`)
   t.equal(ready.status, 503)
@@ -76,11 +72,10 @@ test('admin readiness follows the token; liveness does not', async (t) => {
 
 test('during shutdown the admin listener keeps answering: readiness fails, liveness holds; then it closes', async (t) => {
   const clock = new ManualClock()
-  const stack = await startStack({ clock, mock: { now: () => clock.wallNow() }, config: { ...ADMIN, shutdownDelayMs: 5000 } })
-  t.teardown(() => stack.mock.close())
+  const stack = await startStack(t, { clock, mock: { now: () => clock.wallNow() }, config: { ...ADMIN, shutdownDelayMs: 5000 } })
   const admin = stack.proxy.adminUrl as string
   const inFlight = request(`${stack.url}/api/v1/test/held`)
-  while (stack.mock.held.length === 0) await new Promise((resolve) => setImmediate(resolve))
+  await until(() => stack.mock.held.length > 0, 'the request to be held at the mock')
 
   const stopped = stack.proxy.shutdown()
   const ready = await json<{ reason: string }>(`${admin}/-/readyz`)
@@ -104,8 +99,7 @@ test('an admin port that cannot be bound fails the start and leaves nothing list
   const proxyPort = (free.address() as AddressInfo).port
   await new Promise<void>((resolve) => free.close(() => resolve()))
 
-  const mock = await startMockRoecny()
-  t.teardown(mock.close)
+  const mock = await startMock(t)
   const config = testConfig({ baseUrl: mock.url, proxyPort, adminHost: '127.0.0.1', adminPort: (taken.address() as AddressInfo).port })
   await t.rejects(startProxy(config, { logger: createLogger('silent') }), { code: 'EADDRINUSE' })
   await t.rejects(get(`http://127.0.0.1:${proxyPort}/-/healthz`), { code: 'ECONNREFUSED' }, 'the proxy listener was closed again')

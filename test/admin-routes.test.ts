@@ -3,8 +3,7 @@ import { json } from './helpers/http.js'
 import { startStack } from './helpers/stack.js'
 
 test('healthz, readyz and status answer without touching Roecny', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const health = await json(`${stack.url}/-/healthz`)
   t.equal(health.status, 200)
   t.equal(health.headers['cache-control'], 'no-store')
@@ -24,8 +23,7 @@ test('healthz, readyz and status answer without touching Roecny', async (t) => {
 })
 
 test('own routes are never forwarded, whatever the method or path', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const post = await json<{ code: string }>(`${stack.url}/-/healthz`, { method: 'POST', body: '{}' })
   t.equal(post.status, 405)
   t.equal(post.body.code, 'PROXY_METHOD_NOT_ALLOWED')
@@ -36,8 +34,7 @@ test('own routes are never forwarded, whatever the method or path', async (t) =>
 })
 
 test('readyz is 503 while no token is usable; healthz stays 200', async (t) => {
-  const stack = await startStack({ mock: { apiKey: 'the-real-key' }, ready: false })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { mock: { apiKey: 'the-real-key' }, ready: false })
   // The proxy holds demo-key, the mock wants another: credentials are rejected.
   const ready = await json<{ reason: string }>(`${stack.url}/-/readyz`)
   t.equal(ready.status, 503)

@@ -1,85 +1,17 @@
 // The CLI: commands, flags and exit codes, in process through main() and as real child processes.
-import { spawn } from 'node:child_process'
-import type { ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import type { Test } from 'tap'
-import { request } from 'undici'
-import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, main } from '../src/cli.js'
-import { DEMO_API_KEY, DEMO_CLIENT_ID, LOGIN_PATH, startMockRoecny } from '../src/mock/roecny.js'
+import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../src/cli.js'
+import { DEMO_API_KEY, DEMO_CLIENT_ID } from '../src/mock/roecny.js'
 import { VERSION } from '../src/version.js'
+import { built, runMain as run, runScript } from './helpers/cli.js'
+import { startMock } from './helpers/stack.js'
 
-type Env = Record<string, string | undefined>
-
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
 const SECRET_KEY = 'key-9f8e7d6c5b4a-do-not-print'
-
-interface Captured { code: number, stdout: string, stderr: string }
-
-async function run (argv: string[], env: Env = {}): Promise<Captured> {
-  let stdout = ''
-  let stderr = ''
-  const code = await main(argv, env, { stdout: (text) => { stdout += text }, stderr: (text) => { stderr += text } })
-  return { code, stdout, stderr }
-}
-
-/** The test runner's own environment (loader, coverage) without any variable the CLI reads. */
-function childEnv (env: Env): Env {
-  const base: Env = {}
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(ROECNY_|PROXY_|MOCK_|TOKEN_|LOGIN_|UPSTREAM_|SHUTDOWN_|LOG_LEVEL)/.test(name)) base[name] = value
-  }
-  return { ...base, ...env }
-}
-
-interface Child {
-  process: ChildProcessWithoutNullStreams
-  stdout: string[]
-  stderr: string[]
-  /** Resolves with the first stdout line matching `pattern`; rejects if the child exits first. */
-  line: (pattern: RegExp) => Promise<string>
-  exited: Promise<number | null>
-}
-
-/** Runs the TypeScript CLI as a child with the runner's loader flags, so its coverage counts too. */
-function spawnCli (args: string[], env: Env): Child {
-  // `--` ends node's own options: node 20 otherwise pre-scans script arguments for --env-file and
-  // exits 9 on a missing file before the CLI runs (nodejs/node#54232).
-  const child = spawn(process.execPath, [...process.execArgv, '--', CLI, ...args], { env: childEnv(env), stdio: 'pipe' })
-  const stdout: string[] = []
-  const stderr: string[] = []
-  const waiters: Array<{ pattern: RegExp, resolve: (line: string) => void }> = []
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    stdout.push(line)
-    for (const waiter of waiters.filter((w) => w.pattern.test(line))) {
-      waiters.splice(waiters.indexOf(waiter), 1)
-      waiter.resolve(line)
-    }
-  })
-  createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line))
-  // 'close' comes after the pipes have ended, so every output line has been seen by then.
-  const exited = once(child, 'close').then(([code]) => code as number | null)
-  function line (pattern: RegExp): Promise<string> {
-    const seen = stdout.find((l) => pattern.test(l))
-    if (seen !== undefined) return Promise.resolve(seen)
-    return new Promise((resolve, reject) => {
-      waiters.push({ pattern, resolve })
-      exited.then((code) => reject(new Error(`exited with ${code} before ${pattern}: ${stderr.join('\n')}`)), reject)
-    })
-  }
-  return { process: child, stdout, stderr, line, exited }
-}
-
-async function runChild (args: string[], env: Env = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const child = spawnCli(args, env)
-  const code = await child.exited
-  return { code, stdout: child.stdout.join('\n'), stderr: child.stderr.join('\n') }
-}
 
 /** A loopback port nothing listens on any more: connections to it are refused at once. */
 async function closedPort (): Promise<number> {
@@ -105,7 +37,9 @@ t.test('in process', async (t) => {
       const { code, stdout, stderr } = await run([flag], { ROECNY_API_KEY: SECRET_KEY })
       t.equal(code, EXIT_OK)
       t.equal(stderr, '')
-      for (const word of ['serve', 'demo', 'mock', 'check', '--env-file', '--version', 'ROECNY_BASE_URL', 'ROECNY_API_KEY_FILE', 'ROECNY_CLIENT_ID_FILE', 'ROECNY_ALLOW_INSECURE_HTTP', 'PROXY_PORT', 'PROXY_HEADERS_TIMEOUT_MS', 'PROXY_REQUEST_TIMEOUT_MS', 'PROXY_KEEP_ALIVE_TIMEOUT_MS', 'PROXY_MAX_CONNECTIONS', 'MOCK_PORT', 'LOG_LEVEL', '78']) {
+      for (const word of ['serve', 'demo', 'mock', 'check', '--env-file', '--version', 'ROECNY_BASE_URL', 'ROECNY_API_KEY_FILE', 'ROECNY_CLIENT_ID_FILE', 'ROECNY_ALLOW_INSECURE_HTTP', 'PROXY_PORT', 'MOCK_PORT', 'LOG_LEVEL', '78',
+        'UPSTREAM_MAX_IN_FLIGHT', 'UPSTREAM_RATE_LIMIT', 'UPSTREAM_RATE_BURST', 'UPSTREAM_QUEUE_TIMEOUT_MS', 'UPSTREAM_QUEUE_MAX',
+        'PROXY_HEADERS_TIMEOUT_MS', 'PROXY_REQUEST_TIMEOUT_MS', 'PROXY_KEEP_ALIVE_TIMEOUT_MS', 'PROXY_MAX_CONNECTIONS']) {
         t.match(stdout, word)
       }
       t.notMatch(stdout, SECRET_KEY)
@@ -158,6 +92,14 @@ t.test('in process', async (t) => {
     t.equal(stderr, 'roecny-auth-proxy: configuration error: MOCK_PORT must be an integer from 0 to 65535\n')
   })
 
+  t.test('any other failure exits 1 with its message: a port in use', async (t) => {
+    const port = await portInUse(t)
+    const { code, stdout, stderr } = await run(['mock'], { MOCK_PORT: String(port) })
+    t.equal(code, EXIT_FAILURE)
+    t.equal(stdout, '')
+    t.match(stderr, /^roecny-auth-proxy: .*EADDRINUSE.*\n$/)
+  })
+
   t.test('demo with a bad variable stops its mock and exits 78', async (t) => {
     const { code, stdout, stderr } = await run(['demo'], { LOG_LEVEL: 'loud', PROXY_PORT: '0' })
     t.equal(code, EXIT_CONFIG)
@@ -166,8 +108,7 @@ t.test('in process', async (t) => {
   })
 
   t.test('check', async (t) => {
-    const mock = await startMockRoecny({ tokenLifetimeSeconds: 1800 }, '127.0.0.1', 0)
-    t.teardown(() => mock.close())
+    const mock = await startMock(t, { tokenLifetimeSeconds: 1800 })
     const env = { ROECNY_BASE_URL: mock.url, ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY }
 
     t.test('a good login prints the expiry, never the token', async (t) => {
@@ -221,111 +162,61 @@ t.test('in process', async (t) => {
   })
 })
 
-// Each child spends most of its time compiling TypeScript; running a few at once halves the wait.
-t.test('child processes', { jobs: 3 }, async (t) => {
+// Here the exit status is the point: the children run the build made once per test process, which
+// starts in a fraction of the source's time (test/cli-processes.test.ts runs the source).
+t.test('child processes that exit', { jobs: 3 }, async (t) => {
+  const cli = built('cli')
+
   t.test('--version and --help', async (t) => {
-    t.same(await runChild(['--version']), { code: 0, stdout: VERSION, stderr: '' })
-    const help = await runChild(['--help'])
+    t.same(await runScript(t, cli, ['--version']), { code: 0, stdout: VERSION, stderr: '' })
+    const help = await runScript(t, cli, ['--help'])
     t.equal(help.code, 0)
     t.match(help.stdout, /Usage: roecny-auth-proxy/)
   })
 
   t.test('bad configuration exits 78 naming the variable, not its value', async (t) => {
-    const { code, stdout, stderr } = await runChild(['check'], { ROECNY_BASE_URL: 'https://api.roecny.example', ROECNY_CLIENT_ID: 'c', ROECNY_API_KEY: SECRET_KEY, ROECNY_API_KEY_FILE: '/run/secrets/key' })
+    const { code, stdout, stderr } = await runScript(t, cli, ['check'], { ROECNY_BASE_URL: 'https://api.roecny.example', ROECNY_CLIENT_ID: 'c', ROECNY_API_KEY: SECRET_KEY, ROECNY_API_KEY_FILE: '/run/secrets/key' })
     t.equal(code, 78)
     t.equal(stdout, '')
     t.equal(stderr, 'roecny-auth-proxy: configuration error: ROECNY_API_KEY and ROECNY_API_KEY_FILE are both set; set only one')
   })
 
   t.test('an unknown command exits 78', async (t) => {
-    const { code, stderr } = await runChild(['serv'])
+    const { code, stderr } = await runScript(t, cli, ['serv'])
     t.equal(code, 78)
     t.match(stderr, 'unknown command: serv')
   })
 
   t.test('a missing --env-file exits 78', async (t) => {
-    const { code, stderr } = await runChild(['--env-file', '/nonexistent/proxy.env', 'check'])
+    const { code, stderr } = await runScript(t, cli, ['--env-file', '/nonexistent/proxy.env', 'check'])
     t.equal(code, 78)
     t.match(stderr, '--env-file cannot be read (ENOENT)')
   })
 
   t.test('check against a real mock', async (t) => {
-    const mock = await startMockRoecny({}, '127.0.0.1', 0)
-    t.teardown(() => mock.close())
+    const mock = await startMock(t)
     const dir = t.testdir({ key: `${DEMO_API_KEY}\n` })
-    const ok = await runChild(['check'], { ROECNY_BASE_URL: mock.url, ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY_FILE: join(dir, 'key') })
+    const ok = await runScript(t, cli, ['check'], { ROECNY_BASE_URL: mock.url, ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY_FILE: join(dir, 'key') })
     t.equal(ok.code, 0)
     t.match(ok.stdout, /^login succeeded: the token expires at \d{4}-\d\d-\d\dT/)
     t.notMatch(ok.stdout, mock.issuedTokens.at(-1) as string)
-    const bad = await runChild(['check'], { ROECNY_BASE_URL: mock.url, ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: SECRET_KEY })
+    const bad = await runScript(t, cli, ['check'], { ROECNY_BASE_URL: mock.url, ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: SECRET_KEY })
     t.equal(bad.code, 1)
     t.match(bad.stderr, 'status 401, code credentials_invalid')
     t.notMatch(bad.stderr, SECRET_KEY)
   })
 
-  t.test('mock answers a login and exits 0 on SIGTERM', async (t) => {
-    const child = spawnCli(['mock'], { MOCK_PORT: '0' })
-    const line = await child.line(/^mock Roecny API listening on /)
-    const url = line.replace('mock Roecny API listening on ', '')
-    t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
-    t.match(await child.line(/^demo credentials:/), 'ROECNY_CLIENT_ID=demo-client ROECNY_API_KEY=demo-key')
-    const res = await request(url + LOGIN_PATH, { method: 'POST', headers: { 'x-client-id': DEMO_CLIENT_ID, 'x-api-key': DEMO_API_KEY } })
-    t.equal(res.statusCode, 200)
-    t.type(((await res.body.json()) as { token: unknown }).token, 'string')
-    child.process.kill('SIGTERM')
-    t.equal(await child.exited, 0)
-  })
-
   t.test('mock on a port in use exits 1', async (t) => {
     const port = await portInUse(t)
-    const { code, stderr } = await runChild(['mock'], { MOCK_PORT: String(port) })
+    const { code, stderr } = await runScript(t, cli, ['mock'], { MOCK_PORT: String(port) })
     t.equal(code, 1)
     t.match(stderr, /^roecny-auth-proxy: .*EADDRINUSE/m)
-  })
-
-  t.test('serve forwards with the token, drains an in-flight request on SIGTERM and exits 0', async (t) => {
-    const mock = await startMockRoecny({}, '127.0.0.1', 0)
-    t.teardown(() => mock.close())
-    const child = spawnCli(['serve'], { ROECNY_BASE_URL: mock.url, ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, PROXY_PORT: '0' })
-    const started = JSON.parse(await child.line(/roecny-auth-proxy listening/)) as { address: string }
-    t.match(started.address, /^http:\/\/127\.0\.0\.1:\d+$/)
-    const res = await request(`${started.address}/api/v1/balances/current`)
-    t.equal(res.statusCode, 200)
-    t.match(await res.body.json(), [{ currency: 'USD' }])
-    // An in-flight request when SIGTERM arrives is drained, not cut.
-    const inFlight = request(`${started.address}/api/v1/test/held`)
-    while (mock.held.length === 0) await new Promise((resolve) => setImmediate(resolve))
-    child.process.kill('SIGTERM')
-    await child.line(/shutting down: readiness now fails/)
-    mock.releaseHeld()
-    const drained = await inFlight
-    t.equal(drained.statusCode, 200, 'the in-flight request finished after SIGTERM')
-    t.same(await drained.body.json(), { released: true })
-    t.equal(await child.exited, 0)
-    t.notMatch(child.stdout.join('\n'), DEMO_API_KEY, 'the API key is in no log line')
   })
 
   t.test('serve on a port in use exits 1', async (t) => {
     const port = await portInUse(t)
-    const { code, stderr } = await runChild([], { ROECNY_BASE_URL: 'http://127.0.0.1:9', ROECNY_CLIENT_ID: 'c', ROECNY_API_KEY: 'k', PROXY_PORT: String(port) })
+    const { code, stderr } = await runScript(t, cli, [], { ROECNY_BASE_URL: 'http://127.0.0.1:9', ROECNY_CLIENT_ID: 'c', ROECNY_API_KEY: 'k', PROXY_PORT: String(port) })
     t.equal(code, 1)
     t.match(stderr, /^roecny-auth-proxy: .*EADDRINUSE/m)
-  })
-
-  t.test('demo prints curl lines with the real port and exits 0 on SIGTERM', async (t) => {
-    const child = spawnCli(['demo'], { PROXY_PORT: '0', LOG_LEVEL: 'warn' })
-    const getLine = await child.line(/^ {2}curl http:\/\/127\.0\.0\.1:\d+\/api\/v1\/balances\/current$/)
-    const postLine = await child.line(/^ {2}curl -X POST .*\/api\/v1\/echo\//)
-    const url = getLine.trim().replace(/^curl /, '')
-    t.notMatch(url, ':0/', 'the bound port, not 0')
-    const res = await request(url)
-    t.equal(res.statusCode, 200)
-    t.match(await res.body.json(), [{ currency: 'USD' }])
-    const echoUrl = /(http:\/\/\S+)$/.exec(postLine)?.[1] as string
-    const echo = await request(echoUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"hello":"roecny"}' })
-    t.equal(echo.statusCode, 200)
-    t.match(await echo.body.json(), { method: 'POST', bodyBytes: 18 })
-    child.process.kill('SIGINT')
-    t.equal(await child.exited, 0)
   })
 })

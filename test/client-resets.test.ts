@@ -47,9 +47,8 @@ const CONNECT = 'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n
 
 let stack: Stack
 t.before(async () => {
-  stack = await startStack({ config: { maxBodyBytes: LIMIT, adminHost: '127.0.0.1', adminPort: 0 }, mock: { faultRoutes: true } })
+  stack = await startStack(t, { config: { maxBodyBytes: LIMIT, adminHost: '127.0.0.1', adminPort: 0 }, mock: { faultRoutes: true } })
 })
-t.teardown(() => stack.close())
 
 /** The process still answers, on its own routes and through to Roecny, on new connections (not half-closed: Node aborts a request then). */
 async function stillServing (t: Test, url = stack.url): Promise<void> {
@@ -173,8 +172,7 @@ t.test('the admin listener: refused requests and CONNECT, then resets', async (t
 t.test('the Unix socket listener: CONNECT, then a close with its answer unread (a reset on a Unix socket)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'rap-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const unix = await startStack({ config: { proxySocket: join(dir, 'proxy.sock'), headersTimeoutMs: 60_000 } })
-  t.teardown(unix.close)
+  const unix = await startStack(t, { config: { proxySocket: join(dir, 'proxy.sock'), headersTimeoutMs: 60_000 } })
   const server = unix.proxy.app.server
   // A paused client reads nothing, so the answer stays in its queue: closing then resets the proxy's end.
   async function closeUnread (raw: string, answered: () => Promise<unknown>): Promise<void> {
@@ -196,8 +194,7 @@ t.test('the Unix socket listener: CONNECT, then a close with its answer unread (
 })
 
 t.test('a CONNECT client that never closes its side is closed after the header timeout, and does not hold up a shutdown', async (t) => {
-  const short = await startStack({ config: { headersTimeoutMs: 200 } })
-  t.teardown(short.close)
+  const short = await startStack(t, { config: { headersTimeoutMs: 200 } })
   const server = short.proxy.app.server
   const holder = await openRaw(short.url, { holdOpen: true })
   t.teardown(() => holder.socket.destroy())

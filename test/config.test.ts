@@ -48,7 +48,7 @@ t.test('defaults', async (t) => {
     adminPort: undefined,
     proxySocket: undefined,
     proxySocketMode: 0o660,
-    accessKey: undefined,
+    accessKeys: [],
     allowUnauthenticatedRemote: false,
     allowedHosts: [],
     corsOrigins: [],
@@ -61,6 +61,13 @@ t.test('defaults', async (t) => {
     keepAliveTimeoutMs: 65000,
     maxConnections: 4096,
     upstreamCa: undefined,
+    upstreamMaxInFlight: 0,
+    upstreamRateLimit: 0,
+    upstreamRateBurst: 0,
+    upstreamQueueTimeoutMs: 10000,
+    upstreamQueueMax: 1000,
+    secretFiles: {},
+    secretsPollMs: 5000,
     warnings: []
   })
 })
@@ -94,6 +101,11 @@ t.test('every variable is read', async (t) => {
     PROXY_REQUEST_TIMEOUT_MS: '600000',
     PROXY_KEEP_ALIVE_TIMEOUT_MS: '30000',
     PROXY_MAX_CONNECTIONS: '512',
+    UPSTREAM_MAX_IN_FLIGHT: '50',
+    UPSTREAM_RATE_LIMIT: '100',
+    UPSTREAM_RATE_BURST: '20',
+    UPSTREAM_QUEUE_TIMEOUT_MS: '2000',
+    UPSTREAM_QUEUE_MAX: '500',
     LOG_LEVEL: 'debug',
     SOMETHING_ELSE: 'ignored'
   })
@@ -102,7 +114,7 @@ t.test('every variable is read', async (t) => {
     loginAs: 'sub-account-1',
     proxyHost: '0.0.0.0',
     proxyPort: 9000,
-    accessKey: 'access-key-0123456789abcdef',
+    accessKeys: ['access-key-0123456789abcdef'],
     allowedHosts: ['roecny-proxy', '10.0.0.7'],
     corsOrigins: ['http://localhost:3000'],
     allowMethods: ['GET', 'HEAD'],
@@ -118,6 +130,11 @@ t.test('every variable is read', async (t) => {
     requestTimeoutMs: 600000,
     keepAliveTimeoutMs: 30000,
     maxConnections: 512,
+    upstreamMaxInFlight: 50,
+    upstreamRateLimit: 100,
+    upstreamRateBurst: 20,
+    upstreamQueueTimeoutMs: 2000,
+    upstreamQueueMax: 500,
     logLevel: 'debug'
   })
   t.notOk('SOMETHING_ELSE' in config)
@@ -274,10 +291,15 @@ t.test('numbers', async (t) => {
     ['UPSTREAM_TIMEOUT_MS', ['0', '2147483648', 'x'], ['1', '2147483647'], 'must be an integer from 1 to 2147483647'],
     ['SHUTDOWN_DELAY_MS', ['-1', '0.5', '2147483648'], ['0', '2147483647'], 'must be an integer from 0 to 2147483647'],
     ['SHUTDOWN_TIMEOUT_MS', ['-1', 'soon', '2147483648'], ['0', '2147483647'], 'must be an integer from 0 to 2147483647'],
-    ['PROXY_HEADERS_TIMEOUT_MS', ['0', '-1', '1.5', '2147483648', 'soon'], ['1', '2147483647'], 'must be an integer from 1 to 2147483647'],
+    // Up to the request timeout's 5 min default; beyond it only with a longer one (below).
+    ['PROXY_HEADERS_TIMEOUT_MS', ['0', '-1', '1.5', '2147483648', 'soon'], ['1', '300000'], 'must be an integer from 1 to 2147483647'],
     ['PROXY_REQUEST_TIMEOUT_MS', ['-1', '2.5', '2147483648', 'never'], ['0', '2147483647'], 'must be an integer from 0 to 2147483647'],
     ['PROXY_KEEP_ALIVE_TIMEOUT_MS', ['0', '-1', '2147483648', 'long'], ['1', '2147483647'], 'must be an integer from 1 to 2147483647'],
-    ['PROXY_MAX_CONNECTIONS', ['0', '-1', '10.5', '1000001', 'many', 'Infinity'], ['1', '1000000'], 'must be an integer from 1 to 1000000']
+    ['PROXY_MAX_CONNECTIONS', ['0', '-1', '10.5', '1000001', 'many', 'Infinity'], ['1', '1000000'], 'must be an integer from 1 to 1000000'],
+    ['UPSTREAM_MAX_IN_FLIGHT', ['-1', '2.5', '1000001', 'many'], ['0', '1000000'], 'must be an integer from 0 to 1000000'],
+    ['UPSTREAM_RATE_LIMIT', ['-1', '1000001', 'Infinity', 'fast'], ['0', '0.5', '1000000'], 'must be a number from 0 to 1000000'],
+    ['UPSTREAM_QUEUE_TIMEOUT_MS', ['-1', '1.5', '2147483648'], ['0', '2147483647'], 'must be an integer from 0 to 2147483647'],
+    ['UPSTREAM_QUEUE_MAX', ['-1', '1.5', '1000001'], ['0', '1000000'], 'must be an integer from 0 to 1000000']
   ]
   for (const [name, bad, good, message] of cases) {
     for (const value of bad) t.same(problemsOf({ ...BASE, [name]: value }), [`${name} ${message}`], `${name}=${value}`)
@@ -288,6 +310,7 @@ t.test('numbers', async (t) => {
 t.test('PROXY_REQUEST_TIMEOUT_MS is off (0) or at least PROXY_HEADERS_TIMEOUT_MS', async (t) => {
   t.equal(loadConfig({ ...BASE, PROXY_HEADERS_TIMEOUT_MS: '5000', PROXY_REQUEST_TIMEOUT_MS: '0' }).requestTimeoutMs, 0)
   t.equal(loadConfig({ ...BASE, PROXY_HEADERS_TIMEOUT_MS: '5000', PROXY_REQUEST_TIMEOUT_MS: '5000' }).requestTimeoutMs, 5000)
+  t.equal(loadConfig({ ...BASE, PROXY_HEADERS_TIMEOUT_MS: '2147483647', PROXY_REQUEST_TIMEOUT_MS: '0' }).headersTimeoutMs, 2147483647)
   // Node would refuse to create the listener: a request cannot end before its headers.
   t.same(problemsOf({ ...BASE, PROXY_REQUEST_TIMEOUT_MS: '9999' }),
     ['PROXY_REQUEST_TIMEOUT_MS must be 0 (no limit) or at least PROXY_HEADERS_TIMEOUT_MS'], 'below the 10 s default of the header timeout')
@@ -295,6 +318,26 @@ t.test('PROXY_REQUEST_TIMEOUT_MS is off (0) or at least PROXY_HEADERS_TIMEOUT_MS
     ['PROXY_REQUEST_TIMEOUT_MS must be 0 (no limit) or at least PROXY_HEADERS_TIMEOUT_MS'])
   t.same(problemsOf({ ...BASE, PROXY_HEADERS_TIMEOUT_MS: 'x', PROXY_REQUEST_TIMEOUT_MS: '1000' }),
     ['PROXY_HEADERS_TIMEOUT_MS must be an integer from 1 to 2147483647'], 'the comparison waits for valid numbers')
+})
+
+t.test('the upstream limits: the burst follows the rate; settings that would do nothing are reported', async (t) => {
+  t.match(loadConfig({ ...BASE, UPSTREAM_RATE_LIMIT: '20' }), { upstreamRateLimit: 20, upstreamRateBurst: 20, warnings: [] }, 'the burst defaults to the limit')
+  t.match(loadConfig({ ...BASE, UPSTREAM_RATE_LIMIT: '2.5' }), { upstreamRateBurst: 3 }, 'rounded up')
+  t.match(loadConfig({ ...BASE, UPSTREAM_RATE_LIMIT: '0.2' }), { upstreamRateBurst: 1 }, 'at least one')
+  t.match(loadConfig({ ...BASE, UPSTREAM_RATE_LIMIT: '10', UPSTREAM_RATE_BURST: '1' }), { upstreamRateLimit: 10, upstreamRateBurst: 1 })
+  t.match(loadConfig({ ...BASE, UPSTREAM_MAX_IN_FLIGHT: '10', UPSTREAM_QUEUE_MAX: '0', UPSTREAM_QUEUE_TIMEOUT_MS: '0' }),
+    { upstreamMaxInFlight: 10, upstreamRateBurst: 0, upstreamQueueMax: 0, upstreamQueueTimeoutMs: 0, warnings: [] }, '0: refuse at once instead of waiting')
+  for (const value of ['0', '1.5', '1000001']) {
+    t.same(problemsOf({ ...BASE, UPSTREAM_RATE_LIMIT: '10', UPSTREAM_RATE_BURST: value }), ['UPSTREAM_RATE_BURST must be an integer from 1 to 1000000'], `burst ${value}`)
+  }
+  const burstAlone = 'UPSTREAM_RATE_BURST is set but UPSTREAM_RATE_LIMIT is not; set UPSTREAM_RATE_LIMIT to limit the rate'
+  t.same(problemsOf({ ...BASE, UPSTREAM_RATE_BURST: '10' }), [burstAlone])
+  t.same(problemsOf({ ...BASE, UPSTREAM_RATE_BURST: '10', UPSTREAM_RATE_LIMIT: '0' }), [burstAlone])
+  t.same(problemsOf({ ...BASE, UPSTREAM_RATE_BURST: '10', UPSTREAM_MAX_IN_FLIGHT: 'x' }), ['UPSTREAM_MAX_IN_FLIGHT must be an integer from 0 to 1000000', burstAlone], 'reported with the other problems')
+  t.same(loadConfig({ ...BASE, UPSTREAM_QUEUE_MAX: '10' }).warnings,
+    ['UPSTREAM_QUEUE_MAX is not used: neither UPSTREAM_MAX_IN_FLIGHT nor UPSTREAM_RATE_LIMIT is set'])
+  t.same(loadConfig({ ...BASE, UPSTREAM_QUEUE_TIMEOUT_MS: '10', UPSTREAM_QUEUE_MAX: '10', UPSTREAM_MAX_IN_FLIGHT: '0' }).warnings,
+    ['UPSTREAM_QUEUE_TIMEOUT_MS and UPSTREAM_QUEUE_MAX are not used: neither UPSTREAM_MAX_IN_FLIGHT nor UPSTREAM_RATE_LIMIT is set'])
 })
 
 t.test('LOG_LEVEL', async (t) => {
@@ -335,10 +378,11 @@ t.test('who may call and what is forwarded', async (t) => {
     const dir = t.testdir({ key: `\n${ACCESS_KEY}\n`, loose: ACCESS_KEY, empty: '', control: `${ACCESS_KEY}\u0000` })
     chmodSync(join(dir, 'key'), 0o600)
     chmodSync(join(dir, 'loose'), 0o644)
-    t.equal(loadConfig(BASE).accessKey, undefined)
-    t.equal(loadConfig({ ...BASE, PROXY_ACCESS_KEY: ACCESS_KEY }).accessKey, ACCESS_KEY)
+    t.same(loadConfig(BASE).accessKeys, [])
+    t.same(loadConfig({ ...BASE, PROXY_ACCESS_KEY: ACCESS_KEY }).accessKeys, [ACCESS_KEY])
     const fromFile = loadConfig({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'key') })
-    t.equal(fromFile.accessKey, ACCESS_KEY)
+    t.same(fromFile.accessKeys, [ACCESS_KEY])
+    t.same(fromFile.secretFiles, { PROXY_ACCESS_KEY_FILE: join(dir, 'key') })
     t.same(fromFile.warnings, [], 'a 0600 file raises no warning')
     t.same(loadConfig({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'loose') }).warnings, [WORLD_READABLE('PROXY_ACCESS_KEY_FILE', '0644')])
     t.same(problemsOf({ ...BASE, PROXY_ACCESS_KEY: ACCESS_KEY, PROXY_ACCESS_KEY_FILE: join(dir, 'key') }), ['PROXY_ACCESS_KEY and PROXY_ACCESS_KEY_FILE are both set; set only one'])
@@ -353,6 +397,27 @@ t.test('who may call and what is forwarded', async (t) => {
     const shortFile = join(dir, 'short')
     writeFileSync(shortFile, 'short', { mode: 0o600 })
     t.same(loadConfig({ ...BASE, PROXY_ACCESS_KEY_FILE: shortFile }).warnings, ['PROXY_ACCESS_KEY_FILE holds fewer than 16 characters; use a long random value (e.g. 32 random bytes, hex-encoded)'])
+  })
+
+  t.test('PROXY_ACCESS_KEY_FILE may hold several keys, one per line; blank lines and # comments are ignored', async (t) => {
+    const NEXT_KEY = 'access-key-next-fedcba9876543210'
+    const dir = t.testdir({
+      two: `# the key the clients use now\n${ACCESS_KEY}\n\n  ${NEXT_KEY}  \r\n# ${ACCESS_KEY} repeated below\n${ACCESS_KEY}\n`,
+      comments: '# no key yet\n\n#another\n',
+      control: `${ACCESS_KEY}\n${NEXT_KEY}\u0007\n`,
+      short: `${ACCESS_KEY}\nshort\n`
+    })
+    for (const name of ['two', 'comments', 'control', 'short']) chmodSync(join(dir, name), 0o600)
+    const config = loadConfig({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'two') })
+    t.same(config.accessKeys, [ACCESS_KEY, NEXT_KEY], 'trimmed, in order, each once')
+    t.ok(Object.isFrozen(config.accessKeys))
+    t.same(config.warnings, [])
+    t.same(problemsOf({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'comments') }), ['PROXY_ACCESS_KEY_FILE holds no key (only blank lines and # comments)'])
+    const control = problemsOf({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'control') })
+    t.same(control, ['PROXY_ACCESS_KEY_FILE must not contain control characters or characters beyond Latin-1'])
+    t.notOk(control.join('\n').includes(NEXT_KEY))
+    t.same(loadConfig({ ...BASE, PROXY_ACCESS_KEY_FILE: join(dir, 'short') }).warnings, ['PROXY_ACCESS_KEY_FILE holds a key of fewer than 16 characters; use a long random value (e.g. 32 random bytes, hex-encoded)'])
+    t.same(loadConfig({ ...BASE, PROXY_ACCESS_KEY: `${ACCESS_KEY} ${NEXT_KEY}` }).accessKeys, [`${ACCESS_KEY} ${NEXT_KEY}`], 'PROXY_ACCESS_KEY is always one key')
   })
 
   t.test('*_FILE secrets that group or others may read raise warnings', async (t) => {
@@ -478,6 +543,33 @@ t.test('who may call and what is forwarded', async (t) => {
   })
 })
 
+t.test('file secrets are listed for re-reading; SECRETS_POLL_MS', async (t) => {
+  const bundle = `${rootCertificates[0] as string}\n`
+  const dir = t.testdir({ id: CLIENT_ID, key: API_KEY, access: 'access-key-0123456789abcdef', ca: bundle })
+  for (const name of ['id', 'key', 'access']) chmodSync(join(dir, name), 0o600)
+  const config = loadConfig({
+    ROECNY_BASE_URL: BASE.ROECNY_BASE_URL,
+    ROECNY_CLIENT_ID_FILE: join(dir, 'id'),
+    ROECNY_API_KEY_FILE: join(dir, 'key'),
+    PROXY_ACCESS_KEY_FILE: join(dir, 'access'),
+    ROECNY_CA_FILE: join(dir, 'ca'),
+    SECRETS_POLL_MS: '0'
+  })
+  t.same(config.secretFiles, {
+    ROECNY_CLIENT_ID_FILE: join(dir, 'id'),
+    ROECNY_API_KEY_FILE: join(dir, 'key'),
+    PROXY_ACCESS_KEY_FILE: join(dir, 'access'),
+    ROECNY_CA_FILE: join(dir, 'ca')
+  })
+  t.ok(Object.isFrozen(config.secretFiles))
+  t.equal(config.secretsPollMs, 0, '0: file events and SIGHUP only')
+  t.same(loadConfig({ ...BASE, ROECNY_API_KEY: undefined, ROECNY_API_KEY_FILE: join(dir, 'key') }).secretFiles, { ROECNY_API_KEY_FILE: join(dir, 'key') }, 'values from the environment are not listed')
+  t.equal(loadConfig({ ...BASE, SECRETS_POLL_MS: '60000' }).secretsPollMs, 60000)
+  for (const value of ['-1', '1.5', 'often', '2147483648']) {
+    t.same(problemsOf({ ...BASE, SECRETS_POLL_MS: value }), ['SECRETS_POLL_MS must be an integer from 0 to 2147483647'], value)
+  }
+})
+
 t.test('several problems are reported together', async (t) => {
   const problems = problemsOf({
     ROECNY_BASE_URL: 'http://api.roecny.example',
@@ -556,7 +648,8 @@ t.test('config.example.env is a working demo configuration that documents every 
     'ADMIN_HOST', 'ADMIN_PORT', 'ROECNY_CA_FILE', 'PROXY_SOCKET', 'PROXY_SOCKET_MODE', 'PROXY_ACCESS_KEY', 'PROXY_ACCESS_KEY_FILE',
     'PROXY_ALLOW_UNAUTHENTICATED_REMOTE', 'PROXY_ALLOWED_HOSTS', 'PROXY_CORS_ORIGINS', 'PROXY_ALLOW_METHODS', 'PROXY_ALLOW_PATHS',
     'PROXY_DENY_PATHS', 'PROXY_MAX_BODY_BYTES', 'PROXY_HEADERS_TIMEOUT_MS', 'PROXY_REQUEST_TIMEOUT_MS',
-    'PROXY_KEEP_ALIVE_TIMEOUT_MS', 'PROXY_MAX_CONNECTIONS'
+    'PROXY_KEEP_ALIVE_TIMEOUT_MS', 'PROXY_MAX_CONNECTIONS', 'UPSTREAM_MAX_IN_FLIGHT', 'UPSTREAM_RATE_LIMIT', 'UPSTREAM_RATE_BURST',
+    'UPSTREAM_QUEUE_TIMEOUT_MS', 'UPSTREAM_QUEUE_MAX', 'SECRETS_POLL_MS'
   ]) {
     t.match(text, new RegExp(`^#? ?${name}=`, 'm'), name)
   }

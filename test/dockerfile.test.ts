@@ -21,13 +21,19 @@ for (const line of lines) {
 }
 const final = stages.at(-1) as (typeof stages)[number]
 
-function instruction (keyword: string): string[] {
-  return final.steps.filter((step) => step.startsWith(`${keyword} `)).map((step) => step.slice(keyword.length + 1))
+function instruction (keyword: string, stage = final): string[] {
+  return stage.steps.filter((step) => step.startsWith(`${keyword} `)).map((step) => step.slice(keyword.length + 1))
 }
 
-t.test('every stage builds on node:20-bookworm-slim', async (t) => {
+/** `ENV NAME="value"` of a stage, unquoted. */
+function env (name: string, stage = final): string | undefined {
+  const line = instruction('ENV', stage).find((e) => e.startsWith(`${name}=`))
+  return line === undefined ? undefined : line.slice(name.length + 1).replace(/^"(.*)"$/, '$1')
+}
+
+t.test('every stage builds on node:24-bookworm-slim (Node 24 LTS)', async (t) => {
   t.ok(stages.length >= 2, 'multi-stage')
-  for (const stage of stages) t.equal(stage.from, 'node:20-bookworm-slim', stage.name ?? 'final')
+  for (const stage of stages) t.equal(stage.from, 'node:24-bookworm-slim', stage.name ?? 'final')
 })
 
 t.test('the build stage compiles; the final stage has production dependencies only', async (t) => {
@@ -62,4 +68,27 @@ t.test('the build context holds only what the build needs: never an env file or 
   const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').filter((line) => line !== '' && !line.startsWith('#'))
   t.equal(ignore[0], '*', 'everything excluded first')
   t.same(ignore.slice(1).sort(), ['!package-lock.json', '!package.json', '!src/', '!tsconfig.build.json', '!tsconfig.json'])
+})
+
+t.test('the image runs node with the V8 heap flags npm start uses (package.json config.nodeOptions), replaceable', async (t) => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { config: { nodeOptions: string }, scripts: Record<string, string> }
+  t.match(pkg.config.nodeOptions, /^--max-semi-space-size=\d+/)
+  t.equal(env('NODE_OPTIONS'), pkg.config.nodeOptions, 'ENV NODE_OPTIONS: -e NODE_OPTIONS=... replaces it')
+  // The user's NODE_OPTIONS come last, so their flags win over the defaults.
+  t.match(pkg.scripts.start, 'NODE_OPTIONS="$npm_package_config_nodeOptions $NODE_OPTIONS" node dist/src/cli.js serve')
+})
+
+t.test('the compile cache is filled in the build stage as the image\'s user, with its flags, and copied in', async (t) => {
+  const build = stages.find((stage) => stage.steps.some((step) => step === 'RUN npm run build')) as (typeof stages)[number]
+  t.equal(env('NODE_COMPILE_CACHE'), '/app/compile-cache')
+  t.equal(env('NODE_COMPILE_CACHE', build), '/app/compile-cache')
+  t.equal(env('NODE_OPTIONS', build), env('NODE_OPTIONS'), 'V8 flags are part of the cache key')
+  const warm = build.steps.findIndex((step) => step.startsWith('RUN node ') && step.includes('/app/dist/src/'))
+  t.ok(warm > build.steps.indexOf('RUN npm run build'), 'after the build')
+  t.ok(build.steps.slice(0, warm).includes('USER node'), 'as uid 1000, also part of the key')
+  for (const module of ['cli', 'server', 'mock/roecny', 'healthcheck']) {
+    t.ok(build.steps[warm]?.includes(`'${module}'`), `loads ${module}`)
+    t.ok(existsSync(join(ROOT, `src/${module}.ts`)), `src/${module}.ts exists`)
+  }
+  t.ok(instruction('COPY').includes(`--from=${String(build.name)} --chown=root:root /app/compile-cache ./compile-cache`), 'root\'s, read-only to the process')
 })

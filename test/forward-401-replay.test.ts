@@ -3,8 +3,7 @@ import { json } from './helpers/http.js'
 import { startStack } from './helpers/stack.js'
 
 test('an upstream 401 retires the token; a GET is replayed once with a new one', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   stack.mock.revokeAll()
   const res = await json<Array<{ currency: string }>>(`${stack.url}/api/v1/balances/current`)
   t.equal(res.status, 200, 'the client never saw the 401')
@@ -16,8 +15,7 @@ test('an upstream 401 retires the token; a GET is replayed once with a new one',
 })
 
 test('a request with a body gets the 401, and the next one uses a new token', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   stack.mock.revokeAll()
   const res = await json<{ code: string }>(`${stack.url}/api/v1/echo/post`, { method: 'POST', body: '{"amount":1}', headers: { 'content-type': 'application/json' } })
   t.equal(res.status, 401)
@@ -28,8 +26,7 @@ test('a request with a body gets the 401, and the next one uses a new token', as
 })
 
 test('a replay that gets 401 again is passed to the client, not replayed twice', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   // Every token the mock issues from now on is unknown to its API.
   stack.mock.defaultLogin = { token: 'not-a-known-token' }
   stack.mock.revokeAll()
@@ -39,8 +36,7 @@ test('a replay that gets 401 again is passed to the client, not replayed twice',
 })
 
 test('a 401 to a request that carried an old token does not start another login', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   stack.mock.revokeAll()
   await Promise.all([
     json(`${stack.url}/api/v1/balances/current`),
@@ -51,8 +47,7 @@ test('a 401 to a request that carried an old token does not start another login'
 })
 
 test('a GET whose 401 is followed by a failed login gets 503 PROXY_TOKEN_UNAVAILABLE', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   stack.mock.revokeAll()
   stack.mock.loginQueue.push({ status: 500 })
   const res = await json<{ code: string }>(`${stack.url}/api/v1/balances/current`)

@@ -6,8 +6,7 @@ import { openRaw } from './helpers/raw-client.js'
 import { startStack } from './helpers/stack.js'
 
 t.test('a 304 or 204 that states a Content-Length is passed on, not turned into a 500', async (t) => {
-  const stack = await startStack({ mock: { faultRoutes: true } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { mock: { faultRoutes: true } })
   const answers: Array<[string, number, string | undefined]> = [
     // The mock states the length of the JSON it did not send, as a server may for a 304.
     ['/api/v1/test/status/304', 304, undefined],

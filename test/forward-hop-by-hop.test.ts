@@ -9,8 +9,7 @@ function echoedHeaders (response: string): Record<string, string> {
 }
 
 test('hop-by-hop request headers are dropped; Connection cannot remove the token', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const response = await rawRequest(stack.url, [
     'GET /api/v1/echo/hop HTTP/1.1',
     'Host: 127.0.0.1',
@@ -36,15 +35,13 @@ test('hop-by-hop request headers are dropped; Connection cannot remove the token
 })
 
 test('TE: trailers is passed on', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const response = await rawRequest(stack.url, 'GET /api/v1/echo/te HTTP/1.1\r\nHost: localhost\r\nTE: trailers\r\nConnection: close\r\n\r\n')
   t.equal(echoedHeaders(response).te, 'trailers')
 })
 
 test('hop-by-hop and Access-Control-* response headers do not reach the client', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const response = await rawRequest(stack.url, 'GET /api/v1/test/status/302 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
   t.match(response, /^HTTP\/1\.1 302 /, 'redirect passed through, not followed')
   t.match(response, /\r\nlocation: \/api\/v1\/balances\/current\r\n/i)

@@ -7,8 +7,7 @@ function echoedUrl (response: string): string {
 }
 
 test('path and query reach Roecny byte for byte', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   // Raw requests: a client library would re-encode some of these targets before sending.
   for (const target of [
     '/api/v1/echo/a?a=%2F&b=1&b=2;c',
@@ -25,16 +24,14 @@ test('path and query reach Roecny byte for byte', async (t) => {
 })
 
 test('a long path is forwarded, not cut', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const target = '/api/v1/echo/' + 'segment/'.repeat(200) + 'end'
   const res = await json<{ url: string }>(`${stack.url}${target}`)
   t.equal(res.body.url, target)
 })
 
 test('every method is forwarded; TRACE and CONNECT are not', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'PROPFIND', 'REPORT', 'SEARCH']) {
     const res = await json<{ method: string }>(`${stack.url}/api/v1/echo/m`, { method })
     t.equal(res.body.method, method, method)

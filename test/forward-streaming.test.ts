@@ -26,8 +26,7 @@ function body (size: number): { stream: Readable, sha256: Promise<string> } {
 }
 
 test('a 20 MB upload streams through intact (chunked and with Content-Length)', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   for (const withLength of [false, true]) {
     const upload = body(SIZE)
     const res = await request(`${stack.url}/api/v1/echo/upload`, {
@@ -44,8 +43,7 @@ test('a 20 MB upload streams through intact (chunked and with Content-Length)', 
 })
 
 test('a 20 MB download streams through intact', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const direct = createHash('sha256')
   const pattern = Buffer.alloc(64 * 1024, 'roecny-mock-data-')
   for (let left = SIZE; left > 0; left -= pattern.length) direct.update(pattern.subarray(0, Math.min(left, pattern.length)))

@@ -3,8 +3,7 @@ import { json } from './helpers/http.js'
 import { startStack } from './helpers/stack.js'
 
 test('the proxy injects its token and replaces any client credentials', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const res = await json<{ headers: Record<string, string> }>(`${stack.url}/api/v1/echo/hello`, {
     headers: {
       authorization: 'Bearer client-supplied',
@@ -27,8 +26,7 @@ test('the proxy injects its token and replaces any client credentials', async (t
 })
 
 test('an app needs no auth code: the balances route answers through the proxy', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const res = await json<Array<{ currency: string }>>(`${stack.url}/api/v1/balances/current`)
   t.equal(res.status, 200)
   t.equal(res.body[0]?.currency, 'USD')
@@ -36,8 +34,7 @@ test('an app needs no auth code: the balances route answers through the proxy', 
 })
 
 test('a base URL with a path prefix is kept', async (t) => {
-  const stack = await startStack({ mock: { pathPrefix: '/gateway/roecny' }, baseUrlSuffix: '/gateway/roecny' })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { mock: { pathPrefix: '/gateway/roecny' }, baseUrlSuffix: '/gateway/roecny' })
   const res = await json<{ url: string, path: string }>(`${stack.url}/api/v1/echo/x?q=1`)
   t.equal(res.status, 200)
   t.equal(res.body.url, '/gateway/roecny/api/v1/echo/x?q=1')

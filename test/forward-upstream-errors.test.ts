@@ -4,8 +4,7 @@ import { json } from './helpers/http.js'
 import { startStack } from './helpers/stack.js'
 
 test('slow upstream headers answer 504 PROXY_UPSTREAM_TIMEOUT', async (t) => {
-  const stack = await startStack({ config: { upstreamTimeoutMs: 150 } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { upstreamTimeoutMs: 150 } })
   const res = await json<{ code: string, source: string }>(`${stack.url}/api/v1/test/hang`)
   t.equal(res.status, 504)
   t.equal(res.body.code, 'PROXY_UPSTREAM_TIMEOUT')
@@ -14,8 +13,7 @@ test('slow upstream headers answer 504 PROXY_UPSTREAM_TIMEOUT', async (t) => {
 })
 
 test('a refused connection answers 502 PROXY_UPSTREAM_UNREACHABLE', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   // Stop the API after the login: the token is good, the next connection is refused.
   await stack.mock.close()
   const res = await json<{ code: string }>(`${stack.url}/api/v1/balances/current`)
@@ -25,8 +23,7 @@ test('a refused connection answers 502 PROXY_UPSTREAM_UNREACHABLE', async (t) =>
 })
 
 test('an upstream that resets the connection before answering gives 502', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const res = await json<{ code: string }>(`${stack.url}/api/v1/test/reset`)
   t.equal(res.status, 502)
   t.equal(res.body.code, 'PROXY_UPSTREAM_UNREACHABLE')
@@ -34,8 +31,7 @@ test('an upstream that resets the connection before answering gives 502', async 
 })
 
 test('an upstream that dies mid-body aborts the client response', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const res = await request(`${stack.url}/api/v1/test/reset-mid-body`)
   t.equal(res.statusCode, 200, 'headers were already on their way')
   await t.rejects(res.body.arrayBuffer(), 'the client sees an aborted body, never a short one that looks complete')

@@ -30,11 +30,10 @@ const CLOSE_WAIT_MS = 10_000
 const EXPECT_CLOSE_WAIT_MS = 500
 
 t.test('hostile clients: zero deaths, zero malformed answers, nothing refused reaches Roecny', async (t) => {
-  const stack = await startStack({
+  const stack = await startStack(t, {
     config: { maxBodyBytes: MAX_BODY_BYTES, denyPaths: ['/api/v1/forbidden/**'], logLevel: 'silent' },
     mock: { recordTargets: true }
   })
-  t.teardown(stack.close)
   const oracle = mockOracle(stack.mock)
   const tally = new Tally()
   let cases = 0

@@ -16,8 +16,7 @@ import { startStack } from './helpers/stack.js'
 const settings = fuzzSettings(1000)
 
 t.test('broken and hostile upstreams: zero deaths, zero malformed answers, no cut answer passed off as whole', async (t) => {
-  const stack = await startStack({ config: { logLevel: 'silent' }, mock: { faultRoutes: true } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { logLevel: 'silent' }, mock: { faultRoutes: true } })
   const tally = new Tally()
   let cases = 0
 

@@ -1,16 +1,12 @@
 // The container HEALTHCHECK script: where it probes, and its exit status against live, failing and absent listeners.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { healthTarget, probe } from '../src/healthcheck.js'
+import { runScript, source } from './helpers/cli.js'
 import { startStack } from './helpers/stack.js'
-
-const SCRIPT = fileURLToPath(new URL('../src/healthcheck.ts', import.meta.url))
 
 async function listen (server: Server, where: number | string): Promise<void> {
   await new Promise<void>((resolve) => typeof where === 'string' ? server.listen(where, resolve) : server.listen(where, '127.0.0.1', resolve))
@@ -25,14 +21,6 @@ async function deadPort (): Promise<number> {
   return port
 }
 
-async function runScript (env: Record<string, string>): Promise<number | null> {
-  // The runner's loader flags come along, so the child's coverage counts too.
-  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(ADMIN_|PROXY_)/.test(name)))
-  const child = spawn(process.execPath, [...process.execArgv, SCRIPT], { env: { ...base, ...env }, stdio: 'ignore' })
-  const [code] = await once(child, 'close')
-  return code as number | null
-}
-
 t.test('the target: the admin listener first, then the Unix socket, then the proxy listener', async (t) => {
   t.same(healthTarget({}), { host: '127.0.0.1', port: 8080, path: '/-/healthz' }, 'the defaults')
   t.same(healthTarget({ PROXY_HOST: '10.1.2.3', PROXY_PORT: '9000' }), { host: '10.1.2.3', port: 9000, path: '/-/healthz' })
@@ -45,8 +33,7 @@ t.test('the target: the admin listener first, then the Unix socket, then the pro
 })
 
 t.test('probe: true only for a 200 within the timeout', async (t) => {
-  const stack = await startStack({ config: { adminHost: '127.0.0.1', adminPort: 0 } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { adminHost: '127.0.0.1', adminPort: 0 } })
   const admin = new URL(stack.proxy.adminUrl as string)
   t.equal(await probe({ host: admin.hostname, port: Number(admin.port), path: '/-/healthz' }, 2000), true)
   t.equal(await probe({ host: '127.0.0.1', port: await deadPort(), path: '/-/healthz' }, 2000), false, 'nothing listening')
@@ -67,10 +54,11 @@ t.test('probe over a Unix socket', async (t) => {
 })
 
 t.test('run as a script: exit 0 while the proxy serves, 1 when it does not', async (t) => {
-  const stack = await startStack({ config: { adminHost: '127.0.0.1', adminPort: 0 } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { adminHost: '127.0.0.1', adminPort: 0 } })
+  // The TypeScript source, so the script's own lines count for coverage.
+  const script = source('healthcheck')
   const proxyPort = new URL(stack.url).port
-  t.equal(await runScript({ PROXY_PORT: proxyPort }), 0, 'the proxy listener')
-  t.equal(await runScript({ ADMIN_PORT: new URL(stack.proxy.adminUrl as string).port, PROXY_PORT: '1' }), 0, 'the admin listener')
-  t.equal(await runScript({ PROXY_PORT: String(await deadPort()) }), 1, 'nothing listening')
+  t.equal((await runScript(t, script, [], { PROXY_PORT: proxyPort })).code, 0, 'the proxy listener')
+  t.equal((await runScript(t, script, [], { ADMIN_PORT: new URL(stack.proxy.adminUrl as string).port, PROXY_PORT: '1' })).code, 0, 'the admin listener')
+  t.equal((await runScript(t, script, [], { PROXY_PORT: String(await deadPort()) })).code, 1, 'nothing listening')
 })

@@ -1,10 +1,9 @@
 import { test } from 'tap'
-import { buildTestApp } from './helpers/app.js'
 import { json } from './helpers/http.js'
+import { buildTestApp } from './helpers/stack.js'
 
 test('an unforeseen failure answers 500 PROXY_INTERNAL_ERROR in the proxy shape and is logged', async (t) => {
-  const built = await buildTestApp()
-  t.teardown(built.close)
+  const built = await buildTestApp(t)
   // A route that fails stands in for any bug in a handler: the error handler is what is under test.
   built.app.get('/-/fails', async function fails () { throw new Error('handler bug') })
   const url = await built.app.listen({ host: '127.0.0.1', port: 0 })

@@ -3,8 +3,7 @@ import { json } from './helpers/http.js'
 import { startStack } from './helpers/stack.js'
 
 test('POST to the login path through the proxy is refused in every spelling', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   for (const path of [
     '/api/v1/authentication/login',
     '/api/v1/authentication/login/',

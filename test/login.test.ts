@@ -2,10 +2,11 @@
 import t from 'tap'
 import type { Test } from 'tap'
 import { Pool } from 'undici'
-import { login, MAX_LOGIN_BODY_BYTES, parseHttpDate, parseRetryAfter } from '../src/token/login.js'
+import { login, MAX_LOGIN_BODY_BYTES } from '../src/token/login.js'
 import type { LoginFailure, LoginOptions, LoginResult } from '../src/token/login.js'
 import { startTokenHarness } from './helpers/token-harness.js'
 import type { TokenHarness, TokenHarnessOptions } from './helpers/token-harness.js'
+import { until } from './helpers/until.js'
 
 const API_KEY = 'login-test-SECRET-api-key'
 
@@ -95,25 +96,6 @@ t.test('429 is rate limited, with Retry-After in seconds or as an HTTP date', as
   t.match(failed(t, await login(optionsOf(h))), { kind: 'rate_limited', retryAfterMs: undefined })
 })
 
-t.test('parseRetryAfter', async (t) => {
-  t.equal(parseRetryAfter(' 7 ', 0), 7000)
-  t.equal(parseRetryAfter(new Date(5000).toUTCString(), 10_000), 0, 'a date in the past means now')
-  t.equal(parseRetryAfter('-1', 0), undefined)
-  t.equal(parseRetryAfter(undefined, 0), undefined)
-})
-
-t.test('parseHttpDate reads the three HTTP-date forms and nothing else', async (t) => {
-  const at = Date.UTC(2025, 3, 25, 7, 0, 0)
-  t.equal(parseHttpDate('Fri, 25 Apr 2025 07:00:00 GMT'), at, 'IMF-fixdate')
-  t.equal(parseHttpDate('Friday, 25-Apr-25 07:00:00 GMT'), at, 'RFC 850')
-  t.equal(parseHttpDate('Fri Apr 25 07:00:00 2025'), at, 'asctime, read as GMT')
-  t.equal(parseHttpDate('Fri Apr  5 07:00:00 2025'), Date.UTC(2025, 3, 5, 7, 0, 0), 'asctime, one-digit day')
-  t.equal(parseHttpDate('Fri, 25 Apr 2025 27:00:00 GMT'), undefined, 'the right shape but no real time')
-  t.equal(parseHttpDate('-1'), undefined)
-  t.equal(parseHttpDate('2025-04-25T07:00:00Z'), undefined, 'ISO is not an HTTP-date')
-  t.equal(parseHttpDate(undefined), undefined)
-})
-
 t.test('other statuses are errors; Roecny\'s code only from a JSON error body', async (t) => {
   const h = await harness(t)
   h.mock.loginQueue.push({ status: 503, headers: { 'retry-after': '30' } })
@@ -163,7 +145,7 @@ t.test('an attempt is bounded by loginTimeoutMs of clock time', async (t) => {
   h.mock.loginQueue.push({ hang: true })
   let settled: LoginResult | undefined
   const pending = login(optionsOf(h)).then((result) => { settled = result })
-  await h.until(() => h.mock.logins.length === 1, 'the login to reach the mock')
+  await until(() => h.mock.logins.length === 1, 'the login to reach the mock')
   await h.clock.advance(3999)
   t.equal(settled, undefined, 'still waiting just before the timeout')
   await h.clock.advance(1)
@@ -177,7 +159,7 @@ t.test('the caller can abort an attempt', async (t) => {
   h.mock.loginQueue.push({ hang: true })
   const controller = new AbortController()
   const pending = login(optionsOf(h, { signal: controller.signal }))
-  await h.until(() => h.mock.logins.length === 1, 'the login to reach the mock')
+  await until(() => h.mock.logins.length === 1, 'the login to reach the mock')
   controller.abort()
   t.match(failed(t, await pending), { kind: 'error', message: 'login aborted' })
   t.equal(h.clock.pendingTimers(), 0, 'the timeout timer is gone')

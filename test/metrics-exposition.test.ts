@@ -18,8 +18,7 @@ const OWN_METRICS: Record<string, string> = {
 }
 
 test('GET /-/metrics answers Prometheus text with every metric prefixed roecny_proxy_', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   await fetch(`${stack.url}/api/v1/balances/current`).then((res) => res.arrayBuffer())
   const m = await scrape(stack.url)
   t.equal(m.status, 200)
@@ -44,8 +43,7 @@ test('GET /-/metrics answers Prometheus text with every metric prefixed roecny_p
 })
 
 test('HEAD and other methods on /-/metrics', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const head = await fetch(`${stack.url}/-/metrics`, { method: 'HEAD' })
   t.equal(head.status, 200)
   const post = await fetch(`${stack.url}/-/metrics`, { method: 'POST', body: 'x' })

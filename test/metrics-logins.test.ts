@@ -3,19 +3,19 @@ import { test } from 'tap'
 import { scrape } from './helpers/metrics.js'
 import { MANUAL_CLOCK_START, ManualClock } from './helpers/manual-clock.js'
 import { startStack } from './helpers/stack.js'
-import type { StackOptions } from './helpers/stack.js'
+import type { Stack, StackOptions, Teardown } from './helpers/stack.js'
+import { until } from './helpers/until.js'
 
-async function manualStack (options: StackOptions = {}): Promise<{ clock: ManualClock } & Awaited<ReturnType<typeof startStack>>> {
+async function manualStack (t: Teardown, options: StackOptions = {}): Promise<Stack & { clock: ManualClock }> {
   const clock = new ManualClock()
-  const stack = await startStack({ ...options, clock, mock: { now: () => clock.wallNow(), ...options.mock } })
+  const stack = await startStack(t, { ...options, clock, mock: { now: () => clock.wallNow(), ...options.mock } })
   clock.busyWhile(stack.proxy.tokens.loginInFlight)
   await clock.settle()
   return { ...stack, clock }
 }
 
 test('a good login: counted as ok, the expiry as a Unix timestamp, the refresh as seconds to go', async (t) => {
-  const stack = await manualStack()
-  t.teardown(stack.close)
+  const stack = await manualStack(t)
   const m = await scrape(stack.url)
   t.equal(m.value('roecny_proxy_logins_total', { result: 'ok' }), 1)
   for (const result of ['rejected', 'rate_limited', 'error']) {
@@ -38,8 +38,7 @@ test('a good login: counted as ok, the expiry as a Unix timestamp, the refresh a
 
 test('failed logins are counted by result; without a token both gauges are 0', async (t) => {
   // The proxy holds demo-key, the mock wants another: the first login is rejected.
-  const stack = await manualStack({ mock: { apiKey: 'the-real-key' }, ready: false })
-  t.teardown(stack.close)
+  const stack = await manualStack(t, { mock: { apiKey: 'the-real-key' }, ready: false })
   const first = await scrape(stack.url)
   t.equal(first.value('roecny_proxy_logins_total', { result: 'rejected' }), 1)
   t.equal(first.value('roecny_proxy_token_expiry_timestamp_seconds'), 0)
@@ -62,23 +61,17 @@ test('failed logins are counted by result; without a token both gauges are 0', a
 
 test('login duration is measured on the clock, from sending the login to its outcome', async (t) => {
   const clock = new ManualClock()
-  const stack = await startStack({ clock, mock: { now: () => clock.wallNow(), apiKey: 'the-real-key' }, ready: false })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { clock, mock: { now: () => clock.wallNow(), apiKey: 'the-real-key' }, ready: false })
   const logins = (): Record<string, number> => (stack.proxy.tokens.status().logins as Record<string, number>)
-  await until(() => logins().rejected === 1)
+  await until(() => logins().rejected === 1, 'the first login to be rejected')
   // The retry hangs at the mock until LOGIN_TIMEOUT_MS (10 s on the clock) gives up on it.
   stack.mock.defaultLogin = { hang: true }
   await clock.runNext()
-  await until(() => stack.mock.logins.length === 2)
+  await until(() => stack.mock.logins.length === 2, 'the retry to reach the mock')
   await clock.advance(10_000)
-  await until(() => logins().error === 1)
+  await until(() => logins().error === 1, 'the retry to time out')
   const m = await scrape(stack.url)
   t.equal(m.value('roecny_proxy_login_duration_seconds_sum', { result: 'error' }), 10)
   t.equal(m.value('roecny_proxy_login_duration_seconds_bucket', { le: '5', result: 'error' }), 0)
   t.equal(m.value('roecny_proxy_login_duration_seconds_bucket', { le: '10', result: 'error' }), 1)
 })
-
-/** Turns the event loop (never a timer) until `predicate` holds. */
-async function until (predicate: () => boolean): Promise<void> {
-  while (!predicate()) await new Promise((resolve) => setImmediate(resolve))
-}

@@ -5,8 +5,7 @@ import { scrape } from './helpers/metrics.js'
 import { startStack } from './helpers/stack.js'
 
 test('requests are counted by method and status class; the proxy\'s own /-/ routes are not', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   await get(`${stack.url}/api/v1/balances/current`)
   await get(`${stack.url}/api/v1/balances/current?page=2`)
   await get(`${stack.url}/api/v1/echo/x`, { method: 'POST', body: 'hello' })
@@ -35,8 +34,7 @@ test('requests are counted by method and status class; the proxy\'s own /-/ rout
 })
 
 test('the latency histograms observe exactly the durations of the access log', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   for (let i = 0; i < 5; i++) await get(`${stack.url}/api/v1/echo/${i}`, { method: 'PUT', body: 'x'.repeat(10_000) })
   const m = await scrape(stack.url)
   const lines = stack.logs.records().filter((r) => r.msg === 'request' && String(r.path).startsWith('/api/'))
@@ -50,8 +48,7 @@ test('the latency histograms observe exactly the durations of the access log', a
 })
 
 test('upstream failures are counted by the PROXY_* code answered', async (t) => {
-  const stack = await startStack({ config: { upstreamTimeoutMs: 100 } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { upstreamTimeoutMs: 100 } })
   const before = await scrape(stack.url)
   t.equal(before.value('roecny_proxy_upstream_errors_total', { code: 'PROXY_UPSTREAM_UNREACHABLE' }), 0, 'known codes start at 0')
   t.equal(before.value('roecny_proxy_upstream_errors_total', { code: 'PROXY_UPSTREAM_TIMEOUT' }), 0)

@@ -1,10 +1,10 @@
 // The mock's test-only switches: raw-socket fault routes and the record of every target, both off unless a test turns them on.
 import t from 'tap'
 import { request } from 'undici'
-import { startMockRoecny } from '../src/mock/roecny.js'
 import type { MockRoecny } from '../src/mock/roecny.js'
 import { rawRequest } from './helpers/http.js'
 import { openRaw } from './helpers/raw-client.js'
+import { startMock } from './helpers/stack.js'
 
 async function tokenFor (mock: MockRoecny): Promise<string> {
   const res = await request(`${mock.url}/api/v1/authentication/login`, { method: 'POST', headers: { 'x-client-id': 'demo-client', 'x-api-key': 'demo-key' } })
@@ -16,8 +16,7 @@ function get (mock: MockRoecny, token: string, target: string): Promise<string> 
 }
 
 t.test('off by default: no fault route, no record', async (t) => {
-  const mock = await startMockRoecny()
-  t.teardown(mock.close)
+  const mock = await startMock(t)
   const token = await tokenFor(mock)
   t.match(await get(mock, token, '/api/v1/test/fault/short-length'), /^HTTP\/1\.1 404 /, 'a fault route is an unknown route')
   const raw = mock.rawAnswer('HTTP/1.1 200 OK\r\n\r\n')
@@ -26,8 +25,7 @@ t.test('off by default: no fault route, no record', async (t) => {
 })
 
 t.test('switched on: named faults, raw answers served once, every target recorded', async (t) => {
-  const mock = await startMockRoecny({ faultRoutes: true, recordTargets: true })
-  t.teardown(mock.close)
+  const mock = await startMock(t, { faultRoutes: true, recordTargets: true })
   const token = await tokenFor(mock)
   t.equal(await get(mock, token, '/api/v1/test/fault/short-length'), `HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n${'x'.repeat(100)}`, 'the named fault, byte for byte')
   const raw = mock.rawAnswer('HTTP/1.1 299 Odd\r\ncontent-length: 3\r\n\r\nodd')
@@ -45,8 +43,7 @@ t.test('switched on: named faults, raw answers served once, every target recorde
 })
 
 t.test('a raw answer can end with a TCP reset instead of a close', async (t) => {
-  const mock = await startMockRoecny({ faultRoutes: true })
-  t.teardown(mock.close)
+  const mock = await startMock(t, { faultRoutes: true })
   const token = await tokenFor(mock)
   const connection = await openRaw(mock.url)
   connection.socket.write(`GET ${mock.rawAnswer('HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\ncut', 'reset')} HTTP/1.1\r\nHost: roecny\r\nAuthorization: Bearer ${token}\r\n\r\n`)

@@ -1,5 +1,8 @@
 import { test } from 'tap'
+import { request } from 'undici'
 import { get, json } from './helpers/http.js'
+import { MANUAL_CLOCK_START, ManualClock } from './helpers/manual-clock.js'
+import { until } from './helpers/until.js'
 import { DEMO_API_KEY, DEMO_CLIENT_ID, formatExpiresAt, startMockRoecny } from '../src/mock/roecny.js'
 
 test('the mock logs in with the demo credentials and answers in the vendor\'s shape', async (t) => {
@@ -56,4 +59,62 @@ test('the mock refuses a login without credentials, streams odd sizes, keeps the
   for (let i = 0; i < 1001; i++) await get(`${mock.url}/api/v1/echo/${i}`, { headers: auth })
   t.equal(mock.requests.length, 1000)
   t.equal(mock.requests[0]?.url, '/api/v1/echo/1', 'the oldest two of 1,002 were let go')
+})
+
+test('the mock answers scripted statuses first, counts requests in flight and records arrival times', async (t) => {
+  const clock = new ManualClock()
+  const mock = await startMockRoecny({ now: clock.wallNow, setTimer: clock.setTimer })
+  t.teardown(mock.close)
+  mock.apiQueue.push({ status: 429, headers: { 'retry-after': '3' } }, { status: 429, body: 'slow down' }, { status: 503 })
+  const first = await json<{ code: string }>(`${mock.url}/api/v1/balances/current`)
+  t.equal(first.status, 429, 'scripted answers come before the token check')
+  t.equal(first.headers['retry-after'], '3')
+  t.equal(first.body.code, 'too_many_requests')
+  const second = await get(`${mock.url}/api/v1/echo/x`)
+  t.same([second.status, second.body, second.headers['retry-after']], [429, 'slow down', undefined])
+  t.match(await json(`${mock.url}/api/v1/echo/y`), { status: 503, body: { code: 'mock_status' } })
+  t.equal((await get(`${mock.url}/api/v1/balances/current`)).status, 401, 'the script is used up')
+
+  const login = await json<{ token: string }>(`${mock.url}/api/v1/authentication/login`, {
+    method: 'POST', headers: { 'x-client-id': DEMO_CLIENT_ID, 'x-api-key': DEMO_API_KEY }
+  })
+  const auth = { authorization: `Bearer ${login.body.token}` }
+  mock.peakInFlight = 0
+  await clock.advance(1000)
+  const slow = [get(`${mock.url}/api/v1/test/slow/500`, { headers: auth }), get(`${mock.url}/api/v1/test/slow/500`, { headers: auth })]
+  await until(() => mock.inFlight === 2, 'two slow requests in flight')
+  await clock.advance(499)
+  t.equal(mock.inFlight, 2, 'not answered before its time')
+  await clock.advance(1)
+  const answers = await Promise.all(slow)
+  t.same(answers.map((a) => [a.status, JSON.parse(a.body)]), [[200, { slowMs: 500 }], [200, { slowMs: 500 }]])
+  await until(() => mock.inFlight === 0, 'both answered')
+  t.equal(mock.peakInFlight, 2)
+  t.same(mock.requests.slice(-2).map((r) => r.arrivedAt), [MANUAL_CLOCK_START + 1000, MANUAL_CLOCK_START + 1000], 'arrival on the mock\'s clock')
+  t.equal(mock.logins[0]?.arrivedAt, MANUAL_CLOCK_START)
+})
+
+test('a slow answer is dropped when its client goes away; real timers by default', async (t) => {
+  const clock = new ManualClock()
+  const timed = await startMockRoecny({ setTimer: clock.setTimer })
+  t.teardown(timed.close)
+  const controller = new AbortController()
+  const login = await json<{ token: string }>(`${timed.url}/api/v1/authentication/login`, {
+    method: 'POST', headers: { 'x-client-id': DEMO_CLIENT_ID, 'x-api-key': DEMO_API_KEY }
+  })
+  const gone = request(`${timed.url}/api/v1/test/slow/1000`, { headers: { authorization: `Bearer ${login.body.token}` }, signal: controller.signal })
+  await until(() => timed.inFlight === 1, 'the slow request in flight')
+  t.equal(clock.pendingTimers(), 1)
+  controller.abort()
+  await t.rejects(gone)
+  await until(() => timed.inFlight === 0, 'the slow request gone')
+  t.equal(clock.pendingTimers(), 0, 'its timer was cancelled')
+
+  const real = await startMockRoecny()
+  t.teardown(real.close)
+  const token = await json<{ token: string }>(`${real.url}/api/v1/authentication/login`, {
+    method: 'POST', headers: { 'x-client-id': DEMO_CLIENT_ID, 'x-api-key': DEMO_API_KEY }
+  })
+  const res = await json(`${real.url}/api/v1/test/slow/0`, { headers: { authorization: `Bearer ${token.body.token}` } })
+  t.same(res.body, { slowMs: 0 })
 })

@@ -8,8 +8,7 @@ import { startStack } from './helpers/stack.js'
 const OWN_TARGETS = ['/-/status', '/-/%5c', '/-/%2e%2e/api/v1/balances/current']
 
 t.test('an extension method on a /-/ path is answered by the proxy, never forwarded', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const view = upstreamView(stack.mock)
   for (const method of ['PROPFIND', 'SEARCH', 'MKCOL', 'LOCK', 'PURGE']) {
     expectProxyError(t, await send(stack.url, { method, target: '/-/status' }), 405, 'PROXY_METHOD_NOT_ALLOWED', `${method} /-/status`)

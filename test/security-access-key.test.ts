@@ -1,16 +1,16 @@
 // PROXY_ACCESS_KEY: only callers holding the key spend the token; a remote listener without one does not start.
 import { join } from 'node:path'
 import { test } from 'tap'
-import { EXIT_CONFIG, main } from '../src/cli.js'
+import { EXIT_CONFIG } from '../src/cli.js'
 import { loadConfig } from '../src/config.js'
+import { runMain } from './helpers/cli.js'
 import { expectProxyError, send, upstreamView } from './helpers/raw.js'
 import { startStack } from './helpers/stack.js'
 
 const KEY = 'k3y-7b1f0c9e2d4a6b8c0e1f'
 
 test('proxied requests without the right x-proxy-key get 401 PROXY_ACCESS_DENIED and reach nothing', async (t) => {
-  const stack = await startStack({ config: { accessKey: KEY } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { accessKeys: [KEY] } })
   const view = upstreamView(stack.mock)
   const wrong: Array<Record<string, string>> = [
     {},
@@ -38,8 +38,7 @@ test('proxied requests without the right x-proxy-key get 401 PROXY_ACCESS_DENIED
 })
 
 test('the right key goes through and is never forwarded', async (t) => {
-  const stack = await startStack({ config: { accessKey: KEY } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { accessKeys: [KEY] } })
   const response = await send(stack.url, { target: '/api/v1/echo/ok', headers: { 'X-Proxy-Key': KEY } })
   t.equal(response.status, 200)
   const echoed = JSON.parse(response.body) as { headers: Record<string, string> }
@@ -52,16 +51,14 @@ test('the right key goes through and is never forwarded', async (t) => {
 })
 
 test('probes need no key', async (t) => {
-  const stack = await startStack({ config: { accessKey: KEY } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { accessKeys: [KEY] } })
   for (const target of ['/-/healthz', '/-/readyz']) t.equal((await send(stack.url, { target })).status, 200, target)
 })
 
 test('a non-loopback PROXY_HOST without an access key stops the start with exit 78', async (t) => {
   const env = { ROECNY_BASE_URL: 'http://127.0.0.1:9', ROECNY_CLIENT_ID: 'c', ROECNY_API_KEY: 'k' }
   for (const host of ['0.0.0.0', '::', '10.1.2.3', 'proxy.internal.example']) {
-    let stderr = ''
-    const code = await main(['serve'], { ...env, PROXY_HOST: host }, { stdout: () => {}, stderr: (text) => { stderr += text } })
+    const { code, stderr } = await runMain(['serve'], { ...env, PROXY_HOST: host })
     t.equal(code, EXIT_CONFIG, host)
     t.equal(stderr, 'roecny-auth-proxy: configuration error: PROXY_HOST is not a loopback address: set PROXY_ACCESS_KEY or ' +
       'PROXY_ACCESS_KEY_FILE so that only your callers can use the Roecny token (or PROXY_ALLOW_UNAUTHENTICATED_REMOTE=true to let ' +
@@ -80,8 +77,7 @@ test('PROXY_ALLOW_UNAUTHENTICATED_REMOTE=true starts it anyway, with a warning i
   const config = loadConfig({ ROECNY_BASE_URL: 'http://127.0.0.1:9', ROECNY_CLIENT_ID: 'c', ROECNY_API_KEY: 'k', PROXY_HOST: '0.0.0.0', PROXY_ALLOW_UNAUTHENTICATED_REMOTE: 'true' })
   t.equal(config.allowUnauthenticatedRemote, true)
   // Tests listen on loopback only: the proxy starts there with the validated configuration's warnings.
-  const stack = await startStack({ config: { allowUnauthenticatedRemote: true, warnings: config.warnings, logLevel: 'info' } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { allowUnauthenticatedRemote: true, warnings: config.warnings, logLevel: 'info' } })
   const warnings = stack.logs.records().filter((line) => line.level === 40)
   t.same(warnings.map((line) => line.msg), [
     'PROXY_ALLOW_UNAUTHENTICATED_REMOTE=true: the proxy listens on a non-loopback address without an access key; ' +

@@ -1,13 +1,7 @@
 // DNS rebinding: only loopback names, the bound address and PROXY_ALLOWED_HOSTS may appear in Host.
-import { Pool } from 'undici'
 import { test } from 'tap'
-import { buildApp } from '../src/app.js'
-import { systemClock } from '../src/clock.js'
-import { createLogger } from '../src/log.js'
-import { createTokenManager } from '../src/token/token-manager.js'
-import { testConfig } from './helpers/config.js'
 import { expectProxyError, send, upstreamView } from './helpers/raw.js'
-import { captureLogs, startStack } from './helpers/stack.js'
+import { buildTestApp, startStack } from './helpers/stack.js'
 
 /** Host values a DNS-rebinding page (or a confused client) would send. */
 const REBINDING_HOSTS = [
@@ -32,8 +26,7 @@ const REBINDING_HOSTS = [
 ]
 
 test('a rebinding Host gets 403 PROXY_FORBIDDEN_HOST and nothing is forwarded', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const view = upstreamView(stack.mock)
   for (const host of REBINDING_HOSTS) {
     for (const method of ['GET', 'POST']) {
@@ -49,8 +42,7 @@ test('a rebinding Host gets 403 PROXY_FORBIDDEN_HOST and nothing is forwarded', 
 })
 
 test('loopback names and the bound address are accepted on any port', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const port = new URL(stack.url).port
   const hosts = ['localhost', `localhost:${port}`, 'LocalHost:1', '127.0.0.1', `127.0.0.1:${port}`, '127.0.0.1:65535', '[::1]', `[::1]:${port}`, '::1']
   for (const host of hosts) {
@@ -62,8 +54,7 @@ test('loopback names and the bound address are accepted on any port', async (t) 
 })
 
 test('probes answer whatever the Host: kubelet and Prometheus address the pod by IP', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   for (const target of ['/-/healthz', '/-/readyz', '/-/healthz?probe=1']) {
     t.equal((await send(stack.url, { target, host: '10.42.0.17:8080' })).status, 200, target)
   }
@@ -72,8 +63,7 @@ test('probes answer whatever the Host: kubelet and Prometheus address the pod by
 })
 
 test('PROXY_ALLOWED_HOSTS adds names and addresses, on any port', async (t) => {
-  const stack = await startStack({ config: { allowedHosts: ['roecny-proxy', 'proxy.internal.example', '10.0.0.7', 'fd00::7'] } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { allowedHosts: ['roecny-proxy', 'proxy.internal.example', '10.0.0.7', 'fd00::7'] } })
   for (const host of ['roecny-proxy', 'roecny-proxy:8080', 'PROXY.internal.example:443', '10.0.0.7:8080', '[fd00::7]:8080', 'localhost']) {
     t.equal((await send(stack.url, { target: '/api/v1/balances/current', host })).status, 200, `Host: ${host}`)
   }
@@ -85,8 +75,7 @@ test('PROXY_ALLOWED_HOSTS adds names and addresses, on any port', async (t) => {
 })
 
 test('PROXY_ALLOWED_HOSTS=* turns the check off', async (t) => {
-  const stack = await startStack({ config: { allowedHosts: ['*'] } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { allowedHosts: ['*'] } })
   for (const host of ['evil.example', 'anything:1']) {
     t.equal((await send(stack.url, { target: '/api/v1/balances/current', host })).status, 200, `Host: ${host}`)
   }
@@ -94,15 +83,7 @@ test('PROXY_ALLOWED_HOSTS=* turns the check off', async (t) => {
 
 test('the bound address is accepted: a proxy bound to 10.1.2.3 answers Host 10.1.2.3:8080', async (t) => {
   // Only the app is built (nothing listens on 10.1.2.3); /-/status carries the Host check like a proxied request.
-  const config = testConfig({ proxyHost: '10.1.2.3', proxyPort: 8080, accessKey: 'an-access-key-0123456789' })
-  const pool = new Pool(config.upstreamOrigin)
-  const logger = createLogger('silent', captureLogs().stream)
-  const tokens = createTokenManager({ config, dispatcher: pool, clock: systemClock, log: logger })
-  const app = await buildApp(config, { logger, tokens, dispatcher: pool, state: { draining: false, closing: false } })
-  t.teardown(async () => {
-    await app.close()
-    await pool.close()
-  })
+  const { app } = await buildTestApp(t, { config: { proxyHost: '10.1.2.3', proxyPort: 8080, accessKeys: ['an-access-key-0123456789'] } })
   const headers = { 'x-proxy-key': 'an-access-key-0123456789' }
   t.equal((await app.inject({ url: '/-/status', headers: { ...headers, host: '10.1.2.3:8080' } })).statusCode, 200)
   t.equal((await app.inject({ url: '/-/status', headers: { ...headers, host: '10.1.2.3' } })).statusCode, 200)

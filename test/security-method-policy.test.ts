@@ -4,8 +4,7 @@ import { expectProxyError, send, upstreamView } from './helpers/raw.js'
 import { startStack } from './helpers/stack.js'
 
 test('only the listed methods are forwarded', async (t) => {
-  const stack = await startStack({ config: { allowMethods: ['GET', 'HEAD'] } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { allowMethods: ['GET', 'HEAD'] } })
   t.equal((await send(stack.url, { target: '/api/v1/balances/current' })).status, 200, 'GET')
   t.equal((await send(stack.url, { method: 'HEAD', target: '/api/v1/echo/head' })).status, 200, 'HEAD')
   t.same(stack.mock.requests.map((r) => r.method), ['GET', 'HEAD'])
@@ -24,8 +23,7 @@ test('only the listed methods are forwarded', async (t) => {
 })
 
 test('the proxy\'s own routes are outside the method policy', async (t) => {
-  const stack = await startStack({ config: { allowMethods: ['POST'] } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { allowMethods: ['POST'] } })
   t.equal((await send(stack.url, { target: '/-/healthz' })).status, 200)
   t.equal((await send(stack.url, { target: '/-/status' })).status, 200)
   t.equal((await send(stack.url, { method: 'POST', target: '/api/v1/echo/p', body: '{}' })).status, 200)

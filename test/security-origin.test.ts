@@ -6,8 +6,7 @@ import { startStack } from './helpers/stack.js'
 const APP_ORIGIN = 'http://localhost:3000'
 
 test('without PROXY_CORS_ORIGINS every cross-site browser request gets 403 PROXY_FORBIDDEN_ORIGIN', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const view = upstreamView(stack.mock)
   const cases: Array<[string, Record<string, string>, string?]> = [
     ['GET', { Origin: 'https://evil.example' }],
@@ -32,8 +31,7 @@ test('without PROXY_CORS_ORIGINS every cross-site browser request gets 403 PROXY
 })
 
 test('same-origin and non-browser requests go through', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   for (const headers of [{}, { 'Sec-Fetch-Site': 'same-origin' }, { 'Sec-Fetch-Site': 'none' }] as Array<Record<string, string>>) {
     t.equal((await send(stack.url, { target: '/api/v1/echo/ok', headers })).status, 200, JSON.stringify(headers))
   }
@@ -41,8 +39,7 @@ test('same-origin and non-browser requests go through', async (t) => {
 })
 
 test('without PROXY_CORS_ORIGINS the upstream\'s Access-Control-* headers never reach the client', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   // The mock answers this route with Access-Control-Allow-Origin: *.
   const response = await send(stack.url, { target: '/api/v1/test/status/200' })
   t.equal(response.status, 200)
@@ -51,8 +48,7 @@ test('without PROXY_CORS_ORIGINS the upstream\'s Access-Control-* headers never 
 })
 
 test('with PROXY_CORS_ORIGINS the proxy answers preflights for listed origins and never forwards them', async (t) => {
-  const stack = await startStack({ config: { corsOrigins: [APP_ORIGIN, 'https://app.example'] } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { corsOrigins: [APP_ORIGIN, 'https://app.example'] } })
   const view = upstreamView(stack.mock)
   const preflight = await send(stack.url, {
     method: 'OPTIONS',
@@ -79,8 +75,7 @@ test('with PROXY_CORS_ORIGINS the proxy answers preflights for listed origins an
 })
 
 test('with PROXY_CORS_ORIGINS a listed origin calls through and may read the answer', async (t) => {
-  const stack = await startStack({ config: { corsOrigins: [APP_ORIGIN] } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { corsOrigins: [APP_ORIGIN] } })
   // A page on localhost:3000 calling localhost:8080 is same-site for the browser; its Origin is listed, so that is fine.
   const response = await send(stack.url, { method: 'POST', target: '/api/v1/echo/cors', headers: { Origin: APP_ORIGIN, 'Sec-Fetch-Site': 'same-site', 'Content-Type': 'application/json' }, body: '{}' })
   t.equal(response.status, 200)
@@ -106,8 +101,7 @@ test('with PROXY_CORS_ORIGINS a listed origin calls through and may read the ans
 })
 
 test('a listed origin can read the proxy\'s own errors', async (t) => {
-  const stack = await startStack({ config: { corsOrigins: [APP_ORIGIN], accessKey: 'browser-app-key-0123456789', allowMethods: ['GET', 'POST'] } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { corsOrigins: [APP_ORIGIN], accessKeys: ['browser-app-key-0123456789'], allowMethods: ['GET', 'POST'] } })
   const view = upstreamView(stack.mock)
   // The preflight needs no key (a browser sends none with it); the request itself does.
   const preflight = await send(stack.url, { method: 'OPTIONS', target: '/api/v1/echo/x', headers: { Origin: APP_ORIGIN, 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'x-proxy-key' } })

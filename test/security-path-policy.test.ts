@@ -28,13 +28,12 @@ test('pattern semantics: * one segment (or part of one), ** any depth, case-inse
 })
 
 test('allow and deny lists over the wire: deny wins, and no encoding or spelling gets around them', async (t) => {
-  const stack = await startStack({
+  const stack = await startStack(t, {
     config: {
       allowPaths: ['/api/v1/balances/**', '/api/v1/echo/*/status', '/api/v1/echo/open/**'],
       denyPaths: ['/api/v1/balances/secret/**', '/api/v1/echo/open/admin']
     }
   })
-  t.teardown(stack.close)
   const allowed = [
     '/api/v1/balances/current',
     '/api/v1/balances/current?with=%2Fapi%2Fv1%2Fpayments',
@@ -83,8 +82,7 @@ test('allow and deny lists over the wire: deny wins, and no encoding or spelling
 })
 
 test('a deny list alone forwards everything else', async (t) => {
-  const stack = await startStack({ config: { denyPaths: ['/api/v1/echo/payments/**'] } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { denyPaths: ['/api/v1/echo/payments/**'] } })
   t.equal((await send(stack.url, { target: '/api/v1/echo/anything' })).status, 200)
   const view = upstreamView(stack.mock)
   expectProxyError(t, await send(stack.url, { method: 'POST', target: '/api/v1/echo/payments/p-1/capture', body: '{}' }), 403, 'PROXY_PATH_NOT_ALLOWED', 'denied')
@@ -92,7 +90,6 @@ test('a deny list alone forwards everything else', async (t) => {
 })
 
 test('the policy does not cover the proxy\'s own routes', async (t) => {
-  const stack = await startStack({ config: { allowPaths: ['/api/v1/balances/current'] } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { allowPaths: ['/api/v1/balances/current'] } })
   for (const target of ['/-/healthz', '/-/readyz', '/-/status']) t.equal((await send(stack.url, { target })).status, 200, target)
 })

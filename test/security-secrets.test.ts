@@ -1,18 +1,15 @@
 // Secrets stay secret: loose *_FILE permissions are warned about; error bodies, /-/status, --help and every log level carry none.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { test } from 'tap'
 import { request } from 'undici'
-import { EXIT_OK, main } from '../src/cli.js'
+import { EXIT_OK } from '../src/cli.js'
 import { loadConfig } from '../src/config.js'
-import { DEMO_CLIENT_ID, startMockRoecny } from '../src/mock/roecny.js'
-import { rawRequest } from './helpers/http.js'
+import { DEMO_CLIENT_ID } from '../src/mock/roecny.js'
+import { built, runMain, spawnScript } from './helpers/cli.js'
+import { json, rawRequest } from './helpers/http.js'
 import { send } from './helpers/raw.js'
-import { startStack } from './helpers/stack.js'
+import { startMock, startStack } from './helpers/stack.js'
 
 const API_KEY = 'api-key-SECRET-5b7d1e'
 const ACCESS_KEY = 'access-key-SECRET-9c2f4a6e'
@@ -39,8 +36,7 @@ test('a *_FILE secret that group or others may read is warned about at start', a
     ROECNY_API_KEY_FILE: join(dir, 'key'),
     PROXY_ACCESS_KEY_FILE: join(dir, 'access')
   })
-  const stack = await startStack({ config: { warnings: config.warnings, logLevel: 'info' } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { warnings: config.warnings, logLevel: 'info' } })
   t.same(stack.logs.records().filter((r) => r.level === 40).map((r) => r.msg), [
     'ROECNY_API_KEY_FILE names a file that group or others may read (mode 0644); let only the proxy\'s user read it (chmod 600)',
     'PROXY_ACCESS_KEY_FILE names a file that group or others may read (mode 0640); let only the proxy\'s user read it (chmod 600)'
@@ -49,24 +45,17 @@ test('a *_FILE secret that group or others may read is warned about at start', a
 })
 
 test('check prints the warnings, never a value', async (t) => {
-  const mock = await startMockRoecny({ apiKey: API_KEY })
-  t.teardown(() => mock.close())
+  const mock = await startMock(t, { apiKey: API_KEY })
   const dir = t.testdir({ key: API_KEY })
   chmodSync(join(dir, 'key'), 0o604)
-  let stdout = ''
-  let stderr = ''
-  const code = await main(['check'], { ROECNY_BASE_URL: mock.url, ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY_FILE: join(dir, 'key') }, {
-    stdout: (text) => { stdout += text },
-    stderr: (text) => { stderr += text }
-  })
+  const { code, stdout, stderr } = await runMain(['check'], { ROECNY_BASE_URL: mock.url, ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY_FILE: join(dir, 'key') })
   t.equal(code, EXIT_OK)
   t.equal(stderr, 'roecny-auth-proxy: warning: ROECNY_API_KEY_FILE names a file that group or others may read (mode 0604); let only the proxy\'s user read it (chmod 600)\n')
   t.same(leaks(stdout + stderr, [API_KEY, ...mock.issuedTokens]), [])
 })
 
 test('--help shows variable names, never their values', async (t) => {
-  let stdout = ''
-  const code = await main(['--help'], { ROECNY_API_KEY: API_KEY, PROXY_ACCESS_KEY: ACCESS_KEY }, { stdout: (text) => { stdout += text }, stderr: () => {} })
+  const { code, stdout } = await runMain(['--help'], { ROECNY_API_KEY: API_KEY, PROXY_ACCESS_KEY: ACCESS_KEY })
   t.equal(code, EXIT_OK)
   for (const name of ['PROXY_ACCESS_KEY_FILE', 'PROXY_SOCKET_MODE', 'PROXY_ALLOWED_HOSTS', 'PROXY_CORS_ORIGINS', 'PROXY_ALLOW_METHODS', 'PROXY_DENY_PATHS', 'PROXY_MAX_BODY_BYTES', 'ROECNY_CA_FILE', 'PROXY_ALLOW_UNAUTHENTICATED_REMOTE']) {
     t.match(stdout, name)
@@ -75,18 +64,17 @@ test('--help shows variable names, never their values', async (t) => {
 })
 
 test('at LOG_LEVEL=trace, every guard and every error: no line, body or status holds a secret', async (t) => {
-  const stack = await startStack({
+  const stack = await startStack(t, {
     config: {
       logLevel: 'trace',
       apiKey: API_KEY,
-      accessKey: ACCESS_KEY,
+      accessKeys: [ACCESS_KEY],
       corsOrigins: ['http://localhost:3000'],
       denyPaths: ['/api/v1/echo/denied/**'],
       maxBodyBytes: 4096
     },
     mock: { apiKey: API_KEY }
   })
-  t.teardown(stack.close)
   const key = { 'x-proxy-key': ACCESS_KEY }
   const secretHeaders = { ...key, ...CLIENT_SECRETS }
   const headerLines = Object.entries(secretHeaders).map(([name, value]) => `${name}: ${value}\r\n`).join('')
@@ -131,39 +119,40 @@ test('at LOG_LEVEL=trace, every guard and every error: no line, body or status h
   t.same(leaks(answers.replace(/"authorization":"Bearer [^"]+"/, ''), [API_KEY, ACCESS_KEY, 'guess-SECRET-wrong']), [], 'no answer holds a key')
   t.match(answers, /x-roecny-proxy-error: PROXY_ACCESS_DENIED/)
   t.match(answers, /x-roecny-proxy-error: PROXY_BODY_TOO_LARGE/)
+  // The access log: a line per request, with its id and duration, and its path without the query.
+  const requests = stack.logs.records().filter((r) => r.msg === 'request')
+  t.ok(requests.length >= 4, 'one line per request')
+  for (const line of requests) {
+    t.notOk(String(line.path).includes('?'), 'path logged without query')
+    t.type(line.durationMs, 'number')
+    t.ok(line.reqId, 'request id logged')
+  }
+})
+
+test('without an access key configured, a client\'s x-proxy-key is logged nowhere either', async (t) => {
+  const stack = await startStack(t, { config: { logLevel: 'trace' } })
+  const clientKey = 'access-key-SECRET-cc33'
+  t.equal((await json(`${stack.url}/api/v1/echo/a?q=1`, { headers: { 'x-proxy-key': clientKey } })).status, 200)
+  t.equal((await json(`${stack.url}/-/status`, { headers: { 'x-proxy-key': clientKey } })).status, 200)
+  await stack.close()
+  t.equal(stack.logs.records().filter((r) => r.msg === 'request').length, 2, 'both requests were logged')
+  t.same(leaks(stack.logs.lines.join('\n'), [clientKey]), [], 'no log line holds it')
 })
 
 test('a real serve process at LOG_LEVEL=trace prints no secret', async (t) => {
-  const mock = await startMockRoecny({ apiKey: API_KEY })
-  t.teardown(() => mock.close())
+  const mock = await startMock(t, { apiKey: API_KEY })
   const dir = t.testdir()
   writeFileSync(join(dir, 'api-key'), `${API_KEY}\n`, { mode: 0o600 })
   writeFileSync(join(dir, 'access-key'), `${ACCESS_KEY}\n`, { mode: 0o600 })
-  const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
-  const env: Record<string, string | undefined> = {}
-  for (const [name, value] of Object.entries(process.env)) if (!/^(ROECNY_|PROXY_|LOG_LEVEL|ADMIN_)/.test(name)) env[name] = value
-  const child = spawn(process.execPath, [...process.execArgv, '--', cli, 'serve'], {
-    env: {
-      ...env,
-      ROECNY_BASE_URL: mock.url,
-      ROECNY_CLIENT_ID: DEMO_CLIENT_ID,
-      ROECNY_API_KEY_FILE: join(dir, 'api-key'),
-      PROXY_ACCESS_KEY_FILE: join(dir, 'access-key'),
-      PROXY_PORT: '0',
-      LOG_LEVEL: 'trace'
-    }
+  const child = spawnScript(t, built('cli'), ['serve'], {
+    ROECNY_BASE_URL: mock.url,
+    ROECNY_CLIENT_ID: DEMO_CLIENT_ID,
+    ROECNY_API_KEY_FILE: join(dir, 'api-key'),
+    PROXY_ACCESS_KEY_FILE: join(dir, 'access-key'),
+    PROXY_PORT: '0',
+    LOG_LEVEL: 'trace'
   })
-  const lines: string[] = []
-  let stderr = ''
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  const started = new Promise<string>((resolve) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      lines.push(line)
-      if (line.includes('roecny-auth-proxy listening')) resolve((JSON.parse(line) as { address: string }).address)
-    })
-  })
-  const exited = once(child, 'close')
-  const url = await started
+  const url = (JSON.parse(await child.line(/roecny-auth-proxy listening/)) as { address: string }).address
   const withKey = await request(`${url}/api/v1/balances/current`, { headers: { 'x-proxy-key': ACCESS_KEY, ...CLIENT_SECRETS } })
   t.equal(withKey.statusCode, 200)
   await withKey.body.dump()
@@ -171,8 +160,8 @@ test('a real serve process at LOG_LEVEL=trace prints no secret', async (t) => {
   t.equal(without.statusCode, 401)
   await without.body.dump()
   await rawRequest(url, `GET /a\x00 HTTP/1.1\r\nHost: localhost\r\nx-proxy-key: ${ACCESS_KEY}\r\n\r\n`)
-  child.kill('SIGTERM')
-  t.same((await exited)[0], 0)
-  t.ok(lines.some((line) => line.includes('"level":20')), 'debug lines were printed')
-  t.same(leaks(lines.join('\n') + stderr, [API_KEY, ACCESS_KEY, ...mock.issuedTokens]), [], 'no secret on stdout or stderr')
+  child.process.kill('SIGTERM')
+  t.same(await child.exited, 0)
+  t.ok(child.stdout.some((line) => line.includes('"level":20')), 'debug lines were printed')
+  t.same(leaks([...child.stdout, ...child.stderr].join('\n'), [API_KEY, ACCESS_KEY, ...mock.issuedTokens]), [], 'no secret on stdout or stderr')
 })

@@ -7,11 +7,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'tap'
 import type { Test } from 'tap'
-import { startMockRoecny } from '../src/mock/roecny.js'
 import { startProxy } from '../src/server.js'
 import { testConfig } from './helpers/config.js'
 import { expectProxyError, send, upstreamView } from './helpers/raw.js'
-import { captureLogs, startStack } from './helpers/stack.js'
+import { captureLogs, startMock, startStack } from './helpers/stack.js'
 import { createLogger } from '../src/log.js'
 
 /** A socket address holds about 107 bytes: tap's fixture directories are too deep, so a short temp dir instead. */
@@ -23,8 +22,7 @@ function socketDir (t: Test): string {
 
 test('serves on the socket with mode 0660, any Host, and removes the file on shutdown', async (t) => {
   const path = join(socketDir(t), 'proxy.sock')
-  const stack = await startStack({ config: { proxySocket: path } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { proxySocket: path } })
   t.equal(stack.url, `unix:${path}`)
   t.ok(lstatSync(path).isSocket())
   t.equal(statSync(path).mode & 0o777, 0o660, 'default mode 0660')
@@ -45,8 +43,7 @@ test('serves on the socket with mode 0660, any Host, and removes the file on shu
 
 test('PROXY_SOCKET_MODE sets the mode; the access key still applies', async (t) => {
   const path = join(socketDir(t), 'proxy.sock')
-  const stack = await startStack({ config: { proxySocket: path, proxySocketMode: 0o600, accessKey: 'socket-access-key-0123456789' } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { proxySocket: path, proxySocketMode: 0o600, accessKeys: ['socket-access-key-0123456789'] } })
   t.equal(statSync(path).mode & 0o777, 0o600)
   const view = upstreamView(stack.mock)
   expectProxyError(t, await send(stack.url, { target: '/api/v1/balances/current' }), 401, 'PROXY_ACCESS_DENIED', 'no key')
@@ -62,14 +59,12 @@ test('a stale socket file left by a crashed run is replaced', async (t) => {
   child.kill('SIGKILL')
   await once(child, 'exit')
   t.ok(lstatSync(path).isSocket(), 'the crashed run left its socket file')
-  const stack = await startStack({ config: { proxySocket: path } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { proxySocket: path } })
   t.equal((await send(stack.url, { target: '/api/v1/balances/current' })).status, 200, 'the proxy serves on the path')
 })
 
 async function failedStart (t: Test, path: string): Promise<Error> {
-  const mock = await startMockRoecny()
-  t.teardown(() => mock.close())
+  const mock = await startMock(t)
   const config = testConfig({ baseUrl: mock.url, proxySocket: path })
   const error = await startProxy(config, { logger: createLogger('silent', captureLogs().stream) }).then(() => undefined, (err: unknown) => err as Error)
   t.type(error, Error)

@@ -5,12 +5,13 @@ import type { Server as TlsServer } from 'node:https'
 import { join } from 'node:path'
 import { test } from 'tap'
 import type { Test } from 'tap'
-import { EXIT_FAILURE, EXIT_OK, main } from '../src/cli.js'
+import { EXIT_FAILURE, EXIT_OK } from '../src/cli.js'
 import { loadConfig } from '../src/config.js'
-import { DEMO_API_KEY, DEMO_CLIENT_ID, LOGIN_PATH, startMockRoecny } from '../src/mock/roecny.js'
+import { DEMO_API_KEY, DEMO_CLIENT_ID, LOGIN_PATH } from '../src/mock/roecny.js'
+import { runMain } from './helpers/cli.js'
 import { ManualClock } from './helpers/manual-clock.js'
 import { expectProxyError, send } from './helpers/raw.js'
-import { startStack } from './helpers/stack.js'
+import { startMock, startStack } from './helpers/stack.js'
 
 const HAS_OPENSSL = spawnSync('openssl', ['version']).status === 0
 const NO_OPENSSL = HAS_OPENSSL ? false : 'openssl is not installed: these tests need it to make their certificates'
@@ -55,8 +56,7 @@ test('upstream TLS', { skip: NO_OPENSSL }, async (t) => {
   const ca = readFileSync(certs.caFile, 'utf8')
 
   t.test('a self-signed upstream never gets a login: no credentials, no token', async (t) => {
-    const stack = await startStack({ mock: { tls: certs.selfSigned }, clock: new ManualClock(), ready: false })
-    t.teardown(stack.close)
+    const stack = await startStack(t, { mock: { tls: certs.selfSigned }, clock: new ManualClock(), ready: false })
     t.match(stack.url, /^http:/)
     t.match(stack.mock.url, /^https:\/\/127\.0\.0\.1:/)
     t.equal(await stack.proxy.tokens.acquire(), undefined, 'the login failed')
@@ -67,8 +67,7 @@ test('upstream TLS', { skip: NO_OPENSSL }, async (t) => {
   })
 
   t.test('forwarding verifies too: a self-signed certificate gets 502 and never sees the token', async (t) => {
-    const stack = await startStack({ mock: { tls: certs.trusted }, config: { upstreamCa: ca } })
-    t.teardown(stack.close)
+    const stack = await startStack(t, { mock: { tls: certs.trusted }, config: { upstreamCa: ca } })
     t.equal((await send(stack.url, { target: '/api/v1/balances/current' })).status, 200, 'trusted through ROECNY_CA_FILE')
     t.equal(stack.mock.logins.length, 1)
     // The upstream now presents a self-signed certificate to every new connection; the pool must reconnect.
@@ -84,34 +83,29 @@ test('upstream TLS', { skip: NO_OPENSSL }, async (t) => {
   })
 
   t.test('a trusted CA does not make a certificate for another name acceptable', async (t) => {
-    const stack = await startStack({ mock: { tls: certs.wrongName }, config: { upstreamCa: ca }, clock: new ManualClock(), ready: false })
-    t.teardown(stack.close)
+    const stack = await startStack(t, { mock: { tls: certs.wrongName }, config: { upstreamCa: ca }, clock: new ManualClock(), ready: false })
     t.equal(await stack.proxy.tokens.acquire(), undefined)
     t.match(stack.proxy.tokens.status().lastLoginError, { message: /ERR_TLS_CERT_ALTNAME_INVALID/ })
     t.equal(stack.mock.logins.length, 0)
   })
 
   t.test('ROECNY_CA_FILE is read and trusted, by serve and by check', async (t) => {
-    const mock = await startMockRoecny({ tls: certs.trusted })
-    t.teardown(() => mock.close())
+    const mock = await startMock(t, { tls: certs.trusted })
     const env = { ROECNY_BASE_URL: mock.url, ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY }
     t.equal(loadConfig({ ...env, ROECNY_CA_FILE: certs.caFile }).upstreamCa?.trim(), ca.trim())
-    const io = { out: '', err: '' }
-    const trusted = await main(['check'], { ...env, ROECNY_CA_FILE: certs.caFile }, { stdout: (s) => { io.out += s }, stderr: (s) => { io.err += s } })
-    t.equal(trusted, EXIT_OK, io.err)
+    const trusted = await runMain(['check'], { ...env, ROECNY_CA_FILE: certs.caFile })
+    t.equal(trusted.code, EXIT_OK, trusted.stderr)
     t.equal(mock.logins.length, 1)
-    const untrusted = await main(['check'], env, { stdout: (s) => { io.out += s }, stderr: (s) => { io.err += s } })
-    t.equal(untrusted, EXIT_FAILURE)
-    t.match(io.err, /login failed \(error\): login request failed: UNABLE_TO_VERIFY_LEAF_SIGNATURE/)
+    const untrusted = await runMain(['check'], env)
+    t.equal(untrusted.code, EXIT_FAILURE)
+    t.match(untrusted.stderr, /login failed \(error\): login request failed: UNABLE_TO_VERIFY_LEAF_SIGNATURE/)
     t.equal(mock.logins.length, 1, 'without the CA the API key is not sent')
   })
 })
 
 test('redirects are never followed: the login fails, the other server sees nothing', async (t) => {
-  const elsewhere = await startMockRoecny()
-  t.teardown(() => elsewhere.close())
-  const stack = await startStack({ clock: new ManualClock(), ready: false })
-  t.teardown(stack.close)
+  const elsewhere = await startMock(t)
+  const stack = await startStack(t, { clock: new ManualClock(), ready: false })
   stack.mock.loginQueue.push({ status: 307, headers: { location: `${elsewhere.url}${LOGIN_PATH}` } })
   t.equal(await stack.proxy.tokens.acquire(), undefined, 'a redirect is a failed login')
   t.equal(stack.mock.logins.length, 1)
@@ -119,8 +113,7 @@ test('redirects are never followed: the login fails, the other server sees nothi
 })
 
 test('redirects are passed through to the client, not followed', async (t) => {
-  const stack = await startStack()
-  t.teardown(stack.close)
+  const stack = await startStack(t)
   const response = await send(stack.url, { target: '/api/v1/test/status/302' })
   t.equal(response.status, 302)
   t.equal(response.headers.location, '/api/v1/balances/current')

@@ -3,13 +3,13 @@ import { request } from 'undici'
 import { json } from './helpers/http.js'
 import { ManualClock } from './helpers/manual-clock.js'
 import { startStack } from './helpers/stack.js'
+import { until } from './helpers/until.js'
 
 test('shutdown: readiness fails at once, serving goes on for the delay, in-flight requests finish', async (t) => {
   const clock = new ManualClock()
-  const stack = await startStack({ clock, mock: { now: () => clock.wallNow() }, config: { shutdownDelayMs: 5000, shutdownTimeoutMs: 20_000 } })
-  t.teardown(() => stack.mock.close())
+  const stack = await startStack(t, { clock, mock: { now: () => clock.wallNow() }, config: { shutdownDelayMs: 5000, shutdownTimeoutMs: 20_000 } })
   const inFlight = request(`${stack.url}/api/v1/test/held`)
-  while (stack.mock.held.length === 0) await new Promise((resolve) => setImmediate(resolve))
+  await until(() => stack.mock.held.length > 0, 'the request to be held at the mock')
 
   const stopped = stack.proxy.shutdown()
   const ready = await json<{ reason: string }>(`${stack.url}/-/readyz`)
@@ -30,10 +30,9 @@ test('shutdown: readiness fails at once, serving goes on for the delay, in-fligh
 
 test('shutdown: requests still in flight after SHUTDOWN_TIMEOUT_MS are cut off', async (t) => {
   const clock = new ManualClock()
-  const stack = await startStack({ clock, mock: { now: () => clock.wallNow() }, config: { shutdownDelayMs: 0, shutdownTimeoutMs: 1000 } })
-  t.teardown(() => stack.mock.close())
+  const stack = await startStack(t, { clock, mock: { now: () => clock.wallNow() }, config: { shutdownDelayMs: 0, shutdownTimeoutMs: 1000 } })
   const inFlight = request(`${stack.url}/api/v1/test/held`)
-  while (stack.mock.held.length === 0) await new Promise((resolve) => setImmediate(resolve))
+  await until(() => stack.mock.held.length > 0, 'the request to be held at the mock')
   const stopped = stack.proxy.shutdown()
   t.equal(stack.proxy.shutdown(), stopped, 'a second call joins the first')
   const cut = t.rejects(inFlight, 'the connection was closed')

@@ -14,7 +14,7 @@ test('SIGTERM shuts down and exits 0; a second signal exits at once with 1', asy
   const exits: number[] = []
   closeOnSignals(fakeProxy(() => new Promise((resolve) => { release = resolve })), (code) => exits.push(code))
   t.teardown(() => {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
       const listeners = process.listeners(signal)
       process.removeListener(signal, listeners[listeners.length - 1] as () => void)
     }
@@ -34,7 +34,7 @@ test('a shutdown that fails exits 1', async (t) => {
   const exits: number[] = []
   closeOnSignals(fakeProxy(() => Promise.reject(new Error('close failed'))), (code) => exits.push(code))
   t.teardown(() => {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
       const listeners = process.listeners(signal)
       process.removeListener(signal, listeners[listeners.length - 1] as () => void)
     }

@@ -7,6 +7,7 @@ import { openRaw, within } from './helpers/raw-client.js'
 import type { RawConnection } from './helpers/raw-client.js'
 import { startStack } from './helpers/stack.js'
 import type { Stack } from './helpers/stack.js'
+import { until } from './helpers/until.js'
 
 const HOST = 'Host: localhost\r\n'
 const ADMIN = { adminHost: '127.0.0.1', adminPort: 0 }
@@ -27,13 +28,9 @@ async function connectionsOf (server: Server): Promise<number> {
   return await new Promise((resolve, reject) => server.getConnections((err, count) => err === null ? resolve(count) : reject(err)))
 }
 
-/** Waits on IO until `server` holds `count` connections; throws after 5 s of real time. */
+/** Waits on I/O until `server` holds `count` connections. */
 async function untilConnections (server: Server, count: number): Promise<void> {
-  const deadline = performance.now() + 5000
-  while (await connectionsOf(server) !== count) {
-    if (performance.now() > deadline) throw new Error(`gave up waiting for ${count} connections (${await connectionsOf(server)})`)
-    await new Promise((resolve) => setImmediate(resolve))
-  }
+  await until(async () => await connectionsOf(server) === count, `${count} connections`)
 }
 
 async function get (t: Test, url: string, target: string, what: string): Promise<void> {
@@ -43,8 +40,7 @@ async function get (t: Test, url: string, target: string, what: string): Promise
 }
 
 t.test('a client that trickles its headers gets 408 and is cut off after PROXY_HEADERS_TIMEOUT_MS', async (t) => {
-  const stack = await startStack({ config: { headersTimeoutMs: 200, ...ADMIN } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { headersTimeoutMs: 200, ...ADMIN } })
   for (const [name, url] of listeners(stack)) {
     const connection = await openRaw(url)
     const started = performance.now()
@@ -60,8 +56,7 @@ t.test('a client that trickles its headers gets 408 and is cut off after PROXY_H
 })
 
 t.test('a connection that never sends a byte is closed after the header timeout', async (t) => {
-  const stack = await startStack({ config: { headersTimeoutMs: 200, ...ADMIN } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { headersTimeoutMs: 200, ...ADMIN } })
   for (const [name, url] of listeners(stack)) {
     const connection = await openRaw(url)
     t.match(await within(connection.closed, `${name}: the proxy closing an idle connection`), /^HTTP\/1\.1 408 /, name)
@@ -69,8 +64,7 @@ t.test('a connection that never sends a byte is closed after the header timeout'
 })
 
 t.test('a body may take longer than the header timeout: only the request deadline bounds it', async (t) => {
-  const stack = await startStack({ config: { headersTimeoutMs: 200, requestTimeoutMs: 60_000 } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { headersTimeoutMs: 200, requestTimeoutMs: 60_000 } })
   const connection = await openRaw(stack.url)
   connection.socket.write(`POST /api/v1/echo/upload HTTP/1.1\r\n${HOST}Content-Length: 12\r\nConnection: close\r\n\r\n`)
   // One byte every 50 ms: the body takes about 600 ms, three header timeouts.
@@ -83,8 +77,7 @@ t.test('a body may take longer than the header timeout: only the request deadlin
 })
 
 t.test('PROXY_REQUEST_TIMEOUT_MS: an upload not complete in time gets 408, and its upstream request is cancelled', async (t) => {
-  const stack = await startStack({ config: { headersTimeoutMs: 100, requestTimeoutMs: 300 } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { headersTimeoutMs: 100, requestTimeoutMs: 300 } })
   const upstreamGone = new Promise<boolean>((resolve) => stack.mock.server.once('request', (req: IncomingMessage) => req.once('close', () => resolve(req.complete))))
   const connection = await openRaw(stack.url)
   const started = performance.now()
@@ -97,8 +90,7 @@ t.test('PROXY_REQUEST_TIMEOUT_MS: an upload not complete in time gets 408, and i
 })
 
 t.test('the request deadline never cuts a response: a download may outlast it', async (t) => {
-  const stack = await startStack({ config: { headersTimeoutMs: 100, requestTimeoutMs: 200 } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { headersTimeoutMs: 100, requestTimeoutMs: 200 } })
   const size = 4 * 1024 * 1024
   const connection = await openRaw(stack.url)
   connection.socket.write(`GET /api/v1/test/bytes/${size} HTTP/1.1\r\n${HOST}Connection: close\r\n\r\n`)
@@ -113,8 +105,7 @@ t.test('the request deadline never cuts a response: a download may outlast it', 
 })
 
 t.test('a kept-alive connection idle for PROXY_KEEP_ALIVE_TIMEOUT_MS is closed', async (t) => {
-  const stack = await startStack({ config: { keepAliveTimeoutMs: 200, ...ADMIN } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { keepAliveTimeoutMs: 200, ...ADMIN } })
   for (const [name, url] of listeners(stack)) {
     const connection = await openRaw(url)
     connection.socket.write(`GET /-/healthz HTTP/1.1\r\n${HOST}\r\n`)
@@ -127,8 +118,7 @@ t.test('a kept-alive connection idle for PROXY_KEEP_ALIVE_TIMEOUT_MS is closed',
 })
 
 t.test('request headers up to 16 KiB are read; more get 431', async (t) => {
-  const stack = await startStack({ config: ADMIN })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: ADMIN })
   for (const [name, url] of listeners(stack)) {
     for (const [size, status] of [[15 * 1024, 200], [17 * 1024, 431]]) {
       const connection = await openRaw(url)
@@ -139,8 +129,7 @@ t.test('request headers up to 16 KiB are read; more get 431', async (t) => {
 })
 
 t.test('PROXY_MAX_CONNECTIONS: a connection past the cap is closed at once; the others are served', async (t) => {
-  const stack = await startStack({ config: { maxConnections: 5 } })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: { maxConnections: 5 } })
   const server = stack.proxy.app.server
   const idle: RawConnection[] = []
   for (let i = 0; i < 5; i++) idle.push(await openRaw(stack.url))
@@ -157,8 +146,7 @@ t.test('PROXY_MAX_CONNECTIONS: a connection past the cap is closed at once; the 
 })
 
 t.test('1,000 idle connections do not stop new requests being served', async (t) => {
-  const stack = await startStack({ config: ADMIN })
-  t.teardown(stack.close)
+  const stack = await startStack(t, { config: ADMIN })
   const idle: RawConnection[] = []
   t.teardown(() => { for (const connection of idle) connection.socket.destroy() })
   for (let batch = 0; batch < 10; batch++) {

@@ -3,14 +3,15 @@ import t from 'tap'
 import { BACKOFF_CAP_MS, backoffDelay, MAX_RETRY_AFTER_MS } from '../src/token/token-manager.js'
 import { startTokenHarness } from './helpers/token-harness.js'
 import type { TokenHarness } from './helpers/token-harness.js'
+import { until } from './helpers/until.js'
 
 /** Delays between the first `count` retries, read off the clock, each failure settled before the next. */
 async function retryDelays (h: TokenHarness, count: number): Promise<Array<number | undefined>> {
-  await h.until(() => h.results.length === 1, 'the first login')
+  await until(() => h.results.length === 1, 'the first login')
   const delays: Array<number | undefined> = []
   for (let i = 0; i < count; i++) {
     delays.push(await h.clock.runNext())
-    await h.until(() => h.results.length === i + 2, 'the retry')
+    await until(() => h.results.length === i + 2, 'the retry')
   }
   return delays
 }
@@ -27,7 +28,7 @@ t.test('with random() near 1 the delays double from 1 s up to the 60 s cap', asy
 t.test('with random() at 0 the retry is immediate (full jitter)', async (t) => {
   const h = await startTokenHarness(t, { clock: { random: [0, 0, 0, 0, 0.999] } })
   h.mock.defaultLogin = { status: 502 }
-  await h.until(() => h.results.length === 1, 'the first login')
+  await until(() => h.results.length === 1, 'the first login')
   t.equal(h.clock.nextTimerIn(), 0)
   await h.clock.advance(0)
   t.equal(h.mock.logins.length, 5, 'four retries without time passing')
@@ -47,14 +48,14 @@ t.test('a success resets the backoff', async (t) => {
   t.equal(h.results[3]?.result, 'ok')
   const token = h.manager.current() as string
   h.manager.invalidate(token)
-  await h.until(() => h.results.length === 5, 'the login after invalidate')
+  await until(() => h.results.length === 5, 'the login after invalidate')
   t.equal(h.clock.nextTimerIn(), 999, 'back to about a second')
 })
 
 t.test('429 Retry-After in seconds is honoured', async (t) => {
   const h = await startTokenHarness(t, { clock: { random: 0.999 } })
   h.mock.loginQueue.push({ status: 429, headers: { 'retry-after': '120' } })
-  await h.until(() => h.results.length === 1, 'the first login')
+  await until(() => h.results.length === 1, 'the first login')
   t.equal(h.results[0]?.result, 'rate_limited')
   t.equal(h.clock.nextTimerIn(), 120_000)
   t.equal(h.manager.retryAfterSeconds(), 120)
@@ -69,7 +70,7 @@ t.test('429 Retry-After as an HTTP date is read against the answer\'s Date', asy
   const h = await startTokenHarness(t, { clock: { random: 0.999, wallOffsetMs: -600_000 }, mockSkewMs: 3_600_000 })
   const mockNow = h.clock.wallNow() + 600_000 + 3_600_000
   h.mock.loginQueue.push({ status: 429, headers: { 'retry-after': new Date(mockNow + 90_000).toUTCString() } })
-  await h.until(() => h.results.length === 1, 'the first login')
+  await until(() => h.results.length === 1, 'the first login')
   t.equal(h.clock.nextTimerIn(), 90_000)
 })
 
@@ -83,7 +84,7 @@ t.test('Retry-After shorter than the backoff leaves the backoff; an absurd one i
 t.test('a 503 with Retry-After is honoured too', async (t) => {
   const h = await startTokenHarness(t, { clock: { random: 0 } })
   h.mock.loginQueue.push({ status: 503, headers: { 'retry-after': '30' } })
-  await h.until(() => h.results.length === 1, 'the first login')
+  await until(() => h.results.length === 1, 'the first login')
   t.equal(h.clock.nextTimerIn(), 30_000)
 })
 
@@ -113,7 +114,7 @@ t.test('in backoff: not ready, acquire() answers at once, status and one warning
 
 t.test('a network error is retried like any other failure', async (t) => {
   const h = await startTokenHarness(t, { clock: { random: 0.999 }, config: { upstreamOrigin: 'http://127.0.0.1:9' } })
-  await h.until(() => h.results.length === 1, 'the first login')
+  await until(() => h.results.length === 1, 'the first login')
   t.match(h.manager.status().lastLoginError, { status: null, code: null, message: /^login request failed/ })
   t.equal(h.clock.nextTimerIn(), 999)
 })

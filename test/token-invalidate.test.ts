@@ -1,6 +1,7 @@
 // An upstream 401 to the current token retires it and logs in at once; a 401 to a stale token does nothing.
 import t from 'tap'
 import { startTokenHarness } from './helpers/token-harness.js'
+import { until } from './helpers/until.js'
 
 t.test('invalidate() with the current token: exactly one new login, the old token is gone', async (t) => {
   const h = await startTokenHarness(t, { clock: { random: 0 } })
@@ -37,7 +38,7 @@ t.test('invalidate() during a refresh in flight starts no second login', async (
   const old = await h.manager.acquire() as string
   h.mock.loginQueue.push({ hang: true })
   await h.clock.advance(1_206_000)
-  await h.until(() => h.mock.logins.length === 2, 'the refresh to reach the mock')
+  await until(() => h.mock.logins.length === 2, 'the refresh to reach the mock')
   h.manager.invalidate(old)
   t.equal(h.manager.current(), undefined)
   t.equal(h.mock.logins.length, 2)

@@ -2,6 +2,7 @@
 import t from 'tap'
 import type { LoginBehaviour } from '../src/mock/roecny.js'
 import { startTokenHarness } from './helpers/token-harness.js'
+import { until } from './helpers/until.js'
 
 const FUTURE = '2099-01-01T00:00:00+0000'
 /** Every bad token carries this, so a test can prove it reached no log line. */
@@ -28,7 +29,7 @@ for (const [name, behaviour, message] of cases) {
   t.test(name, async (t) => {
     const h = await startTokenHarness(t, { clock: { random: 0.999 } })
     h.mock.loginQueue.push(behaviour)
-    await h.until(() => h.results.length === 1, 'the login')
+    await until(() => h.results.length === 1, 'the login')
     t.equal(h.results[0]?.result, 'error')
     t.equal(h.manager.isReady(), false)
     t.equal(h.manager.current(), undefined)
@@ -38,7 +39,7 @@ for (const [name, behaviour, message] of cases) {
     t.notMatch(h.lines.join('\n'), MARK, 'the bad token is in no log line')
     t.notMatch(JSON.stringify(h.manager.status()), MARK, 'nor in status()')
     await h.clock.runNext()
-    await h.until(() => h.results.length === 2, 'the retry')
+    await until(() => h.results.length === 2, 'the retry')
     t.equal(h.results[1]?.result, 'ok', 'a good answer afterwards is used')
     t.equal(await h.apiStatus(h.manager.current() as string), 200)
   })

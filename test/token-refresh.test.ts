@@ -8,16 +8,9 @@ import { createTokenManager, MAX_LIFETIME_MS } from '../src/token/token-manager.
 import { testConfig } from './helpers/config.js'
 import { ManualClock } from './helpers/manual-clock.js'
 import { startTokenHarness } from './helpers/token-harness.js'
+import { until } from './helpers/until.js'
 
 const LIFETIME = 1_800_000
-
-/** Waits on IO, never on time. */
-async function waitUntil (predicate: () => boolean): Promise<void> {
-  for (let turns = 0; !predicate(); turns++) {
-    if (turns > 100_000) throw new Error('gave up waiting')
-    await new Promise((resolve) => setImmediate(resolve))
-  }
-}
 
 t.test('across three lifetimes every token handed out is one the mock accepts', async (t) => {
   const h = await startTokenHarness(t, { clock: { random: 0.5 } })
@@ -47,18 +40,18 @@ t.test('the current token keeps serving while a refresh is in flight', async (t)
   h.clock.setRandom(0.5)
   h.mock.loginQueue.push({ hang: true })
   await h.clock.advance(1_206_000)
-  await h.until(() => h.mock.logins.length === 2, 'the refresh to reach the mock')
+  await until(() => h.mock.logins.length === 2, 'the refresh to reach the mock')
   t.equal(h.manager.current(), first)
   t.equal(await h.manager.acquire(), first, 'acquire() does not wait for a refresh while a token is usable')
   t.match(h.manager.status(), { state: 'refreshing', ready: true, loginInFlight: true, nextLoginAt: null })
   await h.clock.advance(10_000)
-  await h.until(() => h.results.length === 2, 'the refresh to time out')
+  await until(() => h.results.length === 2, 'the refresh to time out')
   t.equal(h.results[1]?.result, 'error')
   t.equal(h.manager.current(), first, 'a failed refresh does not retire a usable token')
   t.equal(h.manager.status().state, 'backoff')
   t.equal(h.clock.nextTimerIn(), 500, 'first retry after random() * 1 s')
   await h.clock.runNext()
-  await h.until(() => h.results.length === 3, 'the retry')
+  await until(() => h.results.length === 3, 'the retry')
   t.equal(h.results[2]?.result, 'ok')
   t.not(h.manager.current(), first)
   t.equal(h.manager.status().state, 'ready')
@@ -116,7 +109,7 @@ t.test('the lifetime runs from when the login was sent, not from when the answer
   t.teardown(manager.stop)
   const start = clock.wallNow()
   manager.start()
-  await waitUntil(() => answer !== undefined)
+  await until(() => answer !== undefined, 'the login to reach the server')
   await clock.advance(3000)
   answer?.()
   t.equal(await manager.acquire(), 'slow-token')

@@ -2,6 +2,7 @@
 import t from 'tap'
 import { startTokenHarness } from './helpers/token-harness.js'
 import type { TokenHarness } from './helpers/token-harness.js'
+import { until } from './helpers/until.js'
 
 const WRONG_KEY = 'wrong-SECRET-key-3f9a'
 
@@ -11,11 +12,11 @@ function errors (h: TokenHarness): Array<Record<string, unknown>> {
 
 t.test('a wrong api key: not ready, slow retries up to 5 min, one error line', async (t) => {
   const h = await startTokenHarness(t, { clock: { random: 0.999 }, config: { apiKey: WRONG_KEY } })
-  await h.until(() => h.results.length === 1, 'the first login')
+  await until(() => h.results.length === 1, 'the first login')
   const delays: Array<number | undefined> = []
   for (let i = 0; i < 8; i++) {
     delays.push(await h.clock.runNext())
-    await h.until(() => h.results.length === i + 2, 'the retry')
+    await until(() => h.results.length === i + 2, 'the retry')
   }
   t.same(delays, [10, 20, 40, 80, 160, 300, 300, 300].map((s) => s * 999))
   t.equal(h.manager.isReady(), false)
@@ -39,10 +40,10 @@ t.test('a wrong api key: not ready, slow retries up to 5 min, one error line', a
 t.test('recovery is logged once at info, a new rejection is an error again', async (t) => {
   const h = await startTokenHarness(t, { clock: { random: 0.5 } })
   h.mock.loginQueue.push({ status: 401 }, { status: 403 }, { status: 500 }, { status: 401 }, {})
-  await h.until(() => h.results.length === 1, 'the first login')
+  await until(() => h.results.length === 1, 'the first login')
   for (let i = 1; i < 5; i++) {
     await h.clock.runNext()
-    await h.until(() => h.results.length === i + 1, 'the retry')
+    await until(() => h.results.length === i + 1, 'the retry')
   }
   t.same(h.results.map((r) => r.result), ['rejected', 'rejected', 'error', 'rejected', 'ok'])
   t.equal(errors(h).length, 1, 'a server error between rejections does not make a new state')
@@ -51,7 +52,7 @@ t.test('recovery is logged once at info, a new rejection is an error again', asy
   t.ok(h.manager.isReady())
   h.mock.loginQueue.push({ status: 403 })
   h.manager.invalidate(h.manager.current() as string)
-  await h.until(() => h.results.length === 6, 'the login after invalidate')
+  await until(() => h.results.length === 6, 'the login after invalidate')
   t.equal(errors(h).length, 2)
   t.match(errors(h)[1], { status: 403, code: 'login_failed' })
   t.equal(h.manager.status().state, 'rejected')

@@ -4,6 +4,7 @@ import { createLogger } from '../src/log.js'
 import { createTokenManager } from '../src/token/token-manager.js'
 import { ManualClock } from './helpers/manual-clock.js'
 import { startTokenHarness } from './helpers/token-harness.js'
+import { until } from './helpers/until.js'
 
 const API_KEY = 'status-SECRET-api-key-41c2'
 
@@ -65,7 +66,7 @@ t.test('retryAfterSeconds() is 1 when no login is scheduled', async (t) => {
 t.test('onLoginResult gets each result with its duration; a throwing hook changes nothing', async (t) => {
   const h = await startTokenHarness(t, { throwingHook: true, clock: { random: 0.999 } })
   h.mock.loginQueue.push({ status: 500 })
-  await h.until(() => h.results.length === 1, 'the first login')
+  await until(() => h.results.length === 1, 'the first login')
   await h.clock.runNext()
   t.same(h.results, [{ result: 'error', durationMs: 0 }, { result: 'ok', durationMs: 0 }])
   t.ok(h.manager.isReady())

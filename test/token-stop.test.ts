@@ -1,11 +1,12 @@
 // stop() cancels every timer and aborts a login in flight: nothing is left running, and it is final.
 import t from 'tap'
 import { startTokenHarness } from './helpers/token-harness.js'
+import { until } from './helpers/until.js'
 
 t.test('stop() during a login in flight aborts it and leaves no timer', async (t) => {
   const h = await startTokenHarness(t, { settleLogins: false })
   h.mock.loginQueue.push({ hang: true })
-  await h.until(() => h.mock.logins.length === 1, 'the login to reach the mock')
+  await until(() => h.mock.logins.length === 1, 'the login to reach the mock')
   const waiting = h.manager.acquire()
   await h.manager.stop()
   t.equal(await waiting, undefined, 'a waiting acquire() is released')
@@ -35,7 +36,7 @@ t.test('stop() with a token and a refresh scheduled', async (t) => {
 t.test('stop() in backoff; start() after stop() does nothing', async (t) => {
   const h = await startTokenHarness(t)
   h.mock.defaultLogin = { status: 500 }
-  await h.until(() => h.results.length === 1, 'the first login')
+  await until(() => h.results.length === 1, 'the first login')
   t.equal(h.clock.pendingTimers(), 1)
   await h.manager.stop()
   await h.manager.stop()

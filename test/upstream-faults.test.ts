@@ -11,9 +11,8 @@ const HOST = 'Host: localhost\r\n'
 
 let stack: Stack
 t.before(async () => {
-  stack = await startStack({ mock: { faultRoutes: true } })
+  stack = await startStack(t, { mock: { faultRoutes: true } })
 })
-t.teardown(() => stack.close())
 
 /** One GET through the proxy on a fresh connection, read to the proxy's close. */
 async function through (target: string): Promise<{ response: ParsedResponse | undefined, malformed: string | undefined, count: number }> {

@@ -1,26 +1,43 @@
 #!/bin/sh
 # Calls the Roecny API through roecny-auth-proxy with curl: no credentials, no token handling.
-# Usage: ROECNY_PROXY_URL=http://127.0.0.1:8080 sh client.sh [path]   (default /api/v1/balances/current)
-# Prints the answer on 200..299; exit 2 for the proxy's own errors, 1 for Roecny's.
+# Usage: ROECNY_PROXY_URL=http://127.0.0.1:8080 sh client.sh [GET path] [POST path] [JSON file]
+#   GET path   default /api/v1/balances/current
+#   POST path  default /api/v1/echo/example (the demo's echo route; use one of your API's POST routes)
+#   JSON file  the POST body (default a small JSON object); curl sends a body over 1 MB with
+#              Expect: 100-continue, which the proxy answers once it accepts the request.
+# Prints each answer on its own line; exit 2 for the proxy's own errors, 1 for Roecny's.
 base="${ROECNY_PROXY_URL:-http://127.0.0.1:8080}"
-path="${1:-/api/v1/balances/current}"
-body=$(mktemp)
-trap 'rm -f "$body"' EXIT
+get_path="${1:-/api/v1/balances/current}"
+post_path="${2:-/api/v1/echo/example}"
+json_file="${3:-}"
+answer=$(mktemp)
+trap 'rm -f "$answer"' EXIT
 
-# --noproxy: the sidecar is local, never reached through an HTTP proxy from the environment.
-meta=$(curl --silent --show-error --noproxy '*' --output "$body" \
-  --write-out '%{http_code} %header{x-roecny-proxy-error}' "$base$path") || exit 1
-set -- $meta
-status=$1
-proxy_error=${2:-}
+# call PATH [curl options]: prints the answer on 200..299, else says whose error it is and exits.
+call() {
+  path=$1
+  shift
+  # --noproxy: the sidecar is local, never reached through an HTTP proxy from the environment.
+  meta=$(curl --silent --show-error --noproxy '*' --max-time 30 --output "$answer" \
+    --write-out '%{http_code} %header{x-roecny-proxy-error}' "$@" "$base$path") || exit 1
+  set -- $meta
+  status=$1
+  proxy_error=${2:-}
+  case "$status" in
+    2??) cat "$answer"; echo; return 0 ;;
+  esac
+  # The proxy marks its own errors (no token yet, Roecny unreachable, ...) with x-roecny-proxy-error.
+  if [ -n "$proxy_error" ]; then
+    echo "proxy error $proxy_error (HTTP $status)" >&2
+    exit 2
+  fi
+  echo "Roecny answered HTTP $status: $(cat "$answer")" >&2
+  exit 1
+}
 
-case "$status" in
-  2??) cat "$body"; echo; exit 0 ;;
-esac
-# The proxy marks its own errors (no token yet, Roecny unreachable, ...) with x-roecny-proxy-error.
-if [ -n "$proxy_error" ]; then
-  echo "proxy error $proxy_error (HTTP $status)" >&2
-  exit 2
+call "$get_path"
+if [ -n "$json_file" ]; then
+  call "$post_path" -H 'Content-Type: application/json' --data-binary "@$json_file"
+else
+  call "$post_path" -H 'Content-Type: application/json' --data-binary '{"request_id":"example-1","amount":12.5,"currency":"EUR"}'
 fi
-echo "Roecny answered HTTP $status: $(cat "$body")" >&2
-exit 1

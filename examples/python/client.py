@@ -1,22 +1,26 @@
 #!/usr/bin/env python3
 """Calls the Roecny API through roecny-auth-proxy: no credentials, no token handling. Standard library only.
 
-Usage: ROECNY_PROXY_URL=http://127.0.0.1:8080 python3 client.py [path]   (default /api/v1/balances/current)
-Prints the answer on 200..299; exit 2 for the proxy's own errors, 1 for Roecny's.
+Usage: ROECNY_PROXY_URL=http://127.0.0.1:8080 python3 client.py [GET path] [POST path] [JSON file]
+  GET path   default /api/v1/balances/current
+  POST path  default /api/v1/echo/example (the demo's echo route; use one of your API's POST routes)
+  JSON file  the POST body (default a small JSON object)
+Prints each answer on its own line; exit 2 for the proxy's own errors, 1 for Roecny's.
 """
+import json
 import os
 import sys
 import urllib.error
 import urllib.request
 
+# No ProxyHandler settings: the sidecar is local, never reached through an HTTP proxy from the environment.
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-def main() -> int:
-    base = os.environ.get("ROECNY_PROXY_URL", "http://127.0.0.1:8080")
-    path = sys.argv[1] if len(sys.argv) > 1 else "/api/v1/balances/current"
-    # No ProxyHandler settings: the sidecar is local, never reached through an HTTP proxy from the environment.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+def call(request: urllib.request.Request) -> int:
+    """Prints the answer on 200..299 and returns 0; else says whose error it is and returns the exit code."""
     try:
-        with opener.open(base + path, timeout=30) as res:
+        with OPENER.open(request, timeout=30) as res:
             print(res.read().decode("utf-8"))
             return 0
     except urllib.error.HTTPError as err:
@@ -27,6 +31,19 @@ def main() -> int:
             return 2
         print(f"Roecny answered HTTP {err.code}: {err.read().decode('utf-8')}", file=sys.stderr)
         return 1
+
+
+def main() -> int:
+    base = os.environ.get("ROECNY_PROXY_URL", "http://127.0.0.1:8080")
+    get_path = sys.argv[1] if len(sys.argv) > 1 else "/api/v1/balances/current"
+    post_path = sys.argv[2] if len(sys.argv) > 2 else "/api/v1/echo/example"
+    if len(sys.argv) > 3:
+        with open(sys.argv[3], "rb") as file:
+            body = file.read()
+    else:
+        body = json.dumps({"request_id": "example-1", "amount": 12.5, "currency": "EUR"}).encode("utf-8")
+    return call(urllib.request.Request(base + get_path)) or call(urllib.request.Request(
+        base + post_path, data=body, method="POST", headers={"Content-Type": "application/json"}))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 // The mock Roecny API: a real HTTP server with the vendor's login endpoint, a few protected
 // routes and switches that make it fail in each way the proxy must handle.
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
-import { createServer } from 'node:http'
+import { createServer } from '../node-http.js'
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { FAULTS, rawAnswer, writeRaw } from './faults.js'
 import type { RawAnswer, RawEnd } from './faults.js'
+import type { Clock } from '../clock.js'
 
 export const DEMO_CLIENT_ID = 'demo-client'
 export const DEMO_API_KEY = 'demo-key'
@@ -33,6 +34,16 @@ export interface LoginBehaviour {
   omitDate?: boolean
 }
 
+/** How the next API request answers, whatever its path and token (e.g. Roecny's 429 when over its limits). */
+export interface ApiBehaviour {
+  status: number
+  headers?: Record<string, string>
+  /** Raw response body; default a Roecny-style JSON error. */
+  body?: string
+  /** Answer after this many ms on the mock's timer (so several requests can be in flight, then answered together). */
+  delayMs?: number
+}
+
 export interface MockOptions {
   clientId?: string
   apiKey?: string
@@ -48,6 +59,8 @@ export interface MockOptions {
   faultRoutes?: boolean
   /** Keep the method and target of every request received in `targets`, without bound. Off by default. */
   recordTargets?: boolean
+  /** Timers of `/api/v1/test/slow/{ms}` (default real ones), so tests can drive them by hand. */
+  setTimer?: Clock['setTimer']
 }
 
 export interface RecordedRequest {
@@ -56,6 +69,8 @@ export interface RecordedRequest {
   headers: IncomingHttpHeaders
   /** The request's body was read to its end (false while it streams, and for good when it was cut off). */
   complete: boolean
+  /** The mock's wall clock (`now`) when the request arrived. */
+  arrivedAt: number
 }
 
 export interface MockRoecny {
@@ -70,6 +85,17 @@ export interface MockRoecny {
   readonly loginQueue: LoginBehaviour[]
   /** Behaviour of every login once the queue is empty. */
   defaultLogin: LoginBehaviour
+  /** Answers the next API requests take (login excluded), first in first out, before any other check. */
+  readonly apiQueue: ApiBehaviour[]
+  /** API requests (login excluded) being answered right now: from arrival until the answer is sent or the connection closes. */
+  readonly inFlight: number
+  /** The highest `inFlight` seen; a test may set it back to 0. */
+  peakInFlight: number
+  /**
+   * The client ID and API key pairs a login is accepted with (at first the one from the options).
+   * Replace it to rotate: e.g. both the old and the new key during a roll-over, then the new one only.
+   */
+  acceptedCredentials: Array<{ clientId: string, apiKey: string }>
   /** Every token issued so far, oldest first. */
   readonly issuedTokens: string[]
   /** Requests to `/api/v1/test/held` waiting for `releaseHeld()`; each entry resolves when its client went away. */
@@ -108,9 +134,9 @@ export function formatExpiresAt (ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+0000')
 }
 
-function record (req: IncomingMessage): RecordedRequest {
+function record (req: IncomingMessage, arrivedAt: number): RecordedRequest {
   // A server-side IncomingMessage always has a method and a url.
-  const recorded = { method: String(req.method), url: String(req.url), headers: req.headers, complete: false }
+  const recorded = { method: String(req.method), url: String(req.url), headers: req.headers, complete: false, arrivedAt }
   req.once('end', () => { recorded.complete = true })
   return recorded
 }
@@ -134,6 +160,10 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
   const lifetime = options.tokenLifetimeSeconds ?? 1800
   const now = options.now ?? Date.now
   const pathPrefix = options.pathPrefix ?? ''
+  const setTimer = options.setTimer ?? function realTimer (fn: () => void, ms: number) {
+    const timer = setTimeout(fn, ms)
+    return { cancel: () => clearTimeout(timer) }
+  }
   const signingKey = randomBytes(32)
   const tokens = new Map<string, TokenRecord>()
   const sockets = new Set<Socket>()
@@ -141,6 +171,8 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
   const requests: RecordedRequest[] = []
   const loginQueue: LoginBehaviour[] = []
   const issuedTokens: string[] = []
+  const apiQueue: ApiBehaviour[] = []
+  let inFlight = 0
   const held: Array<{ closed: Promise<void> }> = []
   const heldResponses: ServerResponse[] = []
   const heldLogins: Array<() => void> = []
@@ -162,7 +194,7 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
   }
 
   function login (req: IncomingMessage, res: ServerResponse): void {
-    logins.push(record(req))
+    logins.push(record(req, now()))
     const behaviour = loginQueue.shift() ?? mock.defaultLogin
     if (behaviour.hang === true) return
     if (behaviour.held === true) {
@@ -186,7 +218,8 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
       sendJson(res, behaviour.status, { code: behaviour.status === 429 ? 'too_many_requests' : 'login_failed', message: `mock login answered ${behaviour.status}` }, headers)
       return
     }
-    if (!sameSecret(req.headers['x-client-id'], clientId) || !sameSecret(req.headers['x-api-key'], apiKey)) {
+    const accepted = mock.acceptedCredentials.some((pair) => sameSecret(req.headers['x-client-id'], pair.clientId) && sameSecret(req.headers['x-api-key'], pair.apiKey))
+    if (!accepted) {
       sendJson(res, 401, { code: 'credentials_invalid', message: 'The client ID or API key is not valid' }, headers)
       return
     }
@@ -236,9 +269,36 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     pump()
   }
 
+  /** Counts the request in flight until its answer is sent or its connection closes, whichever comes first. */
+  function countInFlight (res: ServerResponse): void {
+    inFlight++
+    if (inFlight > mock.peakInFlight) mock.peakInFlight = inFlight
+    res.once('close', () => { inFlight-- })
+  }
+
+  /** Answers after `ms` on the mock's timer, unless the client goes away first. */
+  function later (res: ServerResponse, ms: number, answer: () => void): void {
+    const timer = setTimer(answer, ms)
+    res.once('close', () => timer.cancel())
+  }
+
+  function answerScripted (res: ServerResponse, scripted: ApiBehaviour): void {
+    const body = scripted.body ?? JSON.stringify({ code: scripted.status === 429 ? 'too_many_requests' : 'mock_status', message: `scripted answer ${scripted.status}` })
+    res.writeHead(scripted.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...scripted.headers })
+    res.end(body)
+  }
+
   function api (req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
-    requests.push(record(req))
+    requests.push(record(req, now()))
     if (requests.length > KEEP_REQUESTS) requests.shift()
+    countInFlight(res)
+    const scripted = apiQueue.shift()
+    if (scripted !== undefined) {
+      req.resume()
+      if (scripted.delayMs === undefined) answerScripted(res, scripted)
+      else later(res, scripted.delayMs, () => answerScripted(res, scripted))
+      return
+    }
     if (!authorised(req)) {
       req.resume()
       sendJson(res, 401, { code: 'unauthorized', message: 'Access token is missing, unknown or expired' }, { 'www-authenticate': 'Bearer' })
@@ -262,6 +322,12 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
       return
     }
     if (path === '/api/v1/test/hang') return
+    const slowMs = /^\/api\/v1\/test\/slow\/(\d+)$/.exec(path)
+    if (slowMs !== null) {
+      req.resume()
+      later(res, Number(slowMs[1]), () => sendJson(res, 200, { slowMs: Number(slowMs[1]) }))
+      return
+    }
     if (path === '/api/v1/test/held') {
       req.resume()
       heldResponses.push(res)
@@ -344,6 +410,10 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     requests,
     loginQueue,
     defaultLogin: {},
+    apiQueue,
+    get inFlight () { return inFlight },
+    peakInFlight: 0,
+    acceptedCredentials: [{ clientId, apiKey }],
     issuedTokens,
     held,
     releaseLogins () {

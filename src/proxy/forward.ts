@@ -1,8 +1,10 @@
 // Forwarding through @fastify/http-proxy: token injection, header rewrite, 401 replay, error mapping.
+// First: @fastify/reply-from then loads the parts of undici in ../undici.ts, not undici's entry point.
+import '../undici.js'
 import httpProxy from '@fastify/http-proxy'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { EventEmitter } from 'node:events'
-import { METHODS } from 'node:http'
+import { METHODS } from '../node-http.js'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
@@ -51,6 +53,8 @@ export interface ForwardOptions {
   dispatcher: Dispatcher
   /** Told the PROXY_* code of every upstream failure (metrics). */
   onUpstreamError: (code: ProxyErrorCode) => void
+  /** Runs on forwarded requests before the token is attached: the upstream limits' wait, when configured. */
+  beforeToken?: (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void
 }
 
 declare module 'fastify' {
@@ -271,7 +275,8 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
     // The plugin's route handler would parse and re-serialise every query before calling `forward`,
     // which sends the raw query anyway (replyOptions.queryString): it is given the path alone.
     preRewrite: pathOnly,
-    preHandler: attachToken,
+    // Fastify runs an array of route hooks in order; the plugin's type names a single one.
+    preHandler: (options.beforeToken === undefined ? attachToken : [options.beforeToken, attachToken]) as never,
     replyOptions: replyOptions as never,
     handler: forward as never
   })

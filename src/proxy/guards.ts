@@ -1,5 +1,4 @@
 // Request guards: Host, browser origin and CORS, access key, request target, method and path policy, body size.
-import { hash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { isIP } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -7,6 +6,8 @@ import { Transform } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preParsingHookHandler } from 'fastify'
 import type { Config } from '../config.js'
 import { ERROR_HEADER, rawProxyError, sendProxyError } from '../errors.js'
+import { LOOPBACK_NAMES } from '../hosts.js'
+import { AccessKeys } from './access-keys.js'
 
 export interface Guards {
   /**
@@ -29,8 +30,6 @@ const BACKSLASH = 0x5c
 const HASH = 0x23
 const LEFT_BRACKET = 0x5b
 
-/** Loopback names a local client may use whatever the listener's address. */
-const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1', '[::1]']
 const PROBE_PATHS = new Set(['/-/healthz', '/-/readyz', '/-/metrics'])
 /** Methods that are never forwarded, so a preflight never announces them. */
 const NEVER_FORWARDED = new Set(['CONNECT', 'TRACE'])
@@ -68,6 +67,23 @@ function hostName (host: string): string | undefined {
     if (end === -1 || host.indexOf(':', end + 1) !== -1) return host
   }
   return PORT_SUFFIX.test(host.slice(end)) ? host.slice(0, end) : undefined
+}
+
+/**
+ * True when the request has more than one Host line, which RFC 9112 §3.2 refuses with 400 (Node
+ * keeps the first and drops the others, so the check would see one and the sender meant another).
+ * A scan of the raw names by length: about 20 ns for a usual request.
+ */
+function repeatedHost (rawHeaders: string[]): boolean {
+  let seen = false
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string
+    if (name.length === 4 && (name === 'Host' || name.toLowerCase() === 'host')) {
+      if (seen) return true
+      seen = true
+    }
+  }
+  return false
 }
 
 /** Both spellings of an IPv6 address (`::1`, `[::1]`), as Host carries it bracketed. */
@@ -150,11 +166,6 @@ function normalisePath (path: string): string {
   return normal
 }
 
-/** One-shot SHA-256 (no Hash object per request); both sides hash the JS string the same way. */
-function accessKeyDigest (key: string): Buffer {
-  return hash('sha256', key, 'buffer') as unknown as Buffer // @types/node 20 types the result as a string whatever the encoding
-}
-
 /** A chunked body passes through this counter; past the limit it fails, which aborts the upstream request. */
 function countBody (source: IncomingMessage | NodeJS.ReadableStream, limit: number): Transform {
   let seen = 0
@@ -176,11 +187,13 @@ function countBody (source: IncomingMessage | NodeJS.ReadableStream, limit: numb
   return counter
 }
 
-export function createGuards (config: Config): Guards {
+/** `accessKeys`: the keys callers may present, replaceable at run time (default: the configured ones, fixed). */
+export function createGuards (config: Config, accessKeys = new AccessKeys(config.accessKeys)): Guards {
   const hostCheck = config.proxySocket === undefined && !config.allowedHosts.includes('*')
   const hosts = new Set([...LOOPBACK_NAMES, ...spellings(config.proxyHost), ...config.allowedHosts.flatMap(spellings)])
   const origins = new Set(config.corsOrigins)
-  const keyDigest = config.accessKey === undefined ? undefined : accessKeyDigest(config.accessKey)
+  // Decided once: a file of keys can be rotated, but never emptied (an empty file is ignored).
+  const keyCheck = accessKeys.required
   const methods = config.allowMethods === undefined ? undefined : new Set(config.allowMethods)
   const allowHeader = config.allowMethods?.join(', ')
   const allowPaths = compilePathPatterns(config.allowPaths)
@@ -217,6 +230,10 @@ export function createGuards (config: Config): Guards {
   /** Host, browser origin and access key: who is calling. True when the request was answered. */
   function checkCaller (request: FastifyRequest, reply: FastifyReply): boolean {
     const headers = request.headers
+    if (repeatedHost(request.raw.rawHeaders)) {
+      sendProxyError(reply, 'PROXY_BAD_REQUEST')
+      return true
+    }
     if (hostCheck && !acceptedHost(headers.host)) {
       sendProxyError(reply, 'PROXY_FORBIDDEN_HOST')
       return true
@@ -242,13 +259,9 @@ export function createGuards (config: Config): Guards {
         return true
       }
     }
-    if (keyDigest !== undefined) {
-      const given = headers['x-proxy-key']
-      // Hashing first makes the comparison constant-time whatever the lengths.
-      if (typeof given !== 'string' || !timingSafeEqual(accessKeyDigest(given), keyDigest)) {
-        sendProxyError(reply, 'PROXY_ACCESS_DENIED')
-        return true
-      }
+    if (keyCheck && !accessKeys.accepts(headers['x-proxy-key'])) {
+      sendProxyError(reply, 'PROXY_ACCESS_DENIED')
+      return true
     }
     return false
   }
@@ -281,6 +294,13 @@ export function createGuards (config: Config): Guards {
         sendProxyError(reply, 'PROXY_PATH_NOT_ALLOWED')
         return true
       }
+    }
+    const coding = request.headers['transfer-encoding']
+    // Node decodes chunked alone and passes a body sent with other codings ("gzip, chunked") on still
+    // coded: forwarded without the header that says so, it would reach Roecny as other content.
+    if (coding !== undefined && coding.toLowerCase() !== 'chunked') {
+      sendProxyError(reply, 'PROXY_BAD_REQUEST', CLOSE)
+      return true
     }
     if (maxBody !== undefined) {
       const length = request.headers['content-length']

@@ -3,10 +3,12 @@
 /**
  * Removed from every forwarded request. `connection` and the names it lists are already
  * stripped by @fastify/reply-from before our rewrite runs, so a client cannot use
- * `Connection: authorization` to remove the header the proxy adds.
+ * `Connection: authorization` to remove the header the proxy adds. `expect` is answered by the
+ * proxy itself (src/proxy/expect.ts), or ignored in an HTTP/1.0 request; undici refuses it.
  */
 const DROPPED_REQUEST_HEADERS = [
   'authorization',
+  'expect',
   'x-api-key',
   'x-client-id',
   'x-proxy-key',

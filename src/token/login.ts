@@ -2,6 +2,7 @@
 import type { Dispatcher } from 'undici'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
+import { parseHttpDate, parseRetryAfter } from '../http-date.js'
 
 export const LOGIN_PATH = '/api/v1/authentication/login'
 
@@ -17,14 +18,6 @@ const HEADER_SAFE_TOKEN = /^[\x21-\x7E]+$/
 
 /** ISO 8601 with a mandatory offset: a time without one would be read as local time. */
 const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})$/
-
-/**
- * The three HTTP-date forms (RFC 9110 §5.6.7). Date.parse alone is far too lenient (it reads
- * `-1` as a year), and it would read the zone-less asctime form as local time.
- */
-const IMF_FIXDATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/
-const RFC850_DATE = /^[A-Z][a-z]+, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT$/
-const ASCTIME_DATE = /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/
 
 /** Roecny error codes are short identifiers; anything longer is cut before it reaches logs. */
 const MAX_CODE_LENGTH = 100
@@ -135,26 +128,6 @@ export function jwtExpiry (token: string): number | undefined {
   const payload = parseJson(Buffer.from(parts[1] as string, 'base64url').toString('utf8'))
   if (!isRecord(payload) || typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) return undefined
   return payload.exp * 1000
-}
-
-/** Epoch ms of an HTTP-date, or undefined when the value is not one. */
-export function parseHttpDate (value: string | undefined): number | undefined {
-  if (value === undefined) return undefined
-  let text: string
-  if (IMF_FIXDATE.test(value) || RFC850_DATE.test(value)) text = value
-  else if (ASCTIME_DATE.test(value)) text = `${value} GMT`
-  else return undefined
-  const ms = Date.parse(text)
-  return Number.isNaN(ms) ? undefined : ms
-}
-
-/** Retry-After as delta-seconds or an HTTP date, relative to the answer's own clock. */
-export function parseRetryAfter (value: string | undefined, serverNowMs: number): number | undefined {
-  if (value === undefined) return undefined
-  const trimmed = value.trim()
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
-  const at = parseHttpDate(trimmed)
-  return at === undefined ? undefined : Math.max(0, at - serverNowMs)
 }
 
 function validate (status: number, text: string | undefined, serverNowMs: number): LoginResult {

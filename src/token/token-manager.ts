@@ -59,9 +59,21 @@ export interface TokenManagerOptions {
   readonly onLoginResult?: (result: LoginOutcome, durationMs: number) => void
 }
 
+/** What a login sends; replaced when a rotated *_FILE secret brings new values. */
+export interface Credentials {
+  readonly clientId: string
+  readonly apiKey: string
+}
+
 export interface TokenManager extends TokenSource {
   /** Logs in at once; later calls do nothing. */
   start: () => void
+  /**
+   * New credentials (a rotated secret file): once the calling code yields, a login with them starts
+   * (changes made together cost one login); the current token serves until it succeeds. False
+   * when the values are the ones in use.
+   */
+  setCredentials: (credentials: Partial<Credentials>) => boolean
   /** Cancels timers and aborts a login in flight; resolves once nothing is left running. Final. */
   stop: () => Promise<void>
   status: () => TokenStatus
@@ -82,7 +94,9 @@ function iso (wallMs: number): string {
 }
 
 export function createTokenManager (options: TokenManagerOptions): TokenManager {
-  const { config, dispatcher, clock, log, onLoginResult } = options
+  const { dispatcher, clock, log, onLoginResult } = options
+  // What login() reads; a new object when the credentials change.
+  let config = options.config
 
   // Times are monotonic ms, measured from when the login request was sent, so the wall clock
   // (ours or the server's) never decides when a token is used or refreshed.
@@ -100,6 +114,7 @@ export function createTokenManager (options: TokenManagerOptions): TokenManager 
   let credentialsRejected = false
   let started = false
   let stopped = false
+  let credentialsChanged = false
   const logins: Record<LoginOutcome, number> = { ok: 0, rejected: 0, rate_limited: 0, error: 0 }
   let lastError: LoginErrorStatus | null = null
 
@@ -117,12 +132,13 @@ export function createTokenManager (options: TokenManagerOptions): TokenManager 
   }
 
   async function acquire (): Promise<string | undefined> {
-    const usable = current()
-    if (usable !== undefined) return usable
-    // The login in flight is itself bounded by loginTimeoutMs, so waiting for it is too.
-    if (inFlight === undefined) return undefined
-    await inFlight
-    return current()
+    // The login in flight is itself bounded by loginTimeoutMs, so waiting for it is too. One that
+    // new credentials replaced hands over to the login with them: the wait goes on for that one.
+    for (;;) {
+      const usable = current()
+      if (usable !== undefined || inFlight === undefined) return usable
+      await inFlight
+    }
   }
 
   function cancelTimer (): void {
@@ -147,11 +163,13 @@ export function createTokenManager (options: TokenManagerOptions): TokenManager 
     cancelTimer()
     const controller = new AbortController()
     abortLogin = controller
-    inFlight = attempt(clock.monotonic(), controller.signal)
+    inFlight = attempt(clock.monotonic(), controller)
   }
 
-  async function attempt (sentAt: number, signal: AbortSignal): Promise<void> {
-    const result = await login({ config, dispatcher, clock, signal })
+  async function attempt (sentAt: number, controller: AbortController): Promise<void> {
+    const result = await login({ config, dispatcher, clock, signal: controller.signal })
+    // Replaced by a login with new credentials: this answer, whatever it is, no longer counts.
+    if (abortLogin !== controller) return
     inFlight = undefined
     abortLogin = undefined
     if (stopped) return
@@ -221,6 +239,36 @@ export function createTokenManager (options: TokenManagerOptions): TokenManager 
     log.error(fields, `login rejected (${result.message}): check the client ID and API key; retrying slowly`)
   }
 
+  function setCredentials (next: Partial<Credentials>): boolean {
+    const clientId = next.clientId ?? config.clientId
+    const apiKey = next.apiKey ?? config.apiKey
+    if (clientId === config.clientId && apiKey === config.apiKey) return false
+    config = Object.freeze({ ...config, clientId, apiKey })
+    if (started && !stopped && !credentialsChanged) {
+      credentialsChanged = true
+      queueMicrotask(loginWithNewCredentials)
+    }
+    return true
+  }
+
+  /**
+   * A login in flight carries the old values, which may be exactly what was revoked: it is aborted
+   * rather than waited for (up to LOGIN_TIMEOUT_MS), and its answer ignored. The current token keeps
+   * serving meanwhile; a rejection of the new values is a new state, so it is logged again.
+   */
+  function loginWithNewCredentials (): void {
+    credentialsChanged = false
+    if (stopped) return
+    log.info('credentials changed; logging in with the new ones')
+    const replaced = abortLogin
+    inFlight = undefined
+    abortLogin = undefined
+    replaced?.abort()
+    failures = 0
+    credentialsRejected = false
+    beginLogin()
+  }
+
   function invalidate (refused: string): void {
     // A 401 to a request that carried an older token says nothing about the current one.
     if (refused !== token) return
@@ -286,6 +334,7 @@ export function createTokenManager (options: TokenManagerOptions): TokenManager 
 
   return {
     start,
+    setCredentials,
     stop,
     current,
     acquire,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Docker smoke test: builds the image, runs it against the built-in mock (host network, loopback
-# only), sends a request through it, checks the user, the HEALTHCHECK, the admin listener and that
-# `docker stop` drains an in-flight request and exits 0; prints the image size.
+# only), sends a request through it, checks the user, the HEALTHCHECK, the admin listener, Node 24
+# and its compile cache, and that `docker stop` drains an in-flight request and exits 0; prints the
+# image size.
 # Usage: bash test/docker/smoke.sh  (npm run test:docker). Prints SKIPPED and exits 0 without Docker.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -80,6 +81,11 @@ check "the HEALTHCHECK (node, no curl) reports healthy" wait_for 30 healthy
 docker exec "$proxy" sh -c 'command -v curl' >/dev/null 2>&1
 check "the image has no curl" test $? -ne 0
 
+node_version=$(docker run --rm --entrypoint node "$image" --version 2>&1)
+check "the image runs Node 24 LTS (got $node_version)" grep -q '^v24\.' <<<"$node_version"
+cache_log=$(docker run --rm -e NODE_DEBUG_NATIVE=COMPILE_CACHE "$image" --version 2>&1)
+check "a start reads compiled code from the image's compile cache" grep -q 'V8 code cache for .*/app/dist/src/cli.js was accepted' <<<"$cache_log"
+
 out=$(docker run --rm "$image" --env-file /nonexistent.env 2>&1)
 code=$?
 check "--env-file after the image name reaches the CLI (exit 78, got $code)" test "$code" = 78
@@ -120,8 +126,8 @@ else
 fi
 
 bytes=$(docker image inspect -f '{{.Size}}' "$image")
-base=$(docker image inspect -f '{{.Size}}' node:20-bookworm-slim 2>/dev/null || echo 0)
-echo "# image $image: $((bytes / 1000000)) MB ($bytes bytes; the node:20-bookworm-slim base: $((base / 1000000)) MB)"
+base=$(docker image inspect -f '{{.Size}}' node:24-bookworm-slim 2>/dev/null || echo 0)
+echo "# image $image: $((bytes / 1000000)) MB ($bytes bytes; the node:24-bookworm-slim base: $((base / 1000000)) MB)"
 if [ "$failed" -gt 0 ]; then
   echo "# proxy logs:"; docker logs "$proxy" 2>&1 | tail -20
 fi

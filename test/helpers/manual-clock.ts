@@ -1,5 +1,6 @@
 // A hand-driven Clock for tests: time moves only in advance(), so a 30-minute token lifecycle runs in milliseconds.
 import type { Clock, TimerHandle } from '../../src/clock.js'
+import { until } from './until.js'
 
 /** 2025-04-25T07:00:00Z, near the vendor's example answer. */
 export const MANUAL_CLOCK_START = Date.UTC(2025, 3, 25, 7, 0, 0)
@@ -101,11 +102,7 @@ export class ManualClock implements Clock {
   async settle (): Promise<void> {
     await turn()
     await turn()
-    const deadline = performance.now() + SETTLE_BUDGET_MS
-    while (this.#busy.some((busy) => busy())) {
-      if (performance.now() > deadline) throw new Error(`ManualClock.settle: still busy after ${SETTLE_BUDGET_MS} ms of real time`)
-      await turn()
-    }
+    await until(() => !this.#busy.some((busy) => busy()), 'the busy work ManualClock.settle waits out', SETTLE_BUDGET_MS)
     await turn()
   }
 

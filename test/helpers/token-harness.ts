@@ -10,6 +10,7 @@ import type { TokenManager } from '../../src/token/token-manager.js'
 import { testConfig } from './config.js'
 import { ManualClock } from './manual-clock.js'
 import type { ManualClockOptions } from './manual-clock.js'
+import type { Teardown } from './stack.js'
 
 export interface TokenHarnessOptions {
   clock?: ManualClockOptions
@@ -37,13 +38,7 @@ export interface TokenHarness {
   results: Array<{ result: LoginOutcome, durationMs: number }>
   /** Status of a real API call to the mock with this token (200: the mock accepts it). */
   apiStatus: (token: string) => Promise<number>
-  /** Waits on IO (never on time) until `predicate` holds; throws after 5 s of real time. */
-  until: (predicate: () => boolean, what?: string) => Promise<void>
   close: () => Promise<void>
-}
-
-interface Teardown {
-  teardown: (fn: () => Promise<void>) => void
 }
 
 export async function startTokenHarness (t: Teardown, options: TokenHarnessOptions = {}): Promise<TokenHarness> {
@@ -76,14 +71,6 @@ export async function startTokenHarness (t: Teardown, options: TokenHarnessOptio
     return response.statusCode
   }
 
-  async function until (predicate: () => boolean, what = 'condition'): Promise<void> {
-    const deadline = performance.now() + 5000
-    while (!predicate()) {
-      if (performance.now() > deadline) throw new Error(`gave up waiting for ${what}`)
-      await new Promise((resolve) => setImmediate(resolve))
-    }
-  }
-
   let closed = false
   async function close (): Promise<void> {
     if (closed) return
@@ -105,7 +92,6 @@ export async function startTokenHarness (t: Teardown, options: TokenHarnessOptio
     records: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
     results,
     apiStatus,
-    until,
     close
   }
 }

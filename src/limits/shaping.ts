@@ -1,0 +1,107 @@
+// The limits on the request path: a forwarded request waits for its start, holds it until its exchange ends, and tells the limiter what Roecny answered.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { sendProxyError } from '../errors.js'
+import type { Lease, Refusal, Ticket, UpstreamLimiter, Waiter } from './limiter.js'
+
+export interface ShapingOptions {
+  limiter: UpstreamLimiter
+  /** Told how long each forwarded request waited for its start, 0 when it started at once (metrics). */
+  onWaited: (waitedMs: number) => void
+}
+
+/**
+ * One forwarded request's passage through the limits: the one object it costs. Its lease is
+ * released exactly once, whichever way the exchange ends: the answer finished (body included),
+ * an upstream error or timeout answered by the proxy, or the client gone. A 401 replay runs
+ * inside the same request and so keeps the same lease.
+ */
+class Passage implements Waiter {
+  lease: Lease | undefined = undefined
+  ticket: Ticket | undefined = undefined
+  readonly #reply: FastifyReply
+  readonly #done: (err?: Error) => void
+  readonly #options: ShapingOptions
+
+  constructor (reply: FastifyReply, done: (err?: Error) => void, options: ShapingOptions) {
+    this.#reply = reply
+    this.#done = done
+    this.#options = options
+  }
+
+  granted (lease: Lease, waitedMs: number): void {
+    this.lease = lease
+    this.ticket = undefined
+    this.#options.onWaited(waitedMs)
+    this.#done()
+  }
+
+  refused (_reason: Refusal, retryAfterSeconds: number): void {
+    this.ticket = undefined
+    sendProxyError(this.#reply, 'PROXY_RATE_LIMITED', { 'retry-after': String(retryAfterSeconds) })
+  }
+
+  /** The exchange is over (or never began): leave the queue or give the lease back. Idempotent. */
+  end (): void {
+    if (this.ticket !== undefined) {
+      this.ticket.leave()
+      this.ticket = undefined
+    }
+    if (this.lease !== undefined) {
+      this.#options.limiter.release(this.lease)
+      this.lease = undefined
+    }
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request's passage through the upstream limits; null when it is not limited (not forwarded, or no limits). */
+    upstreamPassage: Passage | null
+  }
+}
+
+function header (reply: FastifyReply, name: string): string | undefined {
+  const value = reply.getHeader(name)
+  // A repeated Retry-After or Date is ambiguous; treat it as absent.
+  return typeof value === 'string' ? value : undefined
+}
+
+/**
+ * Registers the hooks that end a passage and read Roecny's answers, and returns the preHandler
+ * that makes a forwarded request wait for its start; forwarding runs it before attaching the
+ * token, so a request that waited is sent with the freshest one. Called only when limits are
+ * configured: without them none of this is on the request path.
+ */
+export function registerShaping (app: FastifyInstance, options: ShapingOptions): (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void {
+  const { limiter } = options
+  app.decorateRequest('upstreamPassage', null)
+
+  // Before the answer's headers go out: a 429 pauses the queue at once, not when its body is done.
+  app.addHook('onSend', function readRoecnyAnswer (request, reply, payload, done) {
+    const lease = request.upstreamPassage?.lease
+    // upstreamMs is set once Roecny's headers arrived: the proxy's own answers (PROXY_*) are not Roecny's.
+    if (lease !== undefined && request.upstreamMs >= 0) {
+      if (reply.statusCode === 429) limiter.throttled(lease, header(reply, 'retry-after'), header(reply, 'date'))
+      else limiter.answered(lease)
+    }
+    done(null, payload)
+  })
+
+  app.addHook('onResponse', function releaseWhenAnswered (request, _reply, done) {
+    request.upstreamPassage?.end()
+    done()
+  })
+
+  // Fastify runs this when the connection closes before the answer is complete: a waiting client
+  // leaves the queue at once, a forwarded one gives its lease back (its upstream request is cancelled).
+  app.addHook('onRequestAbort', function releaseWhenGone (request, done) {
+    request.upstreamPassage?.end()
+    done()
+  })
+
+  return function waitForLimits (request, reply, done) {
+    const passage = new Passage(reply, done, options)
+    request.upstreamPassage = passage
+    passage.ticket = limiter.admit(passage)
+  }
+}
