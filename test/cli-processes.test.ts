@@ -3,13 +3,20 @@
 import t from 'tap'
 import { request } from 'undici'
 import { DEMO_API_KEY, DEMO_CLIENT_ID, LOGIN_PATH } from '../src/mock/roecny.js'
-import { source, spawnScript } from './helpers/cli.js'
+import { runScript, source, spawnScript } from './helpers/cli.js'
 import { startMock } from './helpers/stack.js'
 import { until } from './helpers/until.js'
 
 const cli = source('cli')
 // Each child spends most of its time compiling TypeScript; running them at once shortens the wait.
 t.jobs = 3
+
+t.test('a configuration error reaches stderr and exits 78', async (t) => {
+  const { code, stdout, stderr } = await runScript(t, cli, ['check'], {})
+  t.equal(code, 78)
+  t.equal(stdout, '')
+  t.match(stderr, /^roecny-auth-proxy: configuration error: ROECNY_BASE_URL is required$/m)
+})
 
 t.test('mock answers a login and exits 0 on SIGTERM', async (t) => {
   const child = spawnScript(t, cli, ['mock'], { MOCK_PORT: '0' })

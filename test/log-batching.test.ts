@@ -12,10 +12,19 @@ const CHILD = fileURLToPath(new URL('./helpers/log-child.ts', import.meta.url))
 
 /** Waits for the asynchronous writer to put `length` characters into the file; bounded. */
 async function fileReaches (path: string, length: number): Promise<string> {
+  return await fileUntil(path, (text) => text.length >= length)
+}
+
+/** Waits for the asynchronous writer to put `lines` whole lines into the file; bounded. */
+async function fileHasLines (path: string, lines: number): Promise<string> {
+  return await fileUntil(path, (text) => text.split('\n').length - 1 >= lines)
+}
+
+async function fileUntil (path: string, done: (text: string) => boolean): Promise<string> {
   const deadline = performance.now() + 5000
   for (;;) {
     const text = readFileSync(path, 'utf8')
-    if (text.length >= length || performance.now() > deadline) return text
+    if (done(text) || performance.now() > deadline) return text
     await new Promise((resolve) => setImmediate(resolve))
   }
 }
@@ -37,11 +46,11 @@ t.test('lines wait in the batch until LOG_BATCH_MS has passed, then go out toget
   await clock.advance(LOG_BATCH_MS - 1)
   t.equal(readFileSync(path, 'utf8'), '', 'nothing written before LOG_BATCH_MS')
   await clock.advance(1)
-  t.same(lineNumbers(await fileReaches(path, 3 * 40)), [0, 1, 2])
+  t.same(lineNumbers(await fileHasLines(path, 3)), [0, 1, 2])
   // The timer is armed again by the next line only.
   log.info({ i: 3 }, 'line')
   await clock.advance(LOG_BATCH_MS)
-  t.same(lineNumbers(await fileReaches(path, 4 * 40)), [0, 1, 2, 3])
+  t.same(lineNumbers(await fileHasLines(path, 4)), [0, 1, 2, 3])
 })
 
 t.test('a full batch goes out at once, without waiting for the timer', async (t) => {

@@ -58,13 +58,15 @@ function buildOnce (): string {
   const out = mkdtempSync(join(ROOT, '.tap', 'build-'))
   process.on('exit', () => rmSync(out, { recursive: true, force: true }))
   for (const entry of readdirSync(SOURCES, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || !entry.name.endsWith('.ts')) continue
+    if (!entry.isFile() || !/\.c?ts$/.test(entry.name)) continue
     const file = join(entry.parentPath, entry.name)
+    // A .cts module is CommonJS and ships as .cjs, as tsc builds it.
+    const commonJs = file.endsWith('.cts')
     const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
       fileName: file,
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 }
+      compilerOptions: { module: commonJs ? ts.ModuleKind.CommonJS : ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 }
     })
-    const target = join(out, 'src', relative(SOURCES, file)).replace(/\.ts$/, '.js')
+    const target = join(out, 'src', relative(SOURCES, file)).replace(/\.ts$/, '.js').replace(/\.cts$/, '.cjs')
     mkdirSync(dirname(target), { recursive: true })
     writeFileSync(target, outputText)
   }
