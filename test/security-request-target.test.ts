@@ -2,7 +2,8 @@
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { test } from 'tap'
-import { createGuards, rejectMalformedRequest } from '../src/proxy/guards.js'
+import { createGuards } from '../src/proxy/guards.js'
+import { rejectMalformedRequest } from '../src/listener.js'
 import { testConfig } from './helpers/config.js'
 import { expectProxyError, send, upstreamView } from './helpers/raw.js'
 import { startStack } from './helpers/stack.js'
@@ -184,4 +185,13 @@ test('the guards refuse a malformed escape themselves, whatever the router let t
     t.equal(guards.refused(request as unknown as FastifyRequest, reply as unknown as FastifyReply), true, url)
   }
   t.same(sent, ['PROXY_BAD_REQUEST', 'PROXY_BAD_REQUEST', 'PROXY_BAD_REQUEST'])
+})
+
+test('a HEAD request the parser refuses gets its 400 without a body', async (t) => {
+  const stack = await startStack(t)
+  const response = await send(stack.url, 'HEAD /api/v1/echo/a HTTP/1.1\r\nHost: localhost\r\nX-Folded: first\r\n second\r\n\r\n')
+  t.equal(response.status, 400)
+  t.equal(response.headers['x-roecny-proxy-error'], 'PROXY_BAD_REQUEST')
+  t.equal(response.body, '', 'nothing follows the head: a HEAD answer has no body')
+  t.match((await send(stack.url, 'GET /api/v1/echo/a HTTP/1.1\r\nHost: localhost\r\nX-Folded: first\r\n second\r\n\r\n')).body, /"code":"PROXY_BAD_REQUEST"/, 'GET keeps its body')
 })

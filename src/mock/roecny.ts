@@ -6,6 +6,8 @@ import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } fro
 import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { LOGIN_PATH, splitTarget } from '../proxy/target.js'
+import { FAULTS, rawAnswer, writeRaw } from './faults.js'
+import type { RawAnswer, RawEnd } from './faults.js'
 import type { Clock } from '../clock.js'
 
 export const DEMO_CLIENT_ID = 'demo-client'
@@ -56,9 +58,12 @@ export interface MockOptions {
   tls?: { key: string, cert: string }
   /**
    * Serve the fault routes under `/api/v1/test/` (hang, held, reset, reset-mid-body, bytes/N,
-   * status/NNN, slow/MS), which only tests use. Off by default: `demo` and `mock` serve the API alone.
+   * status/NNN, slow/MS, and the raw-socket answers of fault/NAME), which only tests use. Off by
+   * default: `demo` and `mock` serve the API alone.
    */
   faultRoutes?: boolean
+  /** Keep the method and target of every request received in `targets`, without bound. Off by default. */
+  recordTargets?: boolean
   /** Timers of `/api/v1/test/slow/{ms}` (default real ones), so tests can drive them by hand. */
   setTimer?: Clock['setTimer']
 }
@@ -106,6 +111,13 @@ export interface MockRoecny {
   releaseLogins: () => void
   /** Makes every token issued so far unknown to the API (answers 401). */
   revokeAll: () => void
+  /** With `recordTargets`: every request received (logins included), oldest first, target as on the wire. */
+  readonly targets: Array<{ method: string, url: string }>
+  /**
+   * With `faultRoutes`: the next request to the returned target is answered with exactly `bytes`,
+   * past the HTTP server, and its connection then ends as `end` says (default: closed).
+   */
+  rawAnswer: (bytes: Buffer | string, end?: RawEnd) => string
   close: () => Promise<void>
 }
 
@@ -170,6 +182,9 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
   const held: Array<{ closed: Promise<void> }> = []
   const heldResponses: ServerResponse[] = []
   const heldLogins: Array<() => void> = []
+  const targets: Array<{ method: string, url: string }> = []
+  const rawAnswers = new Map<string, RawAnswer>()
+  let rawAnswerCount = 0
 
   function signToken (subject: string, issuedMs: number, expiresMs: number): string {
     const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))
@@ -281,6 +296,10 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
 
   /** The routes only tests use, each a way Roecny can fail or be slow; true when `name` is one. */
   function faultRoute (req: IncomingMessage, res: ServerResponse, name: string): boolean {
+    if (name.startsWith('fault/')) {
+      fault(req, res, name.slice('fault/'.length))
+      return true
+    }
     const bytes = /^bytes\/(\d+)$/.exec(name)
     if (bytes !== null) {
       req.resume()
@@ -351,8 +370,20 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     sendJson(res, 404, { code: 'not_found', message: 'No such route on the mock Roecny API' })
   }
 
+  function fault (req: IncomingMessage, res: ServerResponse, name: string): void {
+    const answer = Object.hasOwn(FAULTS, name) ? FAULTS[name] : rawAnswers.get(name)
+    if (answer === undefined) {
+      req.resume()
+      sendJson(res, 404, { code: 'not_found', message: 'No such fault on the mock Roecny API' })
+      return
+    }
+    rawAnswers.delete(name)
+    writeRaw(req, answer)
+  }
+
   function handle (req: IncomingMessage, res: ServerResponse): void {
     const fullUrl = String(req.url)
+    if (options.recordTargets === true) targets.push({ method: String(req.method), url: fullUrl })
     if (!fullUrl.startsWith(pathPrefix)) {
       req.resume()
       sendJson(res, 404, { code: 'not_found', message: 'Outside the mock\'s path prefix' })
@@ -402,6 +433,12 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     },
     revokeAll () {
       for (const record of tokens.values()) record.revoked = true
+    },
+    targets,
+    rawAnswer (bytes, end) {
+      const name = `raw-${++rawAnswerCount}`
+      rawAnswers.set(name, rawAnswer(bytes, end))
+      return `${FAULT_PREFIX}fault/${name}`
     },
     async close () {
       for (const socket of sockets) socket.destroy()

@@ -1,9 +1,8 @@
-// The one onRequest hook that runs every check before forwarding, cheapest first; the CORS and body-limit hooks; the server-level refusals.
-import type { IncomingMessage } from 'node:http'
-import type { Duplex } from 'node:stream'
-import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preParsingHookHandler } from 'fastify'
+// The one onRequest hook that runs every check before forwarding, cheapest first; the CORS and body-limit hooks.
+// What a listener refuses before any request exists (CONNECT, what the parser rejects) is src/listener.ts's.
+import type { FastifyReply, FastifyRequest, onSendHookHandler, preParsingHookHandler } from 'fastify'
 import type { Config } from '../config.js'
-import { rawProxyError, sendProxyError } from '../errors.js'
+import { sendProxyError } from '../errors.js'
 import { bodyLimitHook } from './body-limit.js'
 import { AccessKeys } from './access-keys.js'
 import { createCallerCheck } from './caller-checks.js'
@@ -63,25 +62,4 @@ export function createGuards (config: Config, state: GuardState, accessKeys = ne
   }
 
   return { refused, limitBody: bodyLimitHook(config.maxBodyBytes), corsHeaders: corsHeadersHook(new Set(config.corsOrigins)) }
-}
-
-/**
- * Requests Node's parser refused (control characters or spaces in the target, a malformed request
- * line or header) get the proxy's own 400 instead of a bare one. Nothing of the request is logged:
- * the parser's error carries the raw bytes, headers (and so credentials) included.
- */
-export function rejectMalformedRequest (this: FastifyInstance, error: Error & { code?: string }, socket: Duplex): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return
-  this.log.debug({ parserError: error.code }, 'malformed request refused')
-  let answer: string
-  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') answer = 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'
-  else if (error.code === 'HPE_HEADER_OVERFLOW') answer = 'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'
-  else answer = rawProxyError('PROXY_BAD_REQUEST')
-  if (socket.writable) socket.write(answer)
-  socket.destroy()
-}
-
-/** CONNECT (an authority-form target) asks for a tunnel; Node would drop the connection without a word. */
-export function rejectConnect (_request: IncomingMessage, socket: Duplex): void {
-  socket.end(rawProxyError('PROXY_BAD_REQUEST'))
 }
