@@ -3,6 +3,8 @@ import Fastify, { LogController } from 'fastify'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { sendProxyError } from './errors.js'
+import { guardConnections, listenerOptions } from './listener.js'
+import type { ListenerLimits } from './listener.js'
 import type { UpstreamLimiter } from './limits/limiter.js'
 import type { ProxyMetrics } from './metrics.js'
 import type { TokenSource } from './token/token-source.js'
@@ -97,6 +99,8 @@ export async function adminRoutes (app: FastifyInstance, options: AdminOptions):
 
 export interface AdminAppDeps extends ProbeOptions {
   logger: Logger
+  /** The same bounds on slow and idle clients as the proxy's listener. */
+  limits: ListenerLimits
 }
 
 /**
@@ -107,10 +111,12 @@ export async function buildAdminApp (deps: AdminAppDeps): Promise<FastifyInstanc
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger, // pino's Logger is a FastifyBaseLogger, as in app.ts
     logController: new LogController({ disableRequestLogging: true }),
+    ...listenerOptions(deps.limits),
     frameworkErrors: function frameworkError (_error: unknown, _request: FastifyRequest, reply: FastifyReply) {
       return sendProxyError(reply, 'PROXY_BAD_REQUEST')
     }
   })
+  guardConnections(app, deps.limits)
   // Probes arrive every few seconds: one debug line each, like the proxy's own routes on its listener.
   app.addHook('onResponse', function accessLog (request, reply, done) {
     request.log.debug({ method: request.method, path: pathOf(request.url), status: reply.statusCode, admin: true }, 'request')

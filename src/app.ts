@@ -9,12 +9,13 @@ import type { Config } from './config.js'
 import { sendProxyError, writeProxyError } from './errors.js'
 import type { UpstreamLimiter } from './limits/limiter.js'
 import { registerShaping } from './limits/shaping.js'
+import { guardConnections, listenerOptions } from './listener.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
 import { LOGIN_PATH } from './token/login.js'
 import { handleExpectations } from './proxy/expect.js'
-import { registerForwarding } from './proxy/forward.js'
-import { createGuards, rejectConnect, rejectMalformedRequest } from './proxy/guards.js'
+import { addForwardedMethods, failUpstreamBody, registerForwarding } from './proxy/forward.js'
+import { createGuards } from './proxy/guards.js'
 import type { AccessKeys } from './proxy/access-keys.js'
 import type { TokenSource } from './token/token-source.js'
 
@@ -63,16 +64,14 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     logController: new LogController({ disableRequestLogging: true }),
     // Draining is ours: requests arriving after the delay get PROXY_DRAINING, not Fastify's plain 503.
     return503OnClosing: false,
-    // Longer than the usual client pool idle time, so a client never reuses a socket we just closed.
-    keepAliveTimeout: 65_000,
+    // Header and request deadlines, keep-alive, header size; what Node's parser refuses gets our 400.
+    ...listenerOptions(config),
     // A URL the router cannot decode (FST_ERR_BAD_URL) or an over-long parameter: the request is at fault.
     frameworkErrors: function frameworkError (_error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
       return sendProxyError(reply, 'PROXY_BAD_REQUEST')
-    },
-    // What Node's parser refuses (control characters in the target, a broken request line) gets our 400.
-    clientErrorHandler: rejectMalformedRequest
+    }
   })
-  app.server.on('connect', rejectConnect)
+  guardConnections(app, config)
   // An unmet expectation is answered before Fastify sees the request: logged and counted here.
   handleExpectations(app.server, function expectationFailed (req, res) {
     writeProxyError(res, 'PROXY_EXPECTATION_FAILED')
@@ -145,6 +144,8 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     if (error.statusCode === 400 || error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || error instanceof URIError) {
       return sendProxyError(reply, 'PROXY_BAD_REQUEST')
     }
+    // Roecny's head arrived, then its body failed before a byte of it went out: Roecny's fault, not ours.
+    if (request.upstreamMs >= 0) return failUpstreamBody(reply, error, metrics.upstreamError)
     request.log.error({ err: { type: error.name, code: error.code, message: error.message } }, 'request failed')
     return sendProxyError(reply, 'PROXY_INTERNAL_ERROR')
   })
@@ -154,6 +155,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     return sendProxyError(reply, 'PROXY_METHOD_NOT_ALLOWED')
   })
 
+  addForwardedMethods(app)
   await app.register(adminRoutes, {
     tokens: deps.tokens,
     state,

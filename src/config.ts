@@ -51,6 +51,14 @@ export interface Config extends LimitSettings {
   readonly denyPaths: readonly string[]
   /** Larger request bodies get 413; undefined sets no limit. */
   readonly maxBodyBytes: number | undefined
+  /** A request's headers must arrive within this, else 408 and the connection is closed (every listener). */
+  readonly headersTimeoutMs: number
+  /** A whole request, body included, must arrive within this (responses are not limited); 0: no limit. */
+  readonly requestTimeoutMs: number
+  /** A kept-alive connection idle this long between requests is closed (every listener). */
+  readonly keepAliveTimeoutMs: number
+  /** Connections open at once on each listener; more are closed as they arrive. */
+  readonly maxConnections: number
   /** PEM certificates from ROECNY_CA_FILE, trusted for the upstream besides the built-in roots. */
   readonly upstreamCa: string | undefined
   // The upstream limits (SPEC §11), from LimitSettings: upstreamMaxInFlight and upstreamRateLimit
@@ -185,6 +193,10 @@ export function loadConfig (env: Env): Config {
   }
   const access = accessSettings(data, parsed, problems, warnings)
   const limits = limitSettings(data, parsed, problems, warnings)
+  // Node refuses a request deadline that ends before the header deadline (0 turns the request deadline off).
+  if (parsed !== undefined && parsed.PROXY_REQUEST_TIMEOUT_MS !== 0 && parsed.PROXY_REQUEST_TIMEOUT_MS < parsed.PROXY_HEADERS_TIMEOUT_MS) {
+    problems.push('PROXY_REQUEST_TIMEOUT_MS must be 0 (no limit) or at least PROXY_HEADERS_TIMEOUT_MS')
+  }
   if (problems.length > 0) throw new ConfigError(problems)
   // No problems means every step above produced its value.
   const values = parsed as ProxyEnv
@@ -204,6 +216,10 @@ export function loadConfig (env: Env): Config {
     upstreamTimeoutMs: values.UPSTREAM_TIMEOUT_MS,
     shutdownDelayMs: values.SHUTDOWN_DELAY_MS,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+    headersTimeoutMs: values.PROXY_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: values.PROXY_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: values.PROXY_KEEP_ALIVE_TIMEOUT_MS,
+    maxConnections: values.PROXY_MAX_CONNECTIONS,
     logLevel: values.LOG_LEVEL,
     // Loopback unless told otherwise, like the proxy listener: exposing probes is the operator's choice.
     adminHost: values.ADMIN_PORT === undefined ? undefined : values.ADMIN_HOST,

@@ -77,7 +77,7 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
     throw err
   }
   // Probes keep answering through the drain (liveness must hold, readiness says draining); closed last.
-  const admin = config.adminPort === undefined ? undefined : await buildAdminApp({ logger, tokens, state, metrics })
+  const admin = config.adminPort === undefined ? undefined : await buildAdminApp({ logger, tokens, state, metrics, limits: config })
   let adminUrl: string | undefined
   if (admin !== undefined) {
     try {

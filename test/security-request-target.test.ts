@@ -179,3 +179,12 @@ test('the guards refuse a malformed escape themselves, whatever the router let t
   }
   t.same(sent, ['PROXY_BAD_REQUEST', 'PROXY_BAD_REQUEST', 'PROXY_BAD_REQUEST'])
 })
+
+test('a HEAD request the parser refuses gets its 400 without a body', async (t) => {
+  const stack = await startStack(t)
+  const response = await send(stack.url, 'HEAD /api/v1/echo/a HTTP/1.1\r\nHost: localhost\r\nX-Folded: first\r\n second\r\n\r\n')
+  t.equal(response.status, 400)
+  t.equal(response.headers['x-roecny-proxy-error'], 'PROXY_BAD_REQUEST')
+  t.equal(response.body, '', 'nothing follows the head: a HEAD answer has no body')
+  t.match((await send(stack.url, 'GET /api/v1/echo/a HTTP/1.1\r\nHost: localhost\r\nX-Folded: first\r\n second\r\n\r\n')).body, /"code":"PROXY_BAD_REQUEST"/, 'GET keeps its body')
+})

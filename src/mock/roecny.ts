@@ -5,6 +5,8 @@ import { createServer } from '../node-http.js'
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
+import { FAULTS, rawAnswer, writeRaw } from './faults.js'
+import type { RawAnswer, RawEnd } from './faults.js'
 import type { Clock } from '../clock.js'
 
 export const DEMO_CLIENT_ID = 'demo-client'
@@ -53,6 +55,10 @@ export interface MockOptions {
   now?: () => number
   /** Serve HTTPS with this PEM key and certificate (the URL is then `https://`). */
   tls?: { key: string, cert: string }
+  /** Serve the raw-socket fault routes under `/api/v1/test/fault/` (broken HTTP answers). Off by default. */
+  faultRoutes?: boolean
+  /** Keep the method and target of every request received in `targets`, without bound. Off by default. */
+  recordTargets?: boolean
   /** Timers of `/api/v1/test/slow/{ms}` (default real ones), so tests can drive them by hand. */
   setTimer?: Clock['setTimer']
 }
@@ -100,6 +106,13 @@ export interface MockRoecny {
   releaseLogins: () => void
   /** Makes every token issued so far unknown to the API (answers 401). */
   revokeAll: () => void
+  /** With `recordTargets`: every request received (logins included), oldest first, target as on the wire. */
+  readonly targets: Array<{ method: string, url: string }>
+  /**
+   * With `faultRoutes`: the next request to the returned target is answered with exactly `bytes`,
+   * past the HTTP server, and its connection then ends as `end` says (default: closed).
+   */
+  rawAnswer: (bytes: Buffer | string, end?: RawEnd) => string
   close: () => Promise<void>
 }
 
@@ -109,6 +122,7 @@ interface TokenRecord {
 }
 
 const KEEP_REQUESTS = 1000
+const FAULT_PREFIX = '/api/v1/test/fault/'
 const PATTERN = Buffer.alloc(64 * 1024, 'roecny-mock-data-')
 
 function base64url (input: Buffer | string): string {
@@ -162,6 +176,9 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
   const held: Array<{ closed: Promise<void> }> = []
   const heldResponses: ServerResponse[] = []
   const heldLogins: Array<() => void> = []
+  const targets: Array<{ method: string, url: string }> = []
+  const rawAnswers = new Map<string, RawAnswer>()
+  let rawAnswerCount = 0
 
   function signToken (subject: string, issuedMs: number, expiresMs: number): string {
     const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))
@@ -317,6 +334,10 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
       held.push({ closed: new Promise((resolve) => res.once('close', () => resolve())) })
       return
     }
+    if (options.faultRoutes === true && path.startsWith(FAULT_PREFIX)) {
+      fault(req, res, path.slice(FAULT_PREFIX.length))
+      return
+    }
     if (path === '/api/v1/test/reset') {
       req.socket.destroy()
       return
@@ -337,8 +358,20 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     sendJson(res, 404, { code: 'not_found', message: 'No such route on the mock Roecny API' })
   }
 
+  function fault (req: IncomingMessage, res: ServerResponse, name: string): void {
+    const answer = Object.hasOwn(FAULTS, name) ? FAULTS[name] : rawAnswers.get(name)
+    if (answer === undefined) {
+      req.resume()
+      sendJson(res, 404, { code: 'not_found', message: 'No such fault on the mock Roecny API' })
+      return
+    }
+    rawAnswers.delete(name)
+    writeRaw(req, answer)
+  }
+
   function handle (req: IncomingMessage, res: ServerResponse): void {
     const fullUrl = String(req.url)
+    if (options.recordTargets === true) targets.push({ method: String(req.method), url: fullUrl })
     if (!fullUrl.startsWith(pathPrefix)) {
       req.resume()
       sendJson(res, 404, { code: 'not_found', message: 'Outside the mock\'s path prefix' })
@@ -391,6 +424,12 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     },
     revokeAll () {
       for (const record of tokens.values()) record.revoked = true
+    },
+    targets,
+    rawAnswer (bytes, end) {
+      const name = `raw-${++rawAnswerCount}`
+      rawAnswers.set(name, rawAnswer(bytes, end))
+      return FAULT_PREFIX + name
     },
     async close () {
       for (const socket of sockets) socket.destroy()

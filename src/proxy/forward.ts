@@ -41,6 +41,9 @@ export const FORWARDED_METHODS = METHODS.filter((method) => method !== 'CONNECT'
 /** Response headers that belong to one connection only (RFC 9110 §7.6.1). */
 const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
 
+/** Answers that never carry a body (RFC 9110 §15.3.5, §15.4.5), whatever their Content-Length says. */
+const BODILESS = new Set([204, 304])
+
 /** Upstream failures that mean Roecny did not answer in time. */
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'])
 
@@ -68,6 +71,8 @@ declare module 'fastify' {
     clientGone: ClientGone | null
   }
 }
+
+function ignoreBodyError (): void {}
 
 /** The raw request target split once: path (for the upstream, prefix added) and query. */
 function splitTarget (url: string): { path: string, query: string } {
@@ -98,6 +103,20 @@ export function classifyUpstreamError (error: unknown): { proxyCode: ProxyErrorC
 }
 
 /**
+ * Roecny's answer broke after its head and before the first byte of its body went to the client (a
+ * bad chunk size, a reset): the client gets the proxy's own 502 or 504, without any of Roecny's
+ * headers, which were already copied onto the reply.
+ */
+export function failUpstreamBody (reply: FastifyReply, error: Error, onUpstreamError: (code: ProxyErrorCode) => void): FastifyReply {
+  const { proxyCode, cause } = classifyUpstreamError(error)
+  // undici's parser errors carry no code: their name says what went wrong.
+  reply.request.log.warn({ upstreamError: cause ?? (error as Error).name, proxyCode }, 'upstream answer unusable')
+  onUpstreamError(proxyCode)
+  for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
+  return sendProxyError(reply, proxyCode)
+}
+
+/**
  * Wraps the pool so each upstream request carries an abort signal tied to its client:
  * a client that goes away cancels its upstream request, also before response headers.
  */
@@ -110,15 +129,23 @@ export function abortableDispatcher (pool: Dispatcher): Pick<Dispatcher, 'reques
   } as unknown as Pick<Dispatcher, 'request'> // reply-from only calls request(options, callback)
 }
 
+/**
+ * Fastify routes the common methods; the WebDAV and other extension methods Node parses are added.
+ * Called before any route is declared, so that the proxy's own catch-all for /-/ takes them too
+ * (added later, they reached only the forwarding route, and /-/ paths were forwarded).
+ */
+export function addForwardedMethods (app: FastifyInstance): void {
+  for (const method of FORWARDED_METHODS) {
+    if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true })
+  }
+}
+
 export async function registerForwarding (app: FastifyInstance, options: ForwardOptions): Promise<void> {
   const { config, tokens } = options
   const prefix = config.upstreamPathPrefix
   const stripCors = config.corsOrigins.length === 0
 
-  // Fastify routes the common methods; the WebDAV and other extension methods Node parses are added.
-  for (const method of FORWARDED_METHODS) {
-    if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true })
-  }
+  addForwardedMethods(app)
   app.decorateRequest('roecnyToken', '')
   app.decorateRequest('upstreamStart', 0)
   app.decorateRequest('upstreamMs', -1)
@@ -166,6 +193,14 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
         replayAfter401(request, reply, res).catch(/* c8 ignore next -- replay never rejects; kept so a bug cannot crash the process */ (err: unknown) => reply.send(err))
         return
       }
+    }
+    if (BODILESS.has(res.statusCode)) {
+      // undici fails a 304 that states the length of the body it did not send, which RFC 9110 allows
+      // (it would become a 500): there is no body to pass on, so its stream is only drained.
+      res.stream.on('error', ignoreBodyError)
+      res.stream.resume()
+      reply.send()
+      return
     }
     reply.send(res.stream)
   }
