@@ -139,10 +139,10 @@ async function demo (env: Env, io: CliIo): Promise<number> {
 }
 
 async function mock (env: Env, io: CliIo): Promise<number> {
-  const { host, port } = loadMockConfig(env)
+  const { host, port, faultRoutes } = loadMockConfig(env)
   const { DEMO_API_KEY, DEMO_CLIENT_ID, startMockRoecny } = await import('./mock/roecny.js')
   const { createLogger } = await import('./log.js')
-  const server = await startMockRoecny({}, host, port)
+  const server = await startMockRoecny({ faultRoutes }, host, port)
   const stopped = stopOnSignals(server.close, createLogger('info'))
   io.stdout(`mock Roecny API listening on ${server.url}\ndemo credentials: ROECNY_CLIENT_ID=${DEMO_CLIENT_ID} ROECNY_API_KEY=${DEMO_API_KEY}\n`)
   return await stopped

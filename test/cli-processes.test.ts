@@ -36,6 +36,18 @@ t.test('mock answers a login and exits 0 on SIGTERM', async (t) => {
   t.equal(await child.exited, 0)
 })
 
+t.test('mock with MOCK_FAULT_ROUTES=true also serves the fault routes', async (t) => {
+  const child = spawnScript(t, cli, ['mock'], { MOCK_PORT: '0', MOCK_FAULT_ROUTES: 'true' })
+  const url = (await child.line(/^mock Roecny API listening on /)).replace('mock Roecny API listening on ', '')
+  const login = await request(url + LOGIN_PATH, { method: 'POST', headers: { 'x-client-id': DEMO_CLIENT_ID, 'x-api-key': DEMO_API_KEY } })
+  const { token } = (await login.body.json()) as { token: string }
+  const teapot = await request(`${url}/api/v1/test/status/418`, { headers: { authorization: `Bearer ${token}` } })
+  t.equal(teapot.statusCode, 418, 'a fault route answers as asked')
+  t.match(await teapot.body.json(), { code: 'mock_status' })
+  child.process.kill('SIGTERM')
+  t.equal(await child.exited, 0)
+})
+
 t.test('serve forwards with the token, drains an in-flight request on SIGTERM and exits 0', async (t) => {
   const mock = await startMock(t)
   const child = spawnScript(t, cli, ['serve'], { ROECNY_BASE_URL: mock.url, ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, PROXY_PORT: '0' })
