@@ -12,10 +12,10 @@ import { registerShaping } from './limits/shaping.js'
 import { guardConnections, listenerOptions } from './listener.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
-import { LOGIN_PATH } from './token/login.js'
 import { handleExpectations } from './proxy/expect.js'
-import { addForwardedMethods, failUpstreamBody, registerForwarding } from './proxy/forward.js'
+import { addForwardedMethods, failUpstreamBody, forwarding } from './proxy/forward.js'
 import { createGuards } from './proxy/guards.js'
+import { isOwnTarget, pathOf } from './proxy/target.js'
 import type { AccessKeys } from './proxy/access-keys.js'
 import type { TokenSource } from './token/token-source.js'
 
@@ -28,7 +28,7 @@ export interface AppDeps {
   uptimeSeconds?: () => number
   /** Prometheus instruments; startProxy also wires logins and the token gauges into them. Default: fresh ones. */
   metrics?: ProxyMetrics
-  /** The upstream limits (SPEC §11); undefined when none is configured, and then no hook of theirs is registered. */
+  /** The upstream limits; undefined when none is configured, and then no hook of theirs is registered. */
   limiter?: UpstreamLimiter
   /** The access keys, when a rotated PROXY_ACCESS_KEY_FILE may replace them; default: the configured ones, fixed. */
   accessKeys?: AccessKeys
@@ -39,20 +39,6 @@ export interface AppDeps {
 export interface AppState extends AdminState {
   /** Past the shutdown delay: requests still arriving on open connections are refused. */
   closing: boolean
-}
-
-const LOGIN_PATH_LOWER = LOGIN_PATH.toLowerCase()
-const SLASH = 0x2f
-
-/** True for any spelling of the login path: case, trailing or doubled slashes, percent-escapes. */
-export function isLoginPath (path: string): boolean {
-  // The router has already refused targets with malformed escapes, so decoding cannot throw here.
-  return decodeURIComponent(path).toLowerCase().replace(/\/{2,}/g, '/').replace(/\/+$/, '') === LOGIN_PATH_LOWER
-}
-
-function pathOf (url: string): string {
-  const q = url.indexOf('?')
-  return q === -1 ? url : url.slice(0, q)
 }
 
 export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyInstance> {
@@ -78,27 +64,14 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     const method = req.method as string
     const path = pathOf(req.url as string)
     app.log.info({ method, path, status: res.statusCode }, 'request')
-    if (!path.startsWith('/-/')) metrics.request(method, res.statusCode, 0, -1)
+    if (!isOwnTarget(path)) metrics.request(method, res.statusCode, 0, -1)
   })
-  const guards = createGuards(config, deps.accessKeys)
+  const guards = createGuards(config, state, deps.accessKeys)
+  app.decorateRequest('bodyTooLarge', false)
 
+  // Draining, target form, host, origin, access key, target hygiene, method and path policy, body size, login path: cheapest first.
   app.addHook('onRequest', function guard (request, reply, done) {
-    if (state.closing) {
-      reply.header('connection', 'close')
-      sendProxyError(reply, 'PROXY_DRAINING', { 'retry-after': '1' })
-      return
-    }
-    // Only origin-form targets ("/path?query") are forwarded: absolute-form, authority-form and "*" are not.
-    if (request.url.charCodeAt(0) !== SLASH) {
-      sendProxyError(reply, 'PROXY_BAD_REQUEST')
-      return
-    }
-    // Host, origin, access key, target hygiene, method and path policy, body size: cheapest first.
-    if (guards.check(request, reply)) return
-    if (request.method === 'POST' && isLoginPath(pathOf(request.url))) {
-      sendProxyError(reply, 'PROXY_LOGIN_BLOCKED')
-      return
-    }
+    if (guards.refused(request, reply)) return
     done()
   })
   // Registered only when configured: without a body limit or CORS origins they cost nothing per request.
@@ -121,7 +94,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
       upstreamMs: request.upstreamMs < 0 ? undefined : Math.round(request.upstreamMs * 100) / 100
     }
-    if (path.startsWith('/-/')) request.log.debug(line, 'request')
+    if (isOwnTarget(path)) request.log.debug(line, 'request')
     else request.log.info(line, 'request')
     // A connection that just finished its last answer is idle now; closing it lets shutdown complete.
     if (state.closing) setImmediate(() => app.server.closeIdleConnections())
@@ -130,7 +103,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
 
   // The request path's whole metrics cost: a cached counter child and one or two histogram observations.
   app.addHook('onResponse', function countRequest (request, reply, done) {
-    if (!request.url.startsWith('/-/')) metrics.request(request.method, reply.statusCode, reply.elapsedTime, request.upstreamMs)
+    if (!isOwnTarget(request.url)) metrics.request(request.method, reply.statusCode, reply.elapsedTime, request.upstreamMs)
     done()
   })
 
@@ -166,7 +139,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   })
   // Decided once, here: without limits none of their hooks is registered and forwarding is untouched.
   const waitForLimits = deps.limiter === undefined ? undefined : registerShaping(app, { limiter: deps.limiter, onWaited: metrics.queueWait })
-  await registerForwarding(app, {
+  await app.register(forwarding, {
     config,
     tokens: deps.tokens,
     dispatcher: deps.dispatcher,

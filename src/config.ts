@@ -61,7 +61,7 @@ export interface Config extends LimitSettings {
   readonly maxConnections: number
   /** PEM certificates from ROECNY_CA_FILE, trusted for the upstream besides the built-in roots. */
   readonly upstreamCa: string | undefined
-  // The upstream limits (SPEC §11), from LimitSettings: upstreamMaxInFlight and upstreamRateLimit
+  // The upstream limits, from LimitSettings: upstreamMaxInFlight and upstreamRateLimit
   // (0: off), upstreamRateBurst, upstreamQueueTimeoutMs, upstreamQueueMax.
   /** The *_FILE secrets in use, by variable, with their paths: re-read when they change (SPEC §10). */
   readonly secretFiles: Readonly<Partial<Record<FileSecretName, string>>>
@@ -75,6 +75,8 @@ export interface Config extends LimitSettings {
 export interface MockConfig {
   readonly host: string
   readonly port: number
+  /** Serve the test-only fault routes too (hangs, resets, chosen statuses and sizes). */
+  readonly faultRoutes: boolean
 }
 
 /** Every problem found in the environment, one line per bad variable, never carrying a value. */
@@ -232,7 +234,7 @@ export function loadConfig (env: Env): Config {
   })
 }
 
-/** Where `mock` listens (`MOCK_HOST`, `MOCK_PORT`); needs no Roecny variable at all. */
+/** Where `mock` listens (`MOCK_HOST`, `MOCK_PORT`) and whether it serves its fault routes; needs no Roecny variable at all. */
 export function loadMockConfig (env: Env): MockConfig {
   const problems: string[] = []
   const data = pick(env, MOCK_VARIABLES)
@@ -242,5 +244,5 @@ export function loadMockConfig (env: Env): MockConfig {
   }
   if (problems.length > 0) throw new ConfigError(problems)
   const mock = parsed as MockEnv
-  return Object.freeze({ host: mock.MOCK_HOST, port: mock.MOCK_PORT })
+  return Object.freeze({ host: mock.MOCK_HOST, port: mock.MOCK_PORT, faultRoutes: mock.MOCK_FAULT_ROUTES })
 }

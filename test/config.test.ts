@@ -628,9 +628,9 @@ t.test('ConfigError', async (t) => {
 })
 
 t.test('loadMockConfig needs no Roecny variable', async (t) => {
-  t.same(loadMockConfig({}), { host: '127.0.0.1', port: 8081 })
+  t.same(loadMockConfig({}), { host: '127.0.0.1', port: 8081, faultRoutes: false })
   t.ok(Object.isFrozen(loadMockConfig({})))
-  t.same(loadMockConfig({ MOCK_HOST: '::1', MOCK_PORT: '0', ROECNY_BASE_URL: 'ftp://ignored' }), { host: '::1', port: 0 })
+  t.same(loadMockConfig({ MOCK_HOST: '::1', MOCK_PORT: '0', MOCK_FAULT_ROUTES: 'true', ROECNY_BASE_URL: 'ftp://ignored' }), { host: '::1', port: 0, faultRoutes: true })
   t.same(problemsOf({ MOCK_HOST: 'bad host', MOCK_PORT: '70000' }, loadMockConfig), [
     'MOCK_PORT must be an integer from 0 to 65535',
     'MOCK_HOST must be an IP address or a host name'

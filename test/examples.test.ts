@@ -232,12 +232,13 @@ for (const example of CLIENTS) {
     })
 
     t.test('passes Roecny\'s own errors through: exit 1 with the status', async (t) => {
-      const onGet = await run(relay.url, ['/api/v1/test/status/404'])
+      // The demo's mock serves the API alone: a route it does not have is its own 404.
+      const onGet = await run(relay.url, ['/api/v1/no-such-route'])
       t.equal(onGet.code, 1)
-      t.match(onGet.stderr, /Roecny answered HTTP 404: .*mock_status/)
-      const onPost = await run(relay.url, ['/api/v1/balances/current', '/api/v1/test/status/422'])
+      t.match(onGet.stderr, /Roecny answered HTTP 404: .*not_found/)
+      const onPost = await run(relay.url, ['/api/v1/balances/current', '/api/v1/no-such-route'])
       t.equal(onPost.code, 1)
-      t.match(onPost.stderr, /Roecny answered HTTP 422: .*mock_status/)
+      t.match(onPost.stderr, /Roecny answered HTTP 404: .*not_found/)
       t.same(JSON.parse(onPost.stdout), BALANCES)
     })
   })

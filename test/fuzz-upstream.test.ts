@@ -56,5 +56,5 @@ t.test('broken and hostile upstreams: zero deaths, zero malformed answers, no cu
     await nextGetsItsOwnAnswer()
   })
   t.comment(`upstream fuzz: ${ran} cases run; client saw: ${tally.toString()}`)
-  t.pass(`${ran} cases, no death, no malformed answer, no cut answer passed off as whole`)
+  t.ok(ran > 0, `${ran} cases, no death, no malformed answer, no cut answer passed off as whole`)
 })

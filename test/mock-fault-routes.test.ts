@@ -16,7 +16,8 @@ function get (mock: MockRoecny, token: string, target: string): Promise<string> 
 }
 
 t.test('off by default: no fault route, no record', async (t) => {
-  const mock = await startMock(t)
+  // The test helper switches the fault routes on for every other test; the mock's own default is off.
+  const mock = await startMock(t, { faultRoutes: false })
   const token = await tokenFor(mock)
   t.match(await get(mock, token, '/api/v1/test/fault/short-length'), /^HTTP\/1\.1 404 /, 'a fault route is an unknown route')
   const raw = mock.rawAnswer('HTTP/1.1 200 OK\r\n\r\n')

@@ -1,6 +1,6 @@
 // The proxy's own /-/ routes answer every method Node parses: none of them is ever forwarded, whatever follows /-/.
 import t from 'tap'
-import { FORWARDED_METHODS } from '../src/proxy/forward.js'
+import { FORWARDED_METHODS } from '../src/proxy/target.js'
 import { expectProxyError, send, upstreamView } from './helpers/raw.js'
 import { startStack } from './helpers/stack.js'
 

@@ -2,7 +2,8 @@
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { test } from 'tap'
-import { createGuards, rejectMalformedRequest } from '../src/proxy/guards.js'
+import { createGuards } from '../src/proxy/guards.js'
+import { rejectMalformedRequest } from '../src/listener.js'
 import { testConfig } from './helpers/config.js'
 import { expectProxyError, send, upstreamView } from './helpers/raw.js'
 import { startStack } from './helpers/stack.js'
@@ -32,6 +33,12 @@ const BAD_TARGETS: Array<[string, string]> = [
   ['..%2F', '/api/v1/echo/..%2Fadmin'],
   ['%2F..%2F', '/api/v1/echo/a%2F..%2F..%2Fadmin'],
   ['%2F.. at the end', '/api/v1/echo/a%2F..'],
+  // Dot segments with path parameters: a server that cuts `;...` from each segment then resolves them.
+  ['..;/', '/api/v1/echo/open/..;/admin'],
+  ['..;x at the end', '/api/v1/echo/..;x'],
+  ['.;x segment', '/api/v1/echo/.;x/admin'],
+  ['..%3B', '/api/v1/echo/open/..%3B/admin'],
+  ['%2e%2e;', '/api/v1/echo/open/%2e%2e;x/admin'],
   // Backslashes: WHATWG URL parsing turns them into slashes.
   ['backslash', '/api/v1/echo\\..\\admin'],
   ['backslash alone', '/api/v1/echo/a\\b'],
@@ -165,7 +172,7 @@ test('a path the forwarding library refuses by itself also gets PROXY_BAD_REQUES
 })
 
 test('the guards refuse a malformed escape themselves, whatever the router let through', async (t) => {
-  const guards = createGuards(testConfig())
+  const guards = createGuards(testConfig(), { closing: false })
   const sent: string[] = []
   const reply = {
     code () { return reply },
@@ -175,7 +182,7 @@ test('the guards refuse a malformed escape themselves, whatever the router let t
   }
   for (const url of ['/api/v1/echo/%zz', '/api/v1/echo/%E0%A4%A', '/api/v1/echo/%ff']) {
     const request = { url, method: 'GET', headers: { host: 'localhost' }, raw: { httpVersionMajor: 1, rawHeaders: ['Host', 'localhost'] } }
-    t.equal(guards.check(request as unknown as FastifyRequest, reply as unknown as FastifyReply), true, url)
+    t.equal(guards.refused(request as unknown as FastifyRequest, reply as unknown as FastifyReply), true, url)
   }
   t.same(sent, ['PROXY_BAD_REQUEST', 'PROXY_BAD_REQUEST', 'PROXY_BAD_REQUEST'])
 })

@@ -102,14 +102,19 @@ t.test('a second response nobody asked for answers no one', async (t) => {
 
 t.test('a body that stops with the connection open: the client sees it unfinished, and leaving cancels the upstream request', async (t) => {
   const connection = await openRaw(stack.url)
-  const upstreamClosed = new Promise<void>((resolve) => stack.mock.server.once('request', (req) => req.socket.once('close', () => resolve())))
+  let upstreamSocket: import('node:net').Socket | undefined
+  const upstreamClosed = new Promise<void>((resolve) => stack.mock.server.once('request', (req) => {
+    upstreamSocket = req.socket
+    req.socket.once('close', () => resolve())
+  }))
   connection.socket.write(`GET /api/v1/test/fault/partial-then-hold HTTP/1.1\r\n${HOST}\r\n`)
   const received = await connection.waitFor((data) => data.endsWith('x'.repeat(100)), 'the first 100 bytes')
   const read = readResponses(Buffer.from(received, 'latin1'), ['GET'], false)
   t.equal(read.malformed, undefined)
   t.equal(read.responses[0]?.complete, false, 'not complete')
   connection.socket.destroy()
+  t.equal(upstreamSocket?.destroyed, false, 'the upstream connection is open while the client is')
   await upstreamClosed
-  t.pass('the upstream connection was closed when the client left')
+  t.equal(upstreamSocket?.destroyed, true, 'the upstream connection was closed when the client left')
   await nextIsClean(t, 'partial body, client gone')
 })

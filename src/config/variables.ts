@@ -109,7 +109,8 @@ export const PROXY_VARIABLES = {
 /** What the `mock` command reads: it needs no Roecny variable at all. */
 export const MOCK_VARIABLES = {
   MOCK_HOST: host('127.0.0.1', 'the mock command\'s listener address'),
-  MOCK_PORT: integer(0, 65535, 8081, 'the mock command\'s listener port')
+  MOCK_PORT: integer(0, 65535, 8081, 'the mock command\'s listener port'),
+  MOCK_FAULT_ROUTES: flag('the mock command also serves its test-only fault routes under /api/v1/test/')
 } satisfies Record<string, Variable>
 
 /** Every variable the program reads, in the order --help lists them. */
@@ -153,4 +154,4 @@ export interface ProxyEnv {
   SECRETS_POLL_MS: number
 }
 
-export interface MockEnv { MOCK_HOST: string, MOCK_PORT: number }
+export interface MockEnv { MOCK_HOST: string, MOCK_PORT: number, MOCK_FAULT_ROUTES: boolean }
