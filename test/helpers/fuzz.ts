@@ -13,7 +13,7 @@ export interface FuzzSettings {
 }
 
 /** A default run's time budget per suite. */
-const DEFAULT_TIME_LIMIT_MS = 40_000
+const DEFAULT_TIME_LIMIT_MS = 20_000
 
 function integerFrom (name: string, raw: string | undefined, min: number): number | undefined {
   if (raw === undefined || raw === '') return undefined
@@ -23,7 +23,7 @@ function integerFrom (name: string, raw: string | undefined, min: number): numbe
 }
 
 /**
- * A new seed every run unless FUZZ_SEED replays one; `defaultRuns` cases within 40 s unless FUZZ_RUNS
+ * A new seed every run unless FUZZ_SEED replays one; `defaultRuns` cases within 20 s unless FUZZ_RUNS
  * asks for a number, which then all run.
  */
 export function fuzzSettings (defaultRuns: number): FuzzSettings {
