@@ -10,6 +10,8 @@ import { parseRaw } from './helpers/raw.js'
 import { hasHead, openRaw, within } from './helpers/raw-client.js'
 import { startStack } from './helpers/stack.js'
 import type { Stack } from './helpers/stack.js'
+import { until } from './helpers/until.js'
+import { readResponses } from './helpers/http-framing.js'
 
 const LIMIT = 1024
 const HOST = 'Host: localhost\r\n'
@@ -126,11 +128,7 @@ t.test('CONNECT after a request still waiting for its answer: cut, no 400 passed
   const before = stack.mock.held.length
   const connection = await openRaw(stack.url)
   connection.socket.write(`GET /api/v1/test/held HTTP/1.1\r\n${HOST}\r\n`)
-  const deadline = performance.now() + 5000
-  while (stack.mock.held.length === before) {
-    if (performance.now() > deadline) throw new Error('the held request never reached the mock')
-    await new Promise((resolve) => setImmediate(resolve))
-  }
+  await until(() => stack.mock.held.length > before, 'the held request to reach the mock')
   connection.socket.write(CONNECT)
   t.equal(await connection.closed, '', 'the connection is closed without a word')
   stack.mock.releaseHeld()
@@ -146,6 +144,39 @@ t.test('a parse error while an answer is streaming cuts the answer, and writes n
   t.equal(answer, head, 'nothing more arrived: no 400 inside the body')
   t.equal(parseRaw(answer).headers['content-length'], '1000', 'the cut answer says it is incomplete')
   await stillServing(t)
+})
+
+/** Refused before their body arrived, then the body goes wrong: one answer, and the connection closes after it. */
+const REFUSED_BEFORE_BODY = [
+  { what: 'a HEAD with a body that never comes, half-closed', method: 'HEAD', head: 'Host: evil.example\r\nContent-Length: 10\r\n', rest: undefined, status: 403 },
+  { what: 'a chunked POST whose next chunk is malformed', method: 'POST', head: 'Host: evil.example\r\nTransfer-Encoding: chunked\r\n', rest: 'zz\r\nhello\r\n0\r\n\r\n', status: 403 },
+  { what: 'a login whose body stops short, half-closed', method: 'POST', head: `${HOST}Content-Length: 100\r\n`, rest: '{"clientId":', status: 403 }
+]
+
+for (const c of REFUSED_BEFORE_BODY) {
+  t.test(`refused before its body arrived (${c.what}): one answer, then the connection closes`, async (t) => {
+    const connection = await openRaw(stack.url)
+    connection.socket.write(`${c.method} /api/v1/authentication/login HTTP/1.1\r\n${c.head}\r\n`)
+    const head = await connection.waitFor(hasHead, 'the refusal')
+    t.equal(parseRaw(head).status, c.status)
+    t.equal(parseRaw(head).headers.connection, 'close', 'the refusal says the connection closes')
+    if (c.rest !== undefined) connection.socket.write(c.rest)
+    connection.socket.end()
+    const read = readResponses(Buffer.from(await connection.closed, 'latin1'), [c.method], true)
+    t.equal(read.malformed, undefined)
+    t.equal(read.responses.length, 1, 'no second answer the client would take for the next request\'s')
+  })
+}
+
+t.test('a refused request without a body keeps its connection: the next request on it is served', async (t) => {
+  const connection = await openRaw(stack.url)
+  connection.socket.write('GET /api/v1/balances/current HTTP/1.1\r\nHost: evil.example\r\n\r\n')
+  const first = await connection.waitFor(hasHead, 'the refusal')
+  t.equal(parseRaw(first).status, 403)
+  t.not(parseRaw(first).headers.connection, 'close')
+  connection.socket.write(`GET /api/v1/balances/current HTTP/1.1\r\n${HOST}Connection: close\r\n\r\n`)
+  const read = readResponses(Buffer.from(await connection.closed, 'latin1'), ['GET', 'GET'], true)
+  t.same(read.responses.map((response) => response.status), [403, 200])
 })
 
 t.test('an Upgrade request is served as a plain request; a reset after it ends that connection only', async (t) => {
