@@ -42,6 +42,8 @@ const BAD_TARGETS: Array<[string, string]> = [
   // Backslashes: WHATWG URL parsing turns them into slashes.
   ['backslash', '/api/v1/echo\\..\\admin'],
   ['backslash alone', '/api/v1/echo/a\\b'],
+  // Not a URI character anywhere (RFC 3986); a client percent-encodes it, as %5c in a query is forwarded.
+  ['backslash in the query', '/api/v1/echo/x?a=\\b'],
   ['%5c', '/api/v1/echo/%5c..%5cadmin'],
   ['%5C', '/api/v1/echo/a%5Cb'],
   // Control characters after decoding.
@@ -175,6 +177,7 @@ test('the guards refuse a malformed escape themselves, whatever the router let t
   const guards = createGuards(testConfig(), { closing: false })
   const sent: string[] = []
   const reply = {
+    request: { raw: { complete: true, headers: {} } },
     code () { return reply },
     header (name: string, value: string) { if (name === 'x-roecny-proxy-error') sent.push(value); return reply },
     headers () { return reply },

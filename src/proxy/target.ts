@@ -84,7 +84,7 @@ export function scanTarget (url: string, pathEnd: number): number {
   }
   for (let i = pathEnd; i < url.length; i++) {
     const c = url.charCodeAt(i)
-    if (c <= 0x20 || c >= 0x7f || c === HASH) return TARGET_BAD
+    if (c <= 0x20 || c >= 0x7f || c === BACKSLASH || c === HASH) return TARGET_BAD
   }
   return flags
 }
