@@ -138,7 +138,10 @@ export function serialiseAnswer (c: UpstreamCase): SerialisedAnswer {
   const headBroken = c.statusLine !== 'ok' || c.interim.some((status) => status === '100' || status === '101') ||
     c.headers.some(([name, value]) => !/^[a-z-]+$/.test(name) || !/^[\x20-\x7e]*$/.test(value)) || c.padding >= 16_000
   // Left open, an answer still waiting for its body would hold the exchange until undici's body timeout (300 s): it is closed instead.
-  const end = c.end === 'keep' && !(framed.whole && c.framing.kind !== 'close') ? 'close' : c.end
+  // So is one that also says Connection: keep-alive, which wins over the close for an HTTP/1.0 answer:
+  // the client would send its next request on a connection the mock never answers again.
+  const keepAlive = c.headers.some(([name, value]) => name === 'connection' && value === 'keep-alive')
+  const end = c.end === 'keep' && (keepAlive || !(framed.whole && c.framing.kind !== 'close')) ? 'close' : c.end
   // The close is announced, so that no client reuses a connection whose end is on its way; left open
   // behind a second response, the connection is one an HTTP client must drop.
   const closing = end === 'keep' && c.extra ? [] : ['connection: close']
