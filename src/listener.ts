@@ -56,9 +56,31 @@ export function guardConnections (app: FastifyInstance, limits: ListenerLimits):
   server.on('connect', rejectConnect)
 }
 
+/** Node's own state of a connection: the answer on its way (or waiting), and the request being parsed. */
+interface HttpSocketState {
+  _httpMessage?: ServerResponse | null
+  parser?: { incoming?: IncomingMessage | null } | null
+}
+
 /** The response a connection still owes its client, if any (Node's own clientError answer looks at the same). */
 function owedResponse (socket: Duplex): ServerResponse | null | undefined {
-  return (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage
+  return (socket as Duplex & HttpSocketState)._httpMessage
+}
+
+/**
+ * The request whose answer a raw error written now would be read as, or undefined when writing one
+ * would be read as another answer (or inside one) and the connection must only be cut.
+ * - The parser failed in a request's body (a bad chunk, a client that stopped short): that request
+ *   reached the app. Only its own answer, not yet begun, may be replaced; answered already, or
+ *   behind an earlier answer still owed, the error would be a second answer.
+ * - The parser failed in a new request's head: answerable when no earlier answer is still owed.
+ */
+function unansweredRequest (socket: Duplex): IncomingMessage | 'head' | undefined {
+  const state = socket as Duplex & HttpSocketState
+  const owed = state._httpMessage
+  const incoming = state.parser?.incoming
+  if (incoming != null && !incoming.complete) return owed != null && owed.req === incoming && !owed.headersSent ? incoming : undefined
+  return owed == null ? 'head' : undefined
 }
 
 /** A socket the proxy holds by hand may still fail (a reset, a write after the end): that ends this connection only. */
@@ -77,12 +99,14 @@ export function rejectMalformedRequest (this: FastifyInstance, error: Error & { 
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') answer = 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'
   else if (error.code === 'HPE_HEADER_OVERFLOW') answer = 'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'
   else answer = rawProxyError('PROXY_BAD_REQUEST')
-  // The answer to HEAD has no body, or the client would read the body as the next answer. The bytes
-  // refused say whether it was one, when the parser gives them (not when the client cut the request).
-  const refused = error.rawPacket
-  if (Buffer.isBuffer(refused) && refused.toString('latin1', 0, 5) === 'HEAD ') answer = answer.slice(0, answer.indexOf('\r\n\r\n') + 4)
-  // Written into an answer already on its way, the 400 would corrupt it: the connection is only cut then.
-  if (socket.writable && owedResponse(socket)?.headersSent !== true) socket.write(answer)
+  const request = unansweredRequest(socket)
+  if (request !== undefined && socket.writable) {
+    // The answer to HEAD has no body, or the client would read the body as the next answer. For a new
+    // request the refused bytes say whether it was one, when the parser gives them (not for a cut head).
+    const refused = error.rawPacket
+    const head = request === 'head' ? Buffer.isBuffer(refused) && refused.toString('latin1', 0, 5) === 'HEAD ' : request.method === 'HEAD'
+    socket.write(head ? answer.slice(0, answer.indexOf('\r\n\r\n') + 4) : answer)
+  }
   socket.destroy()
 }
 

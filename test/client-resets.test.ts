@@ -168,6 +168,39 @@ for (const c of REFUSED_BEFORE_BODY) {
   })
 }
 
+t.test('a body that goes wrong after its request was answered draws no second answer', async (t) => {
+  // The probe answers at once, without reading the body; the client then stops short of the length it announced.
+  const connection = await openRaw(stack.url)
+  connection.socket.write(`HEAD /-/healthz HTTP/1.1\r\n${HOST}Content-Length: 10\r\n\r\n`)
+  await connection.waitFor(hasHead, 'the probe\'s answer')
+  connection.socket.end('abc')
+  const read = readResponses(Buffer.from(await connection.closed, 'latin1'), ['HEAD'], true)
+  t.equal(read.malformed, undefined)
+  t.same(read.responses.map((response) => response.status), [200], 'the probe\'s answer alone')
+})
+
+t.test('a malformed request behind one still waiting for its answer: cut, no 400 passed off as that answer', async (t) => {
+  const before = stack.mock.held.length
+  const connection = await openRaw(stack.url)
+  connection.socket.write(`GET /api/v1/test/held HTTP/1.1\r\n${HOST}\r\n`)
+  await until(() => stack.mock.held.length > before, 'the held request to reach the mock')
+  connection.socket.write(`GET /api/v1/echo/\xff HTTP/1.1\r\n${HOST}\r\n`, 'latin1')
+  t.equal(await connection.closed, '', 'the connection is closed without a word')
+  stack.mock.releaseHeld()
+  await stillServing(t)
+})
+
+t.test('a HEAD whose chunked body is malformed before its answer began gets a 400 without a body', async (t) => {
+  const connection = await openRaw(stack.url)
+  connection.socket.write(`HEAD /api/v1/test/held HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\nzz\r\n`)
+  const read = readResponses(Buffer.from(await connection.closed, 'latin1'), ['HEAD'], true)
+  t.equal(read.malformed, undefined)
+  t.same(read.responses.map((response) => response.status), [400])
+  t.equal(read.responses[0]?.body.length, 0, 'nothing follows the head')
+  stack.mock.releaseHeld()
+  await stillServing(t)
+})
+
 t.test('a refused request without a body keeps its connection: the next request on it is served', async (t) => {
   const connection = await openRaw(stack.url)
   connection.socket.write('GET /api/v1/balances/current HTTP/1.1\r\nHost: evil.example\r\n\r\n')
