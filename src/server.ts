@@ -56,7 +56,11 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
   const tokens = createTokenManager({ config, dispatcher: pool, clock, log: logger.child({ component: 'token' }), onLoginResult: metrics.login, fleet: fleet?.tokens })
   metrics.watchToken(tokens)
   const limits = limitsOf(config)
-  const limiter = limits === undefined ? undefined : createMemoryLimiter(limits, { clock, log: logger.child({ component: 'limits' }) })
+  const limitsLog = logger.child({ component: 'limits' })
+  // In fleet mode the limits count for the whole fleet (SPEC §12), falling back to these local ones while Redis is away.
+  const limiter = limits === undefined
+    ? undefined
+    : fleet === undefined ? createMemoryLimiter(limits, { clock, log: limitsLog }) : fleet.limiter(limits, limitsLog)
   if (limiter !== undefined) metrics.watchLimits(limiter)
   const accessKeys = new AccessKeys(config.accessKeys)
   const upstream = pool instanceof RotatingPool ? pool : undefined

@@ -21,7 +21,11 @@ async function allReady (replicas: ReplicaProcess[]): Promise<boolean> {
 }
 
 async function get (replica: ReplicaProcess): Promise<number> {
-  const res = await request(`${replica.url}/api/v1/balances/current`)
+  return await getPath(replica, '/api/v1/balances/current')
+}
+
+async function getPath (replica: ReplicaProcess, path: string): Promise<number> {
+  const res = await request(replica.url + path)
   await res.body.dump()
   return res.statusCode
 }
@@ -103,4 +107,23 @@ t.test('Redis killed and restarted mid-load: no request is lost and the fleet re
   mock.revokeAll()
   t.same(await Promise.all(replicas.map(get)), [200, 200, 200])
   t.equal(mock.logins.length, before + 1, 'one fleet login again')
+})
+
+t.test('a killed replica\'s in-flight slots come back to the fleet within seconds', { skip: NO_REDIS }, async (t) => {
+  const redis = await startRedis(t)
+  const mock = await startMock(t)
+  const env = { UPSTREAM_MAX_IN_FLIGHT: '2', UPSTREAM_QUEUE_TIMEOUT_MS: '30000' }
+  const [doomed, survivor] = await Promise.all([1, 2].map(async () => await spawnReplica(t, mock, redis.url, env))) as [ReplicaProcess, ReplicaProcess]
+  await until(async () => await allReady([doomed, survivor]), 'both replicas to be ready', START_DEADLINE_MS)
+  // The doomed replica takes both of the fleet's slots, then dies holding them.
+  const cut = [1, 2].map(async () => await getPath(doomed, '/api/v1/test/held').catch(() => 0))
+  await until(() => mock.held.length === 2, 'both slots in use at Roecny')
+  const waiting = get(survivor)
+  await until(async () => ((await survivor.status()).limits as { queued: number }).queued === 1, 'the survivor\'s request to wait for a slot')
+  const killedAt = performance.now()
+  doomed.child.process.kill('SIGKILL')
+  await Promise.all(cut)
+  t.equal(await waiting, 200, 'the waiting request got a slot the dead replica held')
+  const waitedMs = performance.now() - killedAt
+  t.ok(waitedMs < 10_000, `the slots came back ${Math.round(waitedMs)} ms after the kill`)
 })

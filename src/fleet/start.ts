@@ -2,8 +2,11 @@
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
+import type { Limits, UpstreamLimiter } from '../limits/limiter.js'
 import type { TokenFleet } from '../token/token-fleet.js'
+import { createFleetLimiter } from './fleet-budget.js'
 import { createFleetTokens } from './fleet-tokens.js'
+import { fleetKeys } from './keys.js'
 import { COMMAND_TIMEOUT_MS, FleetLink } from './link.js'
 import type { FleetState } from './link.js'
 
@@ -17,6 +20,11 @@ export interface FleetDeps {
 export interface Fleet {
   readonly tokens: TokenFleet
   readonly link: FleetLink
+  /**
+   * §11's limits for the whole fleet. The budget is the fleet's of the configured client ID: Roecny's
+   * limits are per account, and a rotated client ID is a rotation of the same account's credentials.
+   */
+  limiter: (limits: Limits, log: Logger) => UpstreamLimiter
   /** What /-/status shows: the state only, never the URL. */
   status: () => { fleet: FleetState }
   /** Closes the connections. Final. */
@@ -24,7 +32,7 @@ export interface Fleet {
 }
 
 /** Connects to the fleet's Redis (in the background: nothing waits for it here) and shares the token through it. */
-export function startFleet (config: Pick<Config, 'redisUrl' | 'redisCa' | 'redisKeyPrefix' | 'loginTimeoutMs'>, deps: FleetDeps): Fleet {
+export function startFleet (config: Pick<Config, 'redisUrl' | 'redisCa' | 'redisKeyPrefix' | 'loginTimeoutMs' | 'baseUrl' | 'clientId' | 'scope' | 'loginAs'>, deps: FleetDeps): Fleet {
   const link = new FleetLink({
     url: config.redisUrl as string,
     ca: config.redisCa,
@@ -39,6 +47,7 @@ export function startFleet (config: Pick<Config, 'redisUrl' | 'redisCa' | 'redis
   return {
     tokens,
     link,
+    limiter: (limits, log) => createFleetLimiter(limits, { link, keys: fleetKeys(config.redisKeyPrefix, config), clock: deps.clock, log }),
     status: () => ({ fleet: link.state() }),
     close: () => link.close()
   }
