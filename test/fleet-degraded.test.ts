@@ -142,3 +142,26 @@ t.test('a rotated REDIS_URL_FILE moves the replica to the new Redis', { skip: NO
   await until(async () => Object.keys(await two.dump()).some((key) => key.endsWith(':token')), 'the token stored at the new Redis')
   t.notMatch(replica.logs.lines.join('\n'), one.url, 'no log line holds the URL')
 })
+
+t.test('stopping the token lifecycle while it waits for another replica\'s login ends the wait at once', { skip: NO_REDIS }, async (t) => {
+  const redis = await startRedis(t)
+  const mock = await startMock(t)
+  const first = await startReplica(t, mock, redis.url)
+  await until(() => first.proxy.tokens.isReady(), 'the first token')
+  const lockKey = Object.keys(await redis.dump()).find((key) => key.endsWith(':token'))?.replace(/:token$/, ':login-lock') as string
+  const client = await redis.client()
+  await client.set(lockKey, 'a-replica-logging-in', { expiration: { type: 'PX', value: 60_000 } })
+  mock.revokeAll()
+  // The 401 retires the token; the new login waits for the lock's holder (LOGIN_TIMEOUT_MS, 10 s by default).
+  const pending = request(`${first.url}/api/v1/balances/current`).then(async (res) => {
+    await res.body.dump()
+    return res.statusCode
+  })
+  await until(() => !first.proxy.tokens.isReady() && first.proxy.tokens.loginInFlight(), 'the wait for the fleet\'s login')
+  const started = performance.now()
+  // What shutdown does once the last request is answered (and new credentials do to a login in flight).
+  await first.proxy.tokens.stop()
+  t.ok(performance.now() - started < 2000, 'stopped without waiting out LOGIN_TIMEOUT_MS')
+  t.equal(await pending, 503, 'the waiting request got its answer: no token')
+  t.equal(mock.logins.length, 1, 'no login past the lock')
+})

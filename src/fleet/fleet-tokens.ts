@@ -110,11 +110,19 @@ export function createFleetTokens (options: FleetTokensOptions): TokenFleet {
     }
   }
 
-  /** Resolves on the next message of the channel, or after `ms`, whichever comes first. */
-  function waitForHint (hint: Promise<void>, ms: number): Promise<void> {
+  /** Resolves on the next message of the channel, after `ms`, or when `signal` aborts, whichever comes first. */
+  function waitForHint (hint: Promise<void>, ms: number, signal: AbortSignal): Promise<void> {
     let timer: TimerHandle | undefined
-    const timeout = new Promise<void>((resolve) => { timer = clock.setTimer(resolve, ms) })
-    return Promise.race([hint, timeout]).finally(() => (timer as TimerHandle).cancel())
+    let onAbort: (() => void) | undefined
+    const timeout = new Promise<void>((resolve) => {
+      timer = clock.setTimer(resolve, ms)
+      onAbort = resolve
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+    return Promise.race([hint, timeout]).finally(() => {
+      (timer as TimerHandle).cancel()
+      signal.removeEventListener('abort', onAbort as () => void)
+    })
   }
 
   async function obtainShared (fleet: Fleet, request: FleetRequest): Promise<FleetOutcome> {
@@ -129,10 +137,11 @@ export function createFleetTokens (options: FleetTokensOptions): TokenFleet {
       const taken = await link.run(async (client: RedisClient) => await client.set(fleet.keys.lock, lock, { condition: 'NX', expiration: { type: 'PX', value: loginTimeoutMs + 1000 } }))
       if (taken !== null) return await loginHolding(fleet, request, lock)
       const left = deadline - clock.monotonic()
-      if (left <= 0) {
+      if (left <= 0 || request.signal.aborted) {
+        // Aborted: the token manager ignores this answer (it stopped, or new credentials took over).
         return { login: { ok: false, kind: 'error', status: undefined, code: undefined, message: 'the fleet\'s login did not finish within LOGIN_TIMEOUT_MS', retryAfterMs: undefined } }
       }
-      await waitForHint(next, Math.min(WAIT_POLL_MS, left))
+      await waitForHint(next, Math.min(WAIT_POLL_MS, left), request.signal)
     }
   }
 

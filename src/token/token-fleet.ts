@@ -13,6 +13,8 @@ export interface FleetRequest {
   readonly refused: string | undefined
   /** One login to Roecny with these credentials, bounded by LOGIN_TIMEOUT_MS. */
   readonly login: () => Promise<LoginResult>
+  /** Aborted at shutdown or when new credentials replace these: a wait for another replica's login ends at once. */
+  readonly signal: AbortSignal
 }
 
 /** A token another replica obtained; its times are relative, measured on this replica's monotonic clock. */

@@ -184,7 +184,7 @@ export function createTokenManager (options: TokenManagerOptions): TokenManager 
     const credentials = config
     const loginNow = async (): Promise<LoginResult> => await login({ config: credentials, dispatcher, clock, signal: controller.signal })
     if (fleet === undefined) return { login: await loginNow() }
-    return await fleet.obtain({ credentials, held: token, refused, login: loginNow })
+    return await fleet.obtain({ credentials, held: token, refused, login: loginNow, signal: controller.signal })
   }
 
   async function attempt (sentAt: number, controller: AbortController): Promise<void> {
