@@ -45,12 +45,11 @@ export interface FleetLinkOptions {
 /** The message of a Redis error with any credential of `url` taken out. */
 export function redact (message: string, url: string): string {
   let text = message.split(url).join('redis-url')
-  try {
-    const { password, username } = new URL(url)
-    for (const secret of [password, decodeURIComponent(password), username, decodeURIComponent(username)]) {
-      if (secret.length > 0) text = text.split(secret).join('***')
-    }
-  } catch {} // The configuration checked the URL; a URL that does not parse has no password part to remove.
+  // The configuration checked that the URL parses.
+  const { password, username } = new URL(url)
+  for (const secret of [password, decodeURIComponent(password), username, decodeURIComponent(username)]) {
+    if (secret.length > 0) text = text.split(secret).join('***')
+  }
   return text
 }
 
@@ -124,6 +123,7 @@ export class FleetLink {
   close (): void {
     this.#closed = true
     this.#probe?.cancel()
+    this.#probe = undefined
     this.#disconnect()
   }
 
@@ -211,7 +211,8 @@ export class FleetLink {
     this.#settle?.()
     if (this.#closed || this.#state === 'degraded') return
     this.#setState('degraded')
-    const reason = redact(err instanceof Error ? err.message : String(err), this.#url)
+    // The client and the bound reject with Errors only.
+    const reason = redact((err as Error).message, this.#url)
     this.#options.log.warn({ reason }, 'fleet: Redis is unavailable; this replica goes on alone (own login, local limits) until it is back')
     this.#scheduleProbe()
   }
@@ -222,12 +223,14 @@ export class FleetLink {
 
   /** A degraded link whose connection stayed up (Redis slow, not gone) hears no 'ready': it asks. */
   #runProbe (): void {
+    // Joining again and closing both cancel the probe's timer, and clear it, so neither reaches here.
     const client = this.#client
-    if (this.#closed || this.#state !== 'degraded') return
     this.#bounded(client.ping()).then(() => {
       if (this.#client === client && this.#state === 'degraded') this.#join()
     }, () => {}).finally(() => {
-      if (this.#state === 'degraded' && this.#probe !== undefined) this.#scheduleProbe()
+      // Still degraded (not joined, not closed meanwhile): ask again later.
+      /* c8 ignore next -- whether this ping or the client's own reconnection rejoins first is a matter of timing */
+      if (this.#probe !== undefined) this.#scheduleProbe()
     })
   }
 
