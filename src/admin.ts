@@ -3,6 +3,9 @@ import Fastify, { LogController } from 'fastify'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { sendProxyError } from './errors.js'
+import { guardConnections, listenerOptions } from './listener.js'
+import type { ListenerLimits } from './listener.js'
+import { OWN_PATHS, pathOf, PROBE_PATHS } from './proxy/target.js'
 import type { UpstreamLimiter } from './limits/limiter.js'
 import type { ProxyMetrics } from './metrics.js'
 import type { TokenSource } from './token/token-source.js'
@@ -31,13 +34,6 @@ export interface AdminOptions extends ProbeOptions {
 }
 
 const NO_STORE = 'no-store'
-/** What the admin listener serves: what kubelet probes and Prometheus need, nothing else. */
-const PROBE_PATHS = ['/-/healthz', '/-/readyz', '/-/metrics']
-const OWN_PATHS = [...PROBE_PATHS, '/-/status']
-
-function pathOf (url: string): string {
-  return url.split('?', 1)[0] as string
-}
 
 // Own routes take no body: whatever a client sends is drained, not parsed, so any method gets its answer.
 function drainBodies (app: FastifyInstance): void {
@@ -100,6 +96,8 @@ export async function adminRoutes (app: FastifyInstance, options: AdminOptions):
 
 export interface AdminAppDeps extends ProbeOptions {
   logger: Logger
+  /** The same bounds on slow and idle clients as the proxy's listener. */
+  limits: ListenerLimits
 }
 
 /**
@@ -110,10 +108,13 @@ export async function buildAdminApp (deps: AdminAppDeps): Promise<FastifyInstanc
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger, // pino's Logger is a FastifyBaseLogger, as in app.ts
     logController: new LogController({ disableRequestLogging: true }),
+    ...listenerOptions(deps.limits),
     frameworkErrors: function frameworkError (_error: unknown, _request: FastifyRequest, reply: FastifyReply) {
       return sendProxyError(reply, 'PROXY_BAD_REQUEST')
     }
   })
+  guardConnections(app, deps.limits)
+  // What the admin listener serves is PROBE_PATHS: what kubelet probes and Prometheus need, nothing else.
   // Probes arrive every few seconds: one debug line each, like the proxy's own routes on its listener.
   app.addHook('onResponse', function accessLog (request, reply, done) {
     request.log.debug({ method: request.method, path: pathOf(request.url), status: reply.statusCode, admin: true }, 'request')

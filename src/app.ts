@@ -9,12 +9,13 @@ import type { Config } from './config.js'
 import { sendProxyError, writeProxyError } from './errors.js'
 import type { UpstreamLimiter } from './limits/limiter.js'
 import { registerShaping } from './limits/shaping.js'
+import { guardConnections, listenerOptions } from './listener.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
-import { LOGIN_PATH } from './token/login.js'
 import { handleExpectations } from './proxy/expect.js'
-import { registerForwarding } from './proxy/forward.js'
-import { createGuards, rejectConnect, rejectMalformedRequest } from './proxy/guards.js'
+import { addForwardedMethods, failUpstreamBody, forwarding } from './proxy/forward.js'
+import { createGuards } from './proxy/guards.js'
+import { isOwnTarget, pathOf } from './proxy/target.js'
 import type { AccessKeys } from './proxy/access-keys.js'
 import type { TokenSource } from './token/token-source.js'
 
@@ -27,7 +28,7 @@ export interface AppDeps {
   uptimeSeconds?: () => number
   /** Prometheus instruments; startProxy also wires logins and the token gauges into them. Default: fresh ones. */
   metrics?: ProxyMetrics
-  /** The upstream limits (SPEC §11); undefined when none is configured, and then no hook of theirs is registered. */
+  /** The upstream limits; undefined when none is configured, and then no hook of theirs is registered. */
   limiter?: UpstreamLimiter
   /** The access keys, when a rotated PROXY_ACCESS_KEY_FILE may replace them; default: the configured ones, fixed. */
   accessKeys?: AccessKeys
@@ -42,20 +43,6 @@ export interface AppState extends AdminState {
   closing: boolean
 }
 
-const LOGIN_PATH_LOWER = LOGIN_PATH.toLowerCase()
-const SLASH = 0x2f
-
-/** True for any spelling of the login path: case, trailing or doubled slashes, percent-escapes. */
-export function isLoginPath (path: string): boolean {
-  // The router has already refused targets with malformed escapes, so decoding cannot throw here.
-  return decodeURIComponent(path).toLowerCase().replace(/\/{2,}/g, '/').replace(/\/+$/, '') === LOGIN_PATH_LOWER
-}
-
-function pathOf (url: string): string {
-  const q = url.indexOf('?')
-  return q === -1 ? url : url.slice(0, q)
-}
-
 export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyInstance> {
   const { state } = deps
   const metrics = deps.metrics ?? createMetrics()
@@ -65,43 +52,28 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     logController: new LogController({ disableRequestLogging: true }),
     // Draining is ours: requests arriving after the delay get PROXY_DRAINING, not Fastify's plain 503.
     return503OnClosing: false,
-    // Longer than the usual client pool idle time, so a client never reuses a socket we just closed.
-    keepAliveTimeout: 65_000,
+    // Header and request deadlines, keep-alive, header size; what Node's parser refuses gets our 400.
+    ...listenerOptions(config),
     // A URL the router cannot decode (FST_ERR_BAD_URL) or an over-long parameter: the request is at fault.
     frameworkErrors: function frameworkError (_error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
       return sendProxyError(reply, 'PROXY_BAD_REQUEST')
-    },
-    // What Node's parser refuses (control characters in the target, a broken request line) gets our 400.
-    clientErrorHandler: rejectMalformedRequest
+    }
   })
-  app.server.on('connect', rejectConnect)
+  guardConnections(app, config)
   // An unmet expectation is answered before Fastify sees the request: logged and counted here.
   handleExpectations(app.server, function expectationFailed (req, res) {
     writeProxyError(res, 'PROXY_EXPECTATION_FAILED')
     const method = req.method as string
     const path = pathOf(req.url as string)
     app.log.info({ method, path, status: res.statusCode }, 'request')
-    if (!path.startsWith('/-/')) metrics.request(method, res.statusCode, 0, -1)
+    if (!isOwnTarget(path)) metrics.request(method, res.statusCode, 0, -1)
   })
-  const guards = createGuards(config, deps.accessKeys)
+  const guards = createGuards(config, state, deps.accessKeys)
+  app.decorateRequest('bodyTooLarge', false)
 
+  // Draining, target form, host, origin, access key, target hygiene, method and path policy, body size, login path: cheapest first.
   app.addHook('onRequest', function guard (request, reply, done) {
-    if (state.closing) {
-      reply.header('connection', 'close')
-      sendProxyError(reply, 'PROXY_DRAINING', { 'retry-after': '1' })
-      return
-    }
-    // Only origin-form targets ("/path?query") are forwarded: absolute-form, authority-form and "*" are not.
-    if (request.url.charCodeAt(0) !== SLASH) {
-      sendProxyError(reply, 'PROXY_BAD_REQUEST')
-      return
-    }
-    // Host, origin, access key, target hygiene, method and path policy, body size: cheapest first.
-    if (guards.check(request, reply)) return
-    if (request.method === 'POST' && isLoginPath(pathOf(request.url))) {
-      sendProxyError(reply, 'PROXY_LOGIN_BLOCKED')
-      return
-    }
+    if (guards.refused(request, reply)) return
     done()
   })
   // Registered only when configured: without a body limit or CORS origins they cost nothing per request.
@@ -124,7 +96,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
       upstreamMs: request.upstreamMs < 0 ? undefined : Math.round(request.upstreamMs * 100) / 100
     }
-    if (path.startsWith('/-/')) request.log.debug(line, 'request')
+    if (isOwnTarget(path)) request.log.debug(line, 'request')
     else request.log.info(line, 'request')
     // A connection that just finished its last answer is idle now; closing it lets shutdown complete.
     if (state.closing) setImmediate(() => app.server.closeIdleConnections())
@@ -133,7 +105,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
 
   // The request path's whole metrics cost: a cached counter child and one or two histogram observations.
   app.addHook('onResponse', function countRequest (request, reply, done) {
-    if (!request.url.startsWith('/-/')) metrics.request(request.method, reply.statusCode, reply.elapsedTime, request.upstreamMs)
+    if (!isOwnTarget(request.url)) metrics.request(request.method, reply.statusCode, reply.elapsedTime, request.upstreamMs)
     done()
   })
 
@@ -147,6 +119,8 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     if (error.statusCode === 400 || error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || error instanceof URIError) {
       return sendProxyError(reply, 'PROXY_BAD_REQUEST')
     }
+    // Roecny's head arrived, then its body failed before a byte of it went out: Roecny's fault, not ours.
+    if (request.upstreamMs >= 0) return failUpstreamBody(reply, error, metrics.upstreamError)
     request.log.error({ err: { type: error.name, code: error.code, message: error.message } }, 'request failed')
     return sendProxyError(reply, 'PROXY_INTERNAL_ERROR')
   })
@@ -156,6 +130,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     return sendProxyError(reply, 'PROXY_METHOD_NOT_ALLOWED')
   })
 
+  addForwardedMethods(app)
   await app.register(adminRoutes, {
     tokens: deps.tokens,
     state,
@@ -167,7 +142,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   })
   // Decided once, here: without limits none of their hooks is registered and forwarding is untouched.
   const waitForLimits = deps.limiter === undefined ? undefined : registerShaping(app, { limiter: deps.limiter, onWaited: metrics.queueWait })
-  await registerForwarding(app, {
+  await app.register(forwarding, {
     config,
     tokens: deps.tokens,
     dispatcher: deps.dispatcher,

@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, loadMockConfig } from './config.js'
 import { defaultOf, VARIABLES } from './config/variables.js'
 import type { VariableName } from './config/variables.js'
 import type { RunningProxy } from './server.js'
+import { stopOnSignals } from './signals.js'
 import { VERSION } from './version.js'
 
 type Env = Record<string, string | undefined>
@@ -97,30 +98,11 @@ function parseInvocation (argv: string[]): { command: string, help: boolean, ver
  * --version none of the proxy (less memory resident, a shorter start).
  */
 
-/** Resolves with the exit code once SIGTERM or SIGINT has stopped the proxy (a second signal: at once). */
-async function untilStopped (proxy: RunningProxy): Promise<number> {
-  const { closeOnSignals } = await import('./server.js')
-  return await new Promise((resolve) => closeOnSignals(proxy, resolve))
-}
-
-/** Resolves on the first SIGTERM or SIGINT, then lets a second one end the process at once. */
-function firstSignal (): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    function onSignal (signal: NodeJS.Signals): void {
-      process.off('SIGTERM', onSignal)
-      process.off('SIGINT', onSignal)
-      resolve(signal)
-    }
-    process.on('SIGTERM', onSignal)
-    process.on('SIGINT', onSignal)
-  })
-}
-
 async function serve (env: Env): Promise<number> {
   const config = loadConfig(env)
   const { startProxy } = await import('./server.js')
   const proxy = await startProxy(config)
-  return await untilStopped(proxy)
+  return await stopOnSignals(proxy.shutdown, proxy.logger, proxy.reloadSecrets)
 }
 
 async function demo (env: Env, io: CliIo): Promise<number> {
@@ -150,21 +132,20 @@ async function demo (env: Env, io: CliIo): Promise<number> {
     'Stop with Ctrl-C.',
     ''
   ].join('\n'))
-  const code = await untilStopped(proxy)
+  const code = await stopOnSignals(proxy.shutdown, proxy.logger, proxy.reloadSecrets)
   // The proxy drains first; closing the mock earlier would fail its in-flight requests.
   await mock.close()
   return code
 }
 
 async function mock (env: Env, io: CliIo): Promise<number> {
-  const { host, port } = loadMockConfig(env)
+  const { host, port, faultRoutes } = loadMockConfig(env)
   const { DEMO_API_KEY, DEMO_CLIENT_ID, startMockRoecny } = await import('./mock/roecny.js')
-  const server = await startMockRoecny({}, host, port)
-  const stopped = firstSignal()
+  const { createLogger } = await import('./log.js')
+  const server = await startMockRoecny({ faultRoutes }, host, port)
+  const stopped = stopOnSignals(server.close, createLogger('info'))
   io.stdout(`mock Roecny API listening on ${server.url}\ndemo credentials: ROECNY_CLIENT_ID=${DEMO_CLIENT_ID} ROECNY_API_KEY=${DEMO_API_KEY}\n`)
-  await stopped
-  await server.close()
-  return EXIT_OK
+  return await stopped
 }
 
 async function check (env: Env, io: CliIo): Promise<number> {

@@ -53,9 +53,17 @@ export interface Config extends LimitSettings, FleetSettings {
   readonly denyPaths: readonly string[]
   /** Larger request bodies get 413; undefined sets no limit. */
   readonly maxBodyBytes: number | undefined
+  /** A request's headers must arrive within this, else 408 and the connection is closed (every listener). */
+  readonly headersTimeoutMs: number
+  /** A whole request, body included, must arrive within this (responses are not limited); 0: no limit. */
+  readonly requestTimeoutMs: number
+  /** A kept-alive connection idle this long between requests is closed (every listener). */
+  readonly keepAliveTimeoutMs: number
+  /** Connections open at once on each listener; more are closed as they arrive. */
+  readonly maxConnections: number
   /** PEM certificates from ROECNY_CA_FILE, trusted for the upstream besides the built-in roots. */
   readonly upstreamCa: string | undefined
-  // The upstream limits (SPEC §11), from LimitSettings: upstreamMaxInFlight and upstreamRateLimit
+  // The upstream limits, from LimitSettings: upstreamMaxInFlight and upstreamRateLimit
   // (0: off), upstreamRateBurst, upstreamQueueTimeoutMs, upstreamQueueMax.
   // Fleet mode (SPEC §12), from FleetSettings: redisUrl (undefined: off), redisCa, redisKeyPrefix.
   /** The *_FILE secrets in use, by variable, with their paths: re-read when they change (SPEC §10). */
@@ -70,6 +78,8 @@ export interface Config extends LimitSettings, FleetSettings {
 export interface MockConfig {
   readonly host: string
   readonly port: number
+  /** Serve the test-only fault routes too (hangs, resets, chosen statuses and sizes). */
+  readonly faultRoutes: boolean
 }
 
 /** Every problem found in the environment, one line per bad variable, never carrying a value. */
@@ -189,6 +199,10 @@ export function loadConfig (env: Env): Config {
   const access = accessSettings(data, parsed, problems, warnings)
   const limits = limitSettings(data, parsed, problems, warnings)
   const fleet = fleetSettings(data, parsed, problems, warnings)
+  // Node refuses a request deadline that ends before the header deadline (0 turns the request deadline off).
+  if (parsed !== undefined && parsed.PROXY_REQUEST_TIMEOUT_MS !== 0 && parsed.PROXY_REQUEST_TIMEOUT_MS < parsed.PROXY_HEADERS_TIMEOUT_MS) {
+    problems.push('PROXY_REQUEST_TIMEOUT_MS must be 0 (no limit) or at least PROXY_HEADERS_TIMEOUT_MS')
+  }
   if (problems.length > 0) throw new ConfigError(problems)
   // No problems means every step above produced its value.
   const values = parsed as ProxyEnv
@@ -208,6 +222,10 @@ export function loadConfig (env: Env): Config {
     upstreamTimeoutMs: values.UPSTREAM_TIMEOUT_MS,
     shutdownDelayMs: values.SHUTDOWN_DELAY_MS,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+    headersTimeoutMs: values.PROXY_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: values.PROXY_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: values.PROXY_KEEP_ALIVE_TIMEOUT_MS,
+    maxConnections: values.PROXY_MAX_CONNECTIONS,
     logLevel: values.LOG_LEVEL,
     // Loopback unless told otherwise, like the proxy listener: exposing probes is the operator's choice.
     adminHost: values.ADMIN_PORT === undefined ? undefined : values.ADMIN_HOST,
@@ -221,7 +239,7 @@ export function loadConfig (env: Env): Config {
   })
 }
 
-/** Where `mock` listens (`MOCK_HOST`, `MOCK_PORT`); needs no Roecny variable at all. */
+/** Where `mock` listens (`MOCK_HOST`, `MOCK_PORT`) and whether it serves its fault routes; needs no Roecny variable at all. */
 export function loadMockConfig (env: Env): MockConfig {
   const problems: string[] = []
   const data = pick(env, MOCK_VARIABLES)
@@ -231,5 +249,5 @@ export function loadMockConfig (env: Env): MockConfig {
   }
   if (problems.length > 0) throw new ConfigError(problems)
   const mock = parsed as MockEnv
-  return Object.freeze({ host: mock.MOCK_HOST, port: mock.MOCK_PORT })
+  return Object.freeze({ host: mock.MOCK_HOST, port: mock.MOCK_PORT, faultRoutes: mock.MOCK_FAULT_ROUTES })
 }

@@ -1,6 +1,6 @@
 // The one list of errors the proxy answers with itself, and the one function that sends them.
 import type { FastifyReply } from 'fastify'
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { STATUS_CODES } from './node-http.js'
 
 export const ERROR_SOURCE = 'roecny-auth-proxy'
@@ -39,12 +39,25 @@ const BODIES = Object.fromEntries(
     [code, JSON.stringify({ code, message, source: ERROR_SOURCE })])
 ) as Record<ProxyErrorCode, string>
 
-/** Answers with the proxy's own JSON error. `headers` adds e.g. Retry-After. */
+/** True while a request's body has been announced and has not all arrived. */
+function bodyStillComing (request: IncomingMessage): boolean {
+  if (request.complete) return false
+  const length = request.headers['content-length']
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+}
+
+/**
+ * Answers with the proxy's own JSON error. `headers` adds e.g. Retry-After. A refusal sent before
+ * the request's body has arrived closes the connection: the body is then not read for nothing, and
+ * whatever is wrong with it (a bad chunk, a client that stops short) can no longer draw a second
+ * answer that the client would take for the answer to its next request.
+ */
 export function sendProxyError (reply: FastifyReply, code: ProxyErrorCode, headers?: Record<string, string>): FastifyReply {
   reply.code(PROXY_ERRORS[code].status)
   reply.header(ERROR_HEADER, code)
   reply.header('content-type', 'application/json; charset=utf-8')
   reply.header('cache-control', 'no-store')
+  if (bodyStillComing(reply.request.raw)) reply.header('connection', 'close')
   if (headers !== undefined) reply.headers(headers)
   return reply.send(BODIES[code])
 }

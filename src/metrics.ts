@@ -324,32 +324,30 @@ function registerLimitMetrics (registry: Registry, limits: { status: () => Limit
     registers,
     collect () { this.set(limits.status().queued) }
   })
-  // eslint-disable-next-line no-new -- as above
-  new Counter({
-    name: `${METRICS_PREFIX}rate_limited_total`,
-    help: 'Requests answered 429 PROXY_RATE_LIMITED, by reason: timeout (waited UPSTREAM_QUEUE_TIMEOUT_MS) or full (UPSTREAM_QUEUE_MAX waiting)',
-    labelNames: ['reason'] as const,
-    registers,
-    collect () {
-      const { rateLimited } = limits.status()
-      this.reset()
-      this.inc({ reason: 'timeout' }, rateLimited.timeout)
-      this.inc({ reason: 'full' }, rateLimited.full)
-    }
-  })
-  // eslint-disable-next-line no-new -- as above
-  new Counter({
-    name: `${METRICS_PREFIX}upstream_pauses_total`,
-    help: 'Pauses started by a 429 from Roecny, by cause: retry_after (its Retry-After) or backoff (none given)',
-    labelNames: ['cause'] as const,
-    registers,
-    collect () {
+  /** A counter by one label, its values read from the limiter's status at scrape time. */
+  function countedByLabel (name: string, help: string, label: string, read: () => Record<string, number>): void {
+    // eslint-disable-next-line no-new -- as above
+    new Counter({
+      name: `${METRICS_PREFIX}${name}`,
+      help,
+      labelNames: [label],
+      registers,
+      collect () {
+        this.reset()
+        for (const [value, count] of Object.entries(read())) this.inc({ [label]: value }, count)
+      }
+    })
+  }
+  countedByLabel('rate_limited_total', 'Requests answered 429 PROXY_RATE_LIMITED, by reason: timeout (waited UPSTREAM_QUEUE_TIMEOUT_MS) or full (UPSTREAM_QUEUE_MAX waiting)', 'reason',
+    function rateLimited () {
+      const { timeout, full } = limits.status().rateLimited
+      return { timeout, full }
+    })
+  countedByLabel('upstream_pauses_total', 'Pauses started by a 429 from Roecny, by cause: retry_after (its Retry-After) or backoff (none given)', 'cause',
+    function pauses () {
       const { pauses } = limits.status()
-      this.reset()
-      this.inc({ cause: 'retry_after' }, pauses['retry-after'])
-      this.inc({ cause: 'backoff' }, pauses.backoff)
-    }
-  })
+      return { retry_after: pauses['retry-after'], backoff: pauses.backoff }
+    })
   // eslint-disable-next-line no-new -- as above
   new Gauge({
     name: `${METRICS_PREFIX}upstream_pause_seconds`,

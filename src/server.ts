@@ -1,4 +1,4 @@
-// Starts the proxy: pool, token lifecycle, metrics, listeners; and stops it gracefully on signals.
+// Starts the proxy (pool, token lifecycle, metrics, listeners) and stops it gracefully; signals are src/signals.ts's.
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { buildAdminApp } from './admin.js'
@@ -87,7 +87,7 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
     throw err
   }
   // Probes keep answering through the drain (liveness must hold, readiness says draining); closed last.
-  const admin = config.adminPort === undefined ? undefined : await buildAdminApp({ logger, tokens, state, metrics })
+  const admin = config.adminPort === undefined ? undefined : await buildAdminApp({ logger, tokens, state, metrics, limits: config })
   let adminUrl: string | undefined
   if (admin !== undefined) {
     try {
@@ -142,26 +142,4 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
   }
 
   return { url: address, logger, app, tokens, metrics, adminUrl, secrets, shutdown, reloadSecrets }
-}
-
-/** SIGTERM/SIGINT start a graceful shutdown; a second signal exits at once. SIGHUP re-reads the file secrets. */
-export function closeOnSignals (proxy: RunningProxy, exit: (code: number) => void): void {
-  let signalled = false
-  function onSignal (signal: NodeJS.Signals): void {
-    if (signalled) {
-      proxy.logger.warn({ signal }, 'second signal: exiting now')
-      exit(1)
-      return
-    }
-    signalled = true
-    proxy.logger.info({ signal }, 'signal received')
-    proxy.shutdown().then(() => exit(0), (err: unknown) => {
-      proxy.logger.error({ err }, 'shutdown failed')
-      exit(1)
-    })
-  }
-  process.on('SIGTERM', onSignal)
-  process.on('SIGINT', onSignal)
-  // Also keeps SIGHUP from ending the process, its default, when there is nothing to re-read.
-  process.on('SIGHUP', function onHangup () { proxy.reloadSecrets() })
 }

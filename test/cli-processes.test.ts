@@ -26,7 +26,24 @@ t.test('mock answers a login and exits 0 on SIGTERM', async (t) => {
   t.match(await child.line(/^demo credentials:/), 'ROECNY_CLIENT_ID=demo-client ROECNY_API_KEY=demo-key')
   const res = await request(url + LOGIN_PATH, { method: 'POST', headers: { 'x-client-id': DEMO_CLIENT_ID, 'x-api-key': DEMO_API_KEY } })
   t.equal(res.statusCode, 200)
-  t.type(((await res.body.json()) as { token: unknown }).token, 'string')
+  const { token } = (await res.body.json()) as { token: string }
+  t.type(token, 'string')
+  // The fault routes are the tests' alone: this one would never answer if it were served.
+  const hang = await request(`${url}/api/v1/test/hang`, { headers: { authorization: `Bearer ${token}` } })
+  t.equal(hang.statusCode, 404, 'mock serves no fault route')
+  await hang.body.dump()
+  child.process.kill('SIGTERM')
+  t.equal(await child.exited, 0)
+})
+
+t.test('mock with MOCK_FAULT_ROUTES=true also serves the fault routes', async (t) => {
+  const child = spawnScript(t, cli, ['mock'], { MOCK_PORT: '0', MOCK_FAULT_ROUTES: 'true' })
+  const url = (await child.line(/^mock Roecny API listening on /)).replace('mock Roecny API listening on ', '')
+  const login = await request(url + LOGIN_PATH, { method: 'POST', headers: { 'x-client-id': DEMO_CLIENT_ID, 'x-api-key': DEMO_API_KEY } })
+  const { token } = (await login.body.json()) as { token: string }
+  const teapot = await request(`${url}/api/v1/test/status/418`, { headers: { authorization: `Bearer ${token}` } })
+  t.equal(teapot.statusCode, 418, 'a fault route answers as asked')
+  t.match(await teapot.body.json(), { code: 'mock_status' })
   child.process.kill('SIGTERM')
   t.equal(await child.exited, 0)
 })
@@ -65,6 +82,9 @@ t.test('demo prints curl lines with the real port and exits 0 on SIGTERM', async
   const echo = await request(echoUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"hello":"roecny"}' })
   t.equal(echo.statusCode, 200)
   t.match(await echo.body.json(), { method: 'POST', bodyBytes: 18 })
+  const reset = await request(url.replace('/api/v1/balances/current', '/api/v1/test/reset'))
+  t.equal(reset.statusCode, 404, 'demo serves no fault route: Roecny\'s own 404 came back, not a reset')
+  t.match(await reset.body.json(), { code: 'not_found' })
   child.process.kill('SIGINT')
   t.equal(await child.exited, 0)
 })

@@ -38,7 +38,8 @@ t.test('in process', async (t) => {
       t.equal(code, EXIT_OK)
       t.equal(stderr, '')
       for (const word of ['serve', 'demo', 'mock', 'check', '--env-file', '--version', 'ROECNY_BASE_URL', 'ROECNY_API_KEY_FILE', 'ROECNY_CLIENT_ID_FILE', 'ROECNY_ALLOW_INSECURE_HTTP', 'PROXY_PORT', 'MOCK_PORT', 'LOG_LEVEL', '78',
-        'UPSTREAM_MAX_IN_FLIGHT', 'UPSTREAM_RATE_LIMIT', 'UPSTREAM_RATE_BURST', 'UPSTREAM_QUEUE_TIMEOUT_MS', 'UPSTREAM_QUEUE_MAX']) {
+        'UPSTREAM_MAX_IN_FLIGHT', 'UPSTREAM_RATE_LIMIT', 'UPSTREAM_RATE_BURST', 'UPSTREAM_QUEUE_TIMEOUT_MS', 'UPSTREAM_QUEUE_MAX',
+        'PROXY_HEADERS_TIMEOUT_MS', 'PROXY_REQUEST_TIMEOUT_MS', 'PROXY_KEEP_ALIVE_TIMEOUT_MS', 'PROXY_MAX_CONNECTIONS']) {
         t.match(stdout, word)
       }
       t.notMatch(stdout, SECRET_KEY)

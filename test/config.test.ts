@@ -56,6 +56,10 @@ t.test('defaults', async (t) => {
     allowPaths: undefined,
     denyPaths: [],
     maxBodyBytes: undefined,
+    headersTimeoutMs: 10000,
+    requestTimeoutMs: 300000,
+    keepAliveTimeoutMs: 65000,
+    maxConnections: 4096,
     upstreamCa: undefined,
     upstreamMaxInFlight: 0,
     upstreamRateLimit: 0,
@@ -96,6 +100,10 @@ t.test('every variable is read', async (t) => {
     UPSTREAM_TIMEOUT_MS: '60000',
     SHUTDOWN_DELAY_MS: '5000',
     SHUTDOWN_TIMEOUT_MS: '10000',
+    PROXY_HEADERS_TIMEOUT_MS: '5000',
+    PROXY_REQUEST_TIMEOUT_MS: '600000',
+    PROXY_KEEP_ALIVE_TIMEOUT_MS: '30000',
+    PROXY_MAX_CONNECTIONS: '512',
     UPSTREAM_MAX_IN_FLIGHT: '50',
     UPSTREAM_RATE_LIMIT: '100',
     UPSTREAM_RATE_BURST: '20',
@@ -121,6 +129,10 @@ t.test('every variable is read', async (t) => {
     upstreamTimeoutMs: 60000,
     shutdownDelayMs: 5000,
     shutdownTimeoutMs: 10000,
+    headersTimeoutMs: 5000,
+    requestTimeoutMs: 600000,
+    keepAliveTimeoutMs: 30000,
+    maxConnections: 512,
     upstreamMaxInFlight: 50,
     upstreamRateLimit: 100,
     upstreamRateBurst: 20,
@@ -282,6 +294,11 @@ t.test('numbers', async (t) => {
     ['UPSTREAM_TIMEOUT_MS', ['0', '2147483648', 'x'], ['1', '2147483647'], 'must be an integer from 1 to 2147483647'],
     ['SHUTDOWN_DELAY_MS', ['-1', '0.5', '2147483648'], ['0', '2147483647'], 'must be an integer from 0 to 2147483647'],
     ['SHUTDOWN_TIMEOUT_MS', ['-1', 'soon', '2147483648'], ['0', '2147483647'], 'must be an integer from 0 to 2147483647'],
+    // Up to the request timeout's 5 min default; beyond it only with a longer one (below).
+    ['PROXY_HEADERS_TIMEOUT_MS', ['0', '-1', '1.5', '2147483648', 'soon'], ['1', '300000'], 'must be an integer from 1 to 2147483647'],
+    ['PROXY_REQUEST_TIMEOUT_MS', ['-1', '2.5', '2147483648', 'never'], ['0', '2147483647'], 'must be an integer from 0 to 2147483647'],
+    ['PROXY_KEEP_ALIVE_TIMEOUT_MS', ['0', '-1', '2147483648', 'long'], ['1', '2147483647'], 'must be an integer from 1 to 2147483647'],
+    ['PROXY_MAX_CONNECTIONS', ['0', '-1', '10.5', '1000001', 'many', 'Infinity'], ['1', '1000000'], 'must be an integer from 1 to 1000000'],
     ['UPSTREAM_MAX_IN_FLIGHT', ['-1', '2.5', '1000001', 'many'], ['0', '1000000'], 'must be an integer from 0 to 1000000'],
     ['UPSTREAM_RATE_LIMIT', ['-1', '1000001', 'Infinity', 'fast'], ['0', '0.5', '1000000'], 'must be a number from 0 to 1000000'],
     ['UPSTREAM_QUEUE_TIMEOUT_MS', ['-1', '1.5', '2147483648'], ['0', '2147483647'], 'must be an integer from 0 to 2147483647'],
@@ -291,6 +308,19 @@ t.test('numbers', async (t) => {
     for (const value of bad) t.same(problemsOf({ ...BASE, [name]: value }), [`${name} ${message}`], `${name}=${value}`)
     for (const value of good) t.doesNotThrow(() => loadConfig({ ...BASE, [name]: value }), `${name}=${value}`)
   }
+})
+
+t.test('PROXY_REQUEST_TIMEOUT_MS is off (0) or at least PROXY_HEADERS_TIMEOUT_MS', async (t) => {
+  t.equal(loadConfig({ ...BASE, PROXY_HEADERS_TIMEOUT_MS: '5000', PROXY_REQUEST_TIMEOUT_MS: '0' }).requestTimeoutMs, 0)
+  t.equal(loadConfig({ ...BASE, PROXY_HEADERS_TIMEOUT_MS: '5000', PROXY_REQUEST_TIMEOUT_MS: '5000' }).requestTimeoutMs, 5000)
+  t.equal(loadConfig({ ...BASE, PROXY_HEADERS_TIMEOUT_MS: '2147483647', PROXY_REQUEST_TIMEOUT_MS: '0' }).headersTimeoutMs, 2147483647)
+  // Node would refuse to create the listener: a request cannot end before its headers.
+  t.same(problemsOf({ ...BASE, PROXY_REQUEST_TIMEOUT_MS: '9999' }),
+    ['PROXY_REQUEST_TIMEOUT_MS must be 0 (no limit) or at least PROXY_HEADERS_TIMEOUT_MS'], 'below the 10 s default of the header timeout')
+  t.same(problemsOf({ ...BASE, PROXY_HEADERS_TIMEOUT_MS: '2000', PROXY_REQUEST_TIMEOUT_MS: '1000' }),
+    ['PROXY_REQUEST_TIMEOUT_MS must be 0 (no limit) or at least PROXY_HEADERS_TIMEOUT_MS'])
+  t.same(problemsOf({ ...BASE, PROXY_HEADERS_TIMEOUT_MS: 'x', PROXY_REQUEST_TIMEOUT_MS: '1000' }),
+    ['PROXY_HEADERS_TIMEOUT_MS must be an integer from 1 to 2147483647'], 'the comparison waits for valid numbers')
 })
 
 t.test('the upstream limits: the burst follows the rate; settings that would do nothing are reported', async (t) => {
@@ -601,9 +631,9 @@ t.test('ConfigError', async (t) => {
 })
 
 t.test('loadMockConfig needs no Roecny variable', async (t) => {
-  t.same(loadMockConfig({}), { host: '127.0.0.1', port: 8081 })
+  t.same(loadMockConfig({}), { host: '127.0.0.1', port: 8081, faultRoutes: false })
   t.ok(Object.isFrozen(loadMockConfig({})))
-  t.same(loadMockConfig({ MOCK_HOST: '::1', MOCK_PORT: '0', ROECNY_BASE_URL: 'ftp://ignored' }), { host: '::1', port: 0 })
+  t.same(loadMockConfig({ MOCK_HOST: '::1', MOCK_PORT: '0', MOCK_FAULT_ROUTES: 'true', ROECNY_BASE_URL: 'ftp://ignored' }), { host: '::1', port: 0, faultRoutes: true })
   t.same(problemsOf({ MOCK_HOST: 'bad host', MOCK_PORT: '70000' }, loadMockConfig), [
     'MOCK_PORT must be an integer from 0 to 65535',
     'MOCK_HOST must be an IP address or a host name'
@@ -620,7 +650,8 @@ t.test('config.example.env is a working demo configuration that documents every 
     'LOGIN_TIMEOUT_MS', 'UPSTREAM_TIMEOUT_MS', 'SHUTDOWN_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS', 'LOG_LEVEL', 'MOCK_HOST', 'MOCK_PORT',
     'ADMIN_HOST', 'ADMIN_PORT', 'ROECNY_CA_FILE', 'PROXY_SOCKET', 'PROXY_SOCKET_MODE', 'PROXY_ACCESS_KEY', 'PROXY_ACCESS_KEY_FILE',
     'PROXY_ALLOW_UNAUTHENTICATED_REMOTE', 'PROXY_ALLOWED_HOSTS', 'PROXY_CORS_ORIGINS', 'PROXY_ALLOW_METHODS', 'PROXY_ALLOW_PATHS',
-    'PROXY_DENY_PATHS', 'PROXY_MAX_BODY_BYTES', 'UPSTREAM_MAX_IN_FLIGHT', 'UPSTREAM_RATE_LIMIT', 'UPSTREAM_RATE_BURST',
+    'PROXY_DENY_PATHS', 'PROXY_MAX_BODY_BYTES', 'PROXY_HEADERS_TIMEOUT_MS', 'PROXY_REQUEST_TIMEOUT_MS',
+    'PROXY_KEEP_ALIVE_TIMEOUT_MS', 'PROXY_MAX_CONNECTIONS', 'UPSTREAM_MAX_IN_FLIGHT', 'UPSTREAM_RATE_LIMIT', 'UPSTREAM_RATE_BURST',
     'UPSTREAM_QUEUE_TIMEOUT_MS', 'UPSTREAM_QUEUE_MAX', 'SECRETS_POLL_MS'
   ]) {
     t.match(text, new RegExp(`^#? ?${name}=`, 'm'), name)

@@ -10,12 +10,12 @@ import { ManualClock } from './helpers/manual-clock.js'
 
 const CHILD = fileURLToPath(new URL('./helpers/log-child.ts', import.meta.url))
 
-/** Waits for the asynchronous writer to put `length` characters into the file; bounded. */
+/** Waits for the writer to put `length` characters into the file; bounded. */
 async function fileReaches (path: string, length: number): Promise<string> {
   return await fileUntil(path, (text) => text.length >= length)
 }
 
-/** Waits for the asynchronous writer to put `lines` whole lines into the file; bounded. */
+/** Waits for the writer to put `lines` whole lines into the file; bounded. */
 async function fileHasLines (path: string, lines: number): Promise<string> {
   return await fileUntil(path, (text) => text.split('\n').length - 1 >= lines)
 }
@@ -65,7 +65,7 @@ t.test('a full batch goes out at once, without waiting for the timer', async (t)
 })
 
 async function runChild (mode: string, count: number): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, [...process.execArgv, CHILD, mode, String(count)], { stdio: 'pipe' })
+  const child = spawn(process.execPath, [...process.execArgv, CHILD, mode, String(count)], { stdio: 'pipe', env: { ...process.env, UV_THREADPOOL_SIZE: '1' } })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })

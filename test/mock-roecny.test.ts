@@ -45,7 +45,7 @@ test('the mock can listen on IPv6 loopback', async (t) => {
 })
 
 test('the mock refuses a login without credentials, streams odd sizes, keeps the last 1,000 requests', async (t) => {
-  const mock = await startMockRoecny()
+  const mock = await startMockRoecny({ faultRoutes: true })
   t.teardown(mock.close)
   const anonymous = await json(`${mock.url}/api/v1/authentication/login`, { method: 'POST' })
   t.equal(anonymous.status, 401)
@@ -63,7 +63,7 @@ test('the mock refuses a login without credentials, streams odd sizes, keeps the
 
 test('the mock answers scripted statuses first, counts requests in flight and records arrival times', async (t) => {
   const clock = new ManualClock()
-  const mock = await startMockRoecny({ now: clock.wallNow, setTimer: clock.setTimer })
+  const mock = await startMockRoecny({ now: clock.wallNow, setTimer: clock.setTimer, faultRoutes: true })
   t.teardown(mock.close)
   mock.apiQueue.push({ status: 429, headers: { 'retry-after': '3' } }, { status: 429, body: 'slow down' }, { status: 503 })
   const first = await json<{ code: string }>(`${mock.url}/api/v1/balances/current`)
@@ -96,7 +96,7 @@ test('the mock answers scripted statuses first, counts requests in flight and re
 
 test('a slow answer is dropped when its client goes away; real timers by default', async (t) => {
   const clock = new ManualClock()
-  const timed = await startMockRoecny({ setTimer: clock.setTimer })
+  const timed = await startMockRoecny({ setTimer: clock.setTimer, faultRoutes: true })
   t.teardown(timed.close)
   const controller = new AbortController()
   const login = await json<{ token: string }>(`${timed.url}/api/v1/authentication/login`, {
@@ -110,11 +110,31 @@ test('a slow answer is dropped when its client goes away; real timers by default
   await until(() => timed.inFlight === 0, 'the slow request gone')
   t.equal(clock.pendingTimers(), 0, 'its timer was cancelled')
 
-  const real = await startMockRoecny()
+  const real = await startMockRoecny({ faultRoutes: true })
   t.teardown(real.close)
   const token = await json<{ token: string }>(`${real.url}/api/v1/authentication/login`, {
     method: 'POST', headers: { 'x-client-id': DEMO_CLIENT_ID, 'x-api-key': DEMO_API_KEY }
   })
   const res = await json(`${real.url}/api/v1/test/slow/0`, { headers: { authorization: `Bearer ${token.body.token}` } })
   t.same(res.body, { slowMs: 0 })
+})
+
+/** One target per fault route; each would hang, reset, hold, wait or answer oddly if it were served. */
+const FAULT_TARGETS = ['/api/v1/test/hang', '/api/v1/test/held', '/api/v1/test/reset', '/api/v1/test/reset-mid-body', '/api/v1/test/bytes/10', '/api/v1/test/status/500', '/api/v1/test/slow/60000']
+
+test('without faultRoutes (as demo and mock run it) the fault routes are plain 404s', async (t) => {
+  const mock = await startMockRoecny()
+  t.teardown(mock.close)
+  const login = await json<{ token: string }>(`${mock.url}/api/v1/authentication/login`, {
+    method: 'POST', headers: { 'x-client-id': DEMO_CLIENT_ID, 'x-api-key': DEMO_API_KEY }
+  })
+  const auth = { authorization: `Bearer ${login.body.token}` }
+  for (const target of FAULT_TARGETS) {
+    const res = await json<{ code: string }>(`${mock.url}${target}`, { headers: auth })
+    t.equal(res.status, 404, target)
+    t.equal(res.body.code, 'not_found', target)
+  }
+  t.equal(mock.held.length, 0, 'nothing held')
+  const balances = await get(`${mock.url}/api/v1/balances/current`, { headers: auth })
+  t.equal(balances.status, 200, 'the API itself is served')
 })

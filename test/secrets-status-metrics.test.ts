@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { closeOnSignals } from '../src/server.js'
+import { stopOnSignals } from '../src/signals.js'
 import { get } from './helpers/http.js'
 import { ManualClock } from './helpers/manual-clock.js'
 import { scrape } from './helpers/metrics.js'
@@ -86,14 +86,8 @@ t.test('SIGHUP re-reads the file secrets at once, before any event or poll', asy
     env: { ROECNY_CLIENT_ID: 'demo-client', ROECNY_API_KEY_FILE: join(dir, 'api-key') }
   })
   const listeners = process.listenerCount('SIGHUP')
-  const exits: number[] = []
-  closeOnSignals(stack.proxy, (code) => exits.push(code))
-  t.teardown(() => {
-    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-      const all = process.listeners(signal)
-      process.removeListener(signal, all[all.length - 1] as () => void)
-    }
-  })
+  let exitCode: number | undefined
+  const stopped = stopOnSignals(stack.proxy.shutdown, stack.proxy.logger, stack.proxy.reloadSecrets).then((code) => { exitCode = code })
   t.equal(process.listenerCount('SIGHUP'), listeners + 1)
   writeFileSync(join(dir, 'api-key'), ROTATED_KEY)
   process.emit('SIGHUP', 'SIGHUP')
@@ -101,6 +95,11 @@ t.test('SIGHUP re-reads the file secrets at once, before any event or poll', asy
   t.equal(clock.monotonic(), 0, 'no time passed')
   process.emit('SIGHUP', 'SIGHUP')
   t.equal(watcherOf(stack.proxy).status().ROECNY_API_KEY_FILE?.generation, 2, 'a second SIGHUP finds no change')
-  t.same(exits, [], 'SIGHUP does not stop the proxy')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(exitCode, undefined, 'SIGHUP does not stop the proxy')
   t.equal(stack.logs.records().filter((r) => r.msg === 'SIGHUP: re-reading the file secrets').length, 2)
+  process.emit('SIGTERM', 'SIGTERM')
+  await stopped
+  t.equal(exitCode, 0)
+  t.equal(process.listenerCount('SIGHUP'), listeners, 'once stopped, SIGHUP has its default effect again')
 })

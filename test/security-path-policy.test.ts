@@ -1,6 +1,6 @@
 // PROXY_ALLOW_PATHS / PROXY_DENY_PATHS: matched on the decoded, normalised path; deny wins; no spelling gets around them.
 import { test } from 'tap'
-import { compilePathPatterns } from '../src/proxy/guards.js'
+import { compilePathPatterns } from '../src/proxy/target-checks.js'
 import { expectProxyError, send, upstreamView } from './helpers/raw.js'
 import { startStack } from './helpers/stack.js'
 

@@ -2,7 +2,8 @@
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { test } from 'tap'
-import { createGuards, rejectMalformedRequest } from '../src/proxy/guards.js'
+import { createGuards } from '../src/proxy/guards.js'
+import { rejectMalformedRequest } from '../src/listener.js'
 import { testConfig } from './helpers/config.js'
 import { expectProxyError, send, upstreamView } from './helpers/raw.js'
 import { startStack } from './helpers/stack.js'
@@ -32,9 +33,17 @@ const BAD_TARGETS: Array<[string, string]> = [
   ['..%2F', '/api/v1/echo/..%2Fadmin'],
   ['%2F..%2F', '/api/v1/echo/a%2F..%2F..%2Fadmin'],
   ['%2F.. at the end', '/api/v1/echo/a%2F..'],
+  // Dot segments with path parameters: a server that cuts `;...` from each segment then resolves them.
+  ['..;/', '/api/v1/echo/open/..;/admin'],
+  ['..;x at the end', '/api/v1/echo/..;x'],
+  ['.;x segment', '/api/v1/echo/.;x/admin'],
+  ['..%3B', '/api/v1/echo/open/..%3B/admin'],
+  ['%2e%2e;', '/api/v1/echo/open/%2e%2e;x/admin'],
   // Backslashes: WHATWG URL parsing turns them into slashes.
   ['backslash', '/api/v1/echo\\..\\admin'],
   ['backslash alone', '/api/v1/echo/a\\b'],
+  // Not a URI character anywhere (RFC 3986); a client percent-encodes it, as %5c in a query is forwarded.
+  ['backslash in the query', '/api/v1/echo/x?a=\\b'],
   ['%5c', '/api/v1/echo/%5c..%5cadmin'],
   ['%5C', '/api/v1/echo/a%5Cb'],
   // Control characters after decoding.
@@ -165,9 +174,10 @@ test('a path the forwarding library refuses by itself also gets PROXY_BAD_REQUES
 })
 
 test('the guards refuse a malformed escape themselves, whatever the router let through', async (t) => {
-  const guards = createGuards(testConfig())
+  const guards = createGuards(testConfig(), { closing: false })
   const sent: string[] = []
   const reply = {
+    request: { raw: { complete: true, headers: {} } },
     code () { return reply },
     header (name: string, value: string) { if (name === 'x-roecny-proxy-error') sent.push(value); return reply },
     headers () { return reply },
@@ -175,7 +185,16 @@ test('the guards refuse a malformed escape themselves, whatever the router let t
   }
   for (const url of ['/api/v1/echo/%zz', '/api/v1/echo/%E0%A4%A', '/api/v1/echo/%ff']) {
     const request = { url, method: 'GET', headers: { host: 'localhost' }, raw: { httpVersionMajor: 1, rawHeaders: ['Host', 'localhost'] } }
-    t.equal(guards.check(request as unknown as FastifyRequest, reply as unknown as FastifyReply), true, url)
+    t.equal(guards.refused(request as unknown as FastifyRequest, reply as unknown as FastifyReply), true, url)
   }
   t.same(sent, ['PROXY_BAD_REQUEST', 'PROXY_BAD_REQUEST', 'PROXY_BAD_REQUEST'])
+})
+
+test('a HEAD request the parser refuses gets its 400 without a body', async (t) => {
+  const stack = await startStack(t)
+  const response = await send(stack.url, 'HEAD /api/v1/echo/a HTTP/1.1\r\nHost: localhost\r\nX-Folded: first\r\n second\r\n\r\n')
+  t.equal(response.status, 400)
+  t.equal(response.headers['x-roecny-proxy-error'], 'PROXY_BAD_REQUEST')
+  t.equal(response.body, '', 'nothing follows the head: a HEAD answer has no body')
+  t.match((await send(stack.url, 'GET /api/v1/echo/a HTTP/1.1\r\nHost: localhost\r\nX-Folded: first\r\n second\r\n\r\n')).body, /"code":"PROXY_BAD_REQUEST"/, 'GET keeps its body')
 })

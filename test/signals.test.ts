@@ -1,45 +1,40 @@
+// SIGTERM and SIGINT: the first stops gracefully (exit 0, or 1 if stopping failed); a second exits at once.
 import { test } from 'tap'
-import { closeOnSignals } from '../src/server.js'
-import type { RunningProxy } from '../src/server.js'
 import { createLogger } from '../src/log.js'
+import { stopOnSignals } from '../src/signals.js'
 
-function fakeProxy (shutdown: () => Promise<void>): RunningProxy {
-  // closeOnSignals needs only the logger and shutdown(); the rest of a running proxy is not touched.
-  return { logger: createLogger('silent'), shutdown } as unknown as RunningProxy
+const log = createLogger('silent')
+
+function listeners (): { term: number, int: number } {
+  return { term: process.listenerCount('SIGTERM'), int: process.listenerCount('SIGINT') }
 }
 
-test('SIGTERM shuts down and exits 0; a second signal exits at once with 1', async (t) => {
-  const before = { term: process.listenerCount('SIGTERM'), int: process.listenerCount('SIGINT') }
-  let release: () => void = () => {}
-  const exits: number[] = []
-  closeOnSignals(fakeProxy(() => new Promise((resolve) => { release = resolve })), (code) => exits.push(code))
-  t.teardown(() => {
-    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-      const listeners = process.listeners(signal)
-      process.removeListener(signal, listeners[listeners.length - 1] as () => void)
-    }
-  })
-  t.equal(process.listenerCount('SIGTERM'), before.term + 1)
-  t.equal(process.listenerCount('SIGINT'), before.int + 1)
+test('SIGTERM stops and resolves 0; the listeners go once it is done', async (t) => {
+  const before = listeners()
+  let stops = 0
+  const code = stopOnSignals(async () => { stops++ }, log)
+  t.same(listeners(), { term: before.term + 1, int: before.int + 1 })
   process.emit('SIGTERM', 'SIGTERM')
-  t.same(exits, [], 'the first signal drains, it does not exit')
-  process.emit('SIGINT', 'SIGINT')
-  t.same(exits, [1], 'the second signal exits at once')
-  release()
-  await new Promise((resolve) => setImmediate(resolve))
-  t.same(exits, [1, 0])
+  t.equal(await code, 0)
+  t.equal(stops, 1)
+  t.same(listeners(), before, 'nothing left listening')
 })
 
-test('a shutdown that fails exits 1', async (t) => {
-  const exits: number[] = []
-  closeOnSignals(fakeProxy(() => Promise.reject(new Error('close failed'))), (code) => exits.push(code))
-  t.teardown(() => {
-    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-      const listeners = process.listeners(signal)
-      process.removeListener(signal, listeners[listeners.length - 1] as () => void)
-    }
-  })
+test('a second signal resolves 1 at once, while the first is still stopping', async (t) => {
+  const before = listeners()
+  let release: () => void = () => {}
+  let stops = 0
+  const code = stopOnSignals(() => { stops++; return new Promise((resolve) => { release = resolve }) }, log)
+  t.teardown(() => release())
   process.emit('SIGTERM', 'SIGTERM')
-  await new Promise((resolve) => setImmediate(resolve))
-  t.same(exits, [1])
+  process.emit('SIGINT', 'SIGINT')
+  t.equal(await code, 1, 'the second signal exits at once')
+  t.equal(stops, 1, 'stop ran once')
+  t.same(listeners(), before, 'nothing left listening')
+})
+
+test('SIGINT alone also stops; a stop that fails resolves 1', async (t) => {
+  const code = stopOnSignals(() => Promise.reject(new Error('close failed')), log)
+  process.emit('SIGINT', 'SIGINT')
+  t.equal(await code, 1)
 })

@@ -1,4 +1,4 @@
-// The upstream limits' settings (SPEC §11): UPSTREAM_MAX_IN_FLIGHT, UPSTREAM_RATE_*, UPSTREAM_QUEUE_*, and the rules between them.
+// The upstream limits' settings: UPSTREAM_MAX_IN_FLIGHT, UPSTREAM_RATE_*, UPSTREAM_QUEUE_*, and the rules between them.
 import type { ProxyEnv } from './variables.js'
 
 export interface LimitSettings {

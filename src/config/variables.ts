@@ -14,6 +14,8 @@ export interface Variable {
 const MAX_TIMER_MS = 2_147_483_647
 /** Upper bound of the UPSTREAM_* counts and rate: far above any API's limits, and safe for the arithmetic. */
 const MAX_LIMIT = 1_000_000
+/** Far beyond any file-descriptor limit: a connection cap above it would never apply. */
+const MAX_CONNECTIONS = 1_000_000
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 export const HOST_PROBLEM = 'must be an IP address or a host name'
@@ -70,6 +72,12 @@ export const PROXY_VARIABLES = {
   PROXY_ALLOW_PATHS: text('path patterns forwarded (* one segment, ** any depth; all when unset)'),
   PROXY_DENY_PATHS: text('path patterns never forwarded; deny wins over allow'),
   PROXY_MAX_BODY_BYTES: integer(0, Number.MAX_SAFE_INTEGER, undefined, 'larger request bodies get 413 (no limit when unset)'),
+  PROXY_HEADERS_TIMEOUT_MS: integer(1, MAX_TIMER_MS, 10_000, 'milliseconds a request\'s headers may take to arrive (every listener)'),
+  // A request body still being sent holds its upstream connection (undici does not time out then): bounded by default.
+  PROXY_REQUEST_TIMEOUT_MS: integer(0, MAX_TIMER_MS, 300_000, 'milliseconds a whole request, body included, may take to arrive; 0: no limit'),
+  // Longer than the usual client pool idle time, so a client never reuses a socket we just closed.
+  PROXY_KEEP_ALIVE_TIMEOUT_MS: integer(1, MAX_TIMER_MS, 65_000, 'milliseconds a kept-alive connection may sit idle'),
+  PROXY_MAX_CONNECTIONS: integer(1, MAX_CONNECTIONS, 4096, 'connections open at once, per listener'),
   ROECNY_CA_FILE: text('extra PEM CA bundle for the upstream (TLS is always verified)'),
   TOKEN_REFRESH_RATIO: {
     schema: { type: 'number', minimum: 0.5, maximum: 0.95, default: 0.67 },
@@ -109,7 +117,8 @@ export const PROXY_VARIABLES = {
 /** What the `mock` command reads: it needs no Roecny variable at all. */
 export const MOCK_VARIABLES = {
   MOCK_HOST: host('127.0.0.1', 'the mock command\'s listener address'),
-  MOCK_PORT: integer(0, 65535, 8081, 'the mock command\'s listener port')
+  MOCK_PORT: integer(0, 65535, 8081, 'the mock command\'s listener port'),
+  MOCK_FAULT_ROUTES: flag('the mock command also serves its test-only fault routes under /api/v1/test/')
 } satisfies Record<string, Variable>
 
 /** Every variable the program reads, in the order --help lists them. */
@@ -135,6 +144,10 @@ export interface ProxyEnv {
   PROXY_SOCKET_MODE: string
   PROXY_ALLOW_UNAUTHENTICATED_REMOTE: boolean
   PROXY_MAX_BODY_BYTES?: number
+  PROXY_HEADERS_TIMEOUT_MS: number
+  PROXY_REQUEST_TIMEOUT_MS: number
+  PROXY_KEEP_ALIVE_TIMEOUT_MS: number
+  PROXY_MAX_CONNECTIONS: number
   TOKEN_REFRESH_RATIO: number
   LOGIN_TIMEOUT_MS: number
   UPSTREAM_TIMEOUT_MS: number
@@ -150,4 +163,4 @@ export interface ProxyEnv {
   REDIS_KEY_PREFIX: string
 }
 
-export interface MockEnv { MOCK_HOST: string, MOCK_PORT: number }
+export interface MockEnv { MOCK_HOST: string, MOCK_PORT: number, MOCK_FAULT_ROUTES: boolean }

@@ -1,4 +1,4 @@
-// The upstream limits (SPEC §11) as forwarding sees them, and the budget they draw on: where fleet mode plugs in a shared one.
+// The upstream limits as forwarding sees them, and the budget they draw on: where fleet mode plugs in a shared one.
 import type { LimitSettings } from '../config/limits.js'
 
 /** What UPSTREAM_* configures; 0 turns a limit off. */

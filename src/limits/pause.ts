@@ -1,4 +1,4 @@
-// How long Roecny's 429 holds every request (SPEC §11): its Retry-After as a floor, else a doubling backoff; jitter only adds.
+// How long Roecny's 429 holds every request: its Retry-After as a floor, else a doubling backoff; jitter only adds.
 import type { PauseCause } from './limiter.js'
 
 /** No pause is longer: a broken or hostile Retry-After must not park the proxy. */

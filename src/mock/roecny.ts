@@ -5,11 +5,14 @@ import { createServer } from '../node-http.js'
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
+import { LOGIN_PATH, splitTarget } from '../proxy/target.js'
+import { FAULTS, rawAnswer, writeRaw } from './faults.js'
+import type { RawAnswer, RawEnd } from './faults.js'
 import type { Clock } from '../clock.js'
 
 export const DEMO_CLIENT_ID = 'demo-client'
 export const DEMO_API_KEY = 'demo-key'
-export const LOGIN_PATH = '/api/v1/authentication/login'
+export { LOGIN_PATH }
 
 /** How the next login answers; every field is optional and falls back to a good login. */
 export interface LoginBehaviour {
@@ -53,6 +56,14 @@ export interface MockOptions {
   now?: () => number
   /** Serve HTTPS with this PEM key and certificate (the URL is then `https://`). */
   tls?: { key: string, cert: string }
+  /**
+   * Serve the fault routes under `/api/v1/test/` (hang, held, reset, reset-mid-body, bytes/N,
+   * status/NNN, slow/MS, and the raw-socket answers of fault/NAME), which only tests use. Off by
+   * default: `demo` and `mock` serve the API alone.
+   */
+  faultRoutes?: boolean
+  /** Keep the method and target of every request received in `targets`, without bound. Off by default. */
+  recordTargets?: boolean
   /** Timers of `/api/v1/test/slow/{ms}` (default real ones), so tests can drive them by hand. */
   setTimer?: Clock['setTimer']
 }
@@ -100,6 +111,13 @@ export interface MockRoecny {
   releaseLogins: () => void
   /** Makes every token issued so far unknown to the API (answers 401). */
   revokeAll: () => void
+  /** With `recordTargets`: every request received (logins included), oldest first, target as on the wire. */
+  readonly targets: Array<{ method: string, url: string }>
+  /**
+   * With `faultRoutes`: the next request to the returned target is answered with exactly `bytes`,
+   * past the HTTP server, and its connection then ends as `end` says (default: closed).
+   */
+  rawAnswer: (bytes: Buffer | string, end?: RawEnd) => string
   close: () => Promise<void>
 }
 
@@ -109,6 +127,8 @@ interface TokenRecord {
 }
 
 const KEEP_REQUESTS = 1000
+/** Where the fault routes live, served only with `faultRoutes`. */
+const FAULT_PREFIX = '/api/v1/test/'
 const PATTERN = Buffer.alloc(64 * 1024, 'roecny-mock-data-')
 
 function base64url (input: Buffer | string): string {
@@ -162,6 +182,9 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
   const held: Array<{ closed: Promise<void> }> = []
   const heldResponses: ServerResponse[] = []
   const heldLogins: Array<() => void> = []
+  const targets: Array<{ method: string, url: string }> = []
+  const rawAnswers = new Map<string, RawAnswer>()
+  let rawAnswerCount = 0
 
   function signToken (subject: string, issuedMs: number, expiresMs: number): string {
     const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))
@@ -271,6 +294,50 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     res.end(body)
   }
 
+  /** The routes only tests use, each a way Roecny can fail or be slow; true when `name` is one. */
+  function faultRoute (req: IncomingMessage, res: ServerResponse, name: string): boolean {
+    if (name.startsWith('fault/')) {
+      fault(req, res, name.slice('fault/'.length))
+      return true
+    }
+    const bytes = /^bytes\/(\d+)$/.exec(name)
+    if (bytes !== null) {
+      req.resume()
+      streamBytes(res, Number(bytes[1]))
+      return true
+    }
+    if (name === 'hang') return true
+    const slowMs = /^slow\/(\d+)$/.exec(name)
+    if (slowMs !== null) {
+      req.resume()
+      later(res, Number(slowMs[1]), () => sendJson(res, 200, { slowMs: Number(slowMs[1]) }))
+      return true
+    }
+    if (name === 'held') {
+      req.resume()
+      heldResponses.push(res)
+      held.push({ closed: new Promise((resolve) => res.once('close', () => resolve())) })
+      return true
+    }
+    if (name === 'reset') {
+      req.socket.destroy()
+      return true
+    }
+    if (name === 'reset-mid-body') {
+      req.resume()
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1000 })
+      res.write(PATTERN.subarray(0, 100), () => res.socket?.destroy())
+      return true
+    }
+    const status = /^status\/(\d{3})$/.exec(name)
+    if (status !== null) {
+      req.resume()
+      sendJson(res, Number(status[1]), { code: 'mock_status', message: `status ${status[1]} as asked` }, { location: '/api/v1/balances/current', 'access-control-allow-origin': '*', vary: 'Accept-Encoding' })
+      return true
+    }
+    return false
+  }
+
   function api (req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
     requests.push(record(req, now()))
     if (requests.length > KEEP_REQUESTS) requests.shift()
@@ -298,56 +365,31 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
       echo(req, res, path, query)
       return
     }
-    const bytes = /^\/api\/v1\/test\/bytes\/(\d+)$/.exec(path)
-    if (bytes !== null) {
-      req.resume()
-      streamBytes(res, Number(bytes[1]))
-      return
-    }
-    if (path === '/api/v1/test/hang') return
-    const slowMs = /^\/api\/v1\/test\/slow\/(\d+)$/.exec(path)
-    if (slowMs !== null) {
-      req.resume()
-      later(res, Number(slowMs[1]), () => sendJson(res, 200, { slowMs: Number(slowMs[1]) }))
-      return
-    }
-    if (path === '/api/v1/test/held') {
-      req.resume()
-      heldResponses.push(res)
-      held.push({ closed: new Promise((resolve) => res.once('close', () => resolve())) })
-      return
-    }
-    if (path === '/api/v1/test/reset') {
-      req.socket.destroy()
-      return
-    }
-    if (path === '/api/v1/test/reset-mid-body') {
-      req.resume()
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1000 })
-      res.write(PATTERN.subarray(0, 100), () => res.socket?.destroy())
-      return
-    }
-    const status = /^\/api\/v1\/test\/status\/(\d{3})$/.exec(path)
-    if (status !== null) {
-      req.resume()
-      sendJson(res, Number(status[1]), { code: 'mock_status', message: `status ${status[1]} as asked` }, { location: '/api/v1/balances/current', 'access-control-allow-origin': '*', vary: 'Accept-Encoding' })
-      return
-    }
+    if (options.faultRoutes === true && path.startsWith(FAULT_PREFIX) && faultRoute(req, res, path.slice(FAULT_PREFIX.length))) return
     req.resume()
     sendJson(res, 404, { code: 'not_found', message: 'No such route on the mock Roecny API' })
   }
 
+  function fault (req: IncomingMessage, res: ServerResponse, name: string): void {
+    const answer = Object.hasOwn(FAULTS, name) ? FAULTS[name] : rawAnswers.get(name)
+    if (answer === undefined) {
+      req.resume()
+      sendJson(res, 404, { code: 'not_found', message: 'No such fault on the mock Roecny API' })
+      return
+    }
+    rawAnswers.delete(name)
+    writeRaw(req, answer)
+  }
+
   function handle (req: IncomingMessage, res: ServerResponse): void {
     const fullUrl = String(req.url)
+    if (options.recordTargets === true) targets.push({ method: String(req.method), url: fullUrl })
     if (!fullUrl.startsWith(pathPrefix)) {
       req.resume()
       sendJson(res, 404, { code: 'not_found', message: 'Outside the mock\'s path prefix' })
       return
     }
-    const url = fullUrl.slice(pathPrefix.length)
-    const q = url.indexOf('?')
-    const path = q === -1 ? url : url.slice(0, q)
-    const query = q === -1 ? '' : url.slice(q + 1)
+    const { path, query } = splitTarget(fullUrl.slice(pathPrefix.length))
     if (path === LOGIN_PATH && req.method === 'POST') {
       req.resume()
       login(req, res)
@@ -391,6 +433,12 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     },
     revokeAll () {
       for (const record of tokens.values()) record.revoked = true
+    },
+    targets,
+    rawAnswer (bytes, end) {
+      const name = `raw-${++rawAnswerCount}`
+      rawAnswers.set(name, rawAnswer(bytes, end))
+      return `${FAULT_PREFIX}fault/${name}`
     },
     async close () {
       for (const socket of sockets) socket.destroy()

@@ -1,10 +1,11 @@
-// Forwarding through @fastify/http-proxy: token injection, header rewrite, 401 replay, error mapping.
+// Forwarding through @fastify/http-proxy, as a Fastify plugin: token injection, header rewrite, 401 replay, error mapping.
 // First: @fastify/reply-from then loads the parts of undici in ../undici.ts, not undici's entry point.
 import '../undici.js'
 import httpProxy from '@fastify/http-proxy'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReplyFromHooks } from '@fastify/reply-from'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
 import { EventEmitter } from 'node:events'
-import { METHODS } from '../node-http.js'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
@@ -12,8 +13,8 @@ import type { Config } from '../config.js'
 import { sendProxyError } from '../errors.js'
 import type { ProxyErrorCode } from '../errors.js'
 import type { TokenSource } from '../token/token-source.js'
-import { bodyWasTooLarge } from './guards.js'
 import { hasBody, stripRequestHeaders } from './headers.js'
+import { FORWARDED_METHODS, pathOf, splitTarget } from './target.js'
 
 /** Passed from our request-header rewrite to the dispatcher wrapper, inside the copied headers. */
 const kSignal = Symbol('roecny.signal')
@@ -32,14 +33,11 @@ export class ClientGone extends EventEmitter {
   }
 }
 
-/**
- * Every method Node parses, but CONNECT (not a request to the API) and TRACE, which would
- * make Roecny reflect the injected bearer token back to the caller.
- */
-export const FORWARDED_METHODS = METHODS.filter((method) => method !== 'CONNECT' && method !== 'TRACE')
-
 /** Response headers that belong to one connection only (RFC 9110 §7.6.1). */
 const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
+
+/** Answers that never carry a body (RFC 9110 §15.3.5, §15.4.5), whatever their Content-Length says. */
+const BODILESS = new Set([204, 304])
 
 /** Upstream failures that mean Roecny did not answer in time. */
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'])
@@ -69,15 +67,7 @@ declare module 'fastify' {
   }
 }
 
-/** The raw request target split once: path (for the upstream, prefix added) and query. */
-function splitTarget (url: string): { path: string, query: string } {
-  const q = url.indexOf('?')
-  return q === -1 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) }
-}
-
-function pathOnly (url: string): string {
-  return splitTarget(url).path
-}
+function ignoreBodyError (): void {}
 
 /**
  * Which PROXY_* answer an upstream failure gets, and the lowest-level error code behind it
@@ -98,6 +88,20 @@ export function classifyUpstreamError (error: unknown): { proxyCode: ProxyErrorC
 }
 
 /**
+ * Roecny's answer broke after its head and before the first byte of its body went to the client (a
+ * bad chunk size, a reset): the client gets the proxy's own 502 or 504, without any of Roecny's
+ * headers, which were already copied onto the reply.
+ */
+export function failUpstreamBody (reply: FastifyReply, error: Error, onUpstreamError: (code: ProxyErrorCode) => void): FastifyReply {
+  const { proxyCode, cause } = classifyUpstreamError(error)
+  // undici's parser errors carry no code: their name says what went wrong.
+  reply.request.log.warn({ upstreamError: cause ?? (error as Error).name, proxyCode }, 'upstream answer unusable')
+  onUpstreamError(proxyCode)
+  for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
+  return sendProxyError(reply, proxyCode)
+}
+
+/**
  * Wraps the pool so each upstream request carries an abort signal tied to its client:
  * a client that goes away cancels its upstream request, also before response headers.
  */
@@ -110,25 +114,39 @@ export function abortableDispatcher (pool: Dispatcher): Pick<Dispatcher, 'reques
   } as unknown as Pick<Dispatcher, 'request'> // reply-from only calls request(options, callback)
 }
 
-export async function registerForwarding (app: FastifyInstance, options: ForwardOptions): Promise<void> {
+/**
+ * Fastify routes the common methods; the WebDAV and other extension methods Node parses are added.
+ * Called before any route is declared, so that the proxy's own catch-all for /-/ takes them too
+ * (added later, they reached only the forwarding route, and /-/ paths were forwarded).
+ */
+export function addForwardedMethods (app: FastifyInstance): void {
+  for (const method of FORWARDED_METHODS) {
+    if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true })
+  }
+}
+
+/**
+ * Routes every forwarded method on every origin-form path to Roecny. Wrapped with fastify-plugin,
+ * so its request decorations and its abort hook reach the app's own hooks (the access log reads
+ * `upstreamMs` for every request).
+ */
+const forwardingPlugin: FastifyPluginAsync<ForwardOptions> = async function forwarding (app, options) {
   const { config, tokens } = options
   const prefix = config.upstreamPathPrefix
   const stripCors = config.corsOrigins.length === 0
 
-  // Fastify routes the common methods; the WebDAV and other extension methods Node parses are added.
-  for (const method of FORWARDED_METHODS) {
-    if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true })
-  }
+  addForwardedMethods(app)
   app.decorateRequest('roecnyToken', '')
   app.decorateRequest('upstreamStart', 0)
   app.decorateRequest('upstreamMs', -1)
   app.decorateRequest('replayed', false)
   app.decorateRequest('clientGone', null)
 
-  function rewriteRequestHeaders (request: FastifyRequest, headers: Record<string | symbol, unknown>): Record<string | symbol, unknown> {
-    stripRequestHeaders(headers as Record<string, string | undefined>)
+  function rewriteRequestHeaders (request: FastifyRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders {
+    stripRequestHeaders(headers)
     headers.authorization = `Bearer ${request.roecnyToken}`
-    headers[kSignal] = request.clientGone
+    // Rides along in the copied headers to the dispatcher wrapper, which takes it out again.
+    ;(headers as { [kSignal]?: ClientGone | null })[kSignal] = request.clientGone
     request.upstreamStart = performance.now()
     return headers
   }
@@ -147,7 +165,7 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
 
   function onError (reply: FastifyReply, { error }: { error: Error }): void {
     // The guard's body counter failed the upstream request on purpose: the client's body was too large.
-    if (bodyWasTooLarge(reply.request)) {
+    if (reply.request.bodyTooLarge) {
       reply.request.log.info({ maxBodyBytes: config.maxBodyBytes }, 'request body too large; upstream request aborted')
       sendProxyError(reply, 'PROXY_BODY_TOO_LARGE', { connection: 'close' })
       return
@@ -167,6 +185,14 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
         return
       }
     }
+    if (BODILESS.has(res.statusCode)) {
+      // undici fails a 304 that states the length of the body it did not send, which RFC 9110 allows
+      // (it would become a 500): there is no body to pass on, so its stream is only drained.
+      res.stream.on('error', ignoreBodyError)
+      res.stream.resume()
+      reply.send()
+      return
+    }
     reply.send(res.stream)
   }
 
@@ -184,7 +210,7 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
     forward(request, reply)
   }
 
-  const replyOptions = {
+  const replyHooks = {
     rewriteRequestHeaders,
     rewriteHeaders,
     onResponse,
@@ -192,11 +218,14 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
     // reply-from retries GETs that got a 503 up to ten times by default; a transparent proxy never does.
     retryDelay: () => null,
     // The query goes to Roecny byte for byte, not re-encoded by the URL parser.
-    queryString: (_search: string, rawUrl: string) => splitTarget(rawUrl).query
+    queryString: (_search: string | undefined, rawUrl: string) => splitTarget(rawUrl).query
   }
+  // reply-from types its hooks for HTTP/2 servers as well, and `res` as a ServerResponse; on this
+  // HTTP/1 server `res` is what onResponse declares ({ statusCode, headers, stream }).
+  const replyOptions = replyHooks as unknown as FastifyReplyFromHooks
 
   function forward (request: FastifyRequest, reply: FastifyReply): FastifyReply {
-    return reply.from(prefix + splitTarget(request.url).path, replyOptions as never) // our options are a typed subset
+    return reply.from(prefix + pathOf(request.url), replyOptions)
   }
 
   function useToken (request: FastifyRequest, token: string): void {
@@ -233,16 +262,18 @@ export async function registerForwarding (app: FastifyInstance, options: Forward
 
   await app.register(httpProxy, {
     upstream: config.upstreamOrigin,
-    undici: abortableDispatcher(options.dispatcher) as never, // a requestable object is what reply-from accepts
+    undici: abortableDispatcher(options.dispatcher),
     disableRequestLogging: true,
     internalRewriteLocationHeader: false,
-    httpMethods: FORWARDED_METHODS,
+    httpMethods: [...FORWARDED_METHODS],
     // The plugin's route handler would parse and re-serialise every query before calling `forward`,
     // which sends the raw query anyway (replyOptions.queryString): it is given the path alone.
-    preRewrite: pathOnly,
+    preRewrite: pathOf,
     // Fastify runs an array of route hooks in order; the plugin's type names a single one.
     preHandler: (options.beforeToken === undefined ? attachToken : [options.beforeToken, attachToken]) as never,
-    replyOptions: replyOptions as never,
-    handler: forward as never
+    replyOptions,
+    handler: forward
   })
 }
+
+export const forwarding = fp(forwardingPlugin, { name: 'roecny-forwarding', fastify: '5.x' })

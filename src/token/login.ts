@@ -2,9 +2,8 @@
 import type { Dispatcher } from 'undici'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
+import { LOGIN_PATH } from '../proxy/target.js'
 import { parseHttpDate, parseRetryAfter } from '../http-date.js'
-
-export const LOGIN_PATH = '/api/v1/authentication/login'
 
 /** A login answer larger than this is not a login answer; we never buffer more. */
 export const MAX_LOGIN_BODY_BYTES = 64 * 1024

@@ -1,4 +1,4 @@
-// Token lifecycle (SPEC §4): single-flight login, refresh ahead, backoff, and the state readiness reads.
+// Token lifecycle: single-flight login, refresh ahead, backoff, and the state readiness reads.
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
 import type { Clock, TimerHandle } from '../clock.js'

@@ -57,7 +57,7 @@ printf 'ROECNY_BASE_URL=http://127.0.0.1:%s\nROECNY_CLIENT_ID=demo-client\n' "$m
 printf 'demo-key\n' >"$work/api_key"
 chmod 0444 "$work/roecny.env" "$work/api_key"
 
-docker run -d --name "$mock" --network host -e MOCK_PORT="$mock_port" "$image" mock >/dev/null
+docker run -d --name "$mock" --network host -e MOCK_PORT="$mock_port" -e MOCK_FAULT_ROUTES=true "$image" mock >/dev/null
 check "the mock runs from the same image" wait_for 30 answers "http://127.0.0.1:$mock_port/"
 
 docker run -d --name "$proxy" --network host \

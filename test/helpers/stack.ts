@@ -38,9 +38,9 @@ export function captureLogs (): { stream: Writable, logs: LogCapture } {
   return { stream, logs: { lines, records: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) } }
 }
 
-/** The mock Roecny API on loopback (port 0 unless told otherwise), closed when `t` ends. */
+/** The mock Roecny API on loopback (port 0 unless told otherwise), its fault routes on, closed when `t` ends. */
 export async function startMock (t: Teardown, options: MockOptions = {}, host?: string, port?: number): Promise<MockRoecny> {
-  const mock = await startMockRoecny(options, host, port)
+  const mock = await startMockRoecny({ faultRoutes: true, ...options }, host, port)
   t.teardown(() => mock.close())
   return mock
 }
