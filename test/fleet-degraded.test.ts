@@ -4,6 +4,8 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
+import { fleetKeys } from '../src/fleet/keys.js'
+import { DEMO_CLIENT_ID } from '../src/mock/roecny.js'
 import { startReplica } from './helpers/fleet.js'
 import type { Replica } from './helpers/fleet.js'
 import { NO_REDIS, startRedis } from './helpers/redis.js'
@@ -19,6 +21,11 @@ function count (replica: Replica, message: string): number {
 
 async function fleetState (replica: Replica): Promise<unknown> {
   return (await replica.status()).fleet
+}
+
+/** The login lock of the fleet of the demo credentials in front of `baseUrl`, as a replica names it. */
+function lockOf (baseUrl: string): string {
+  return fleetKeys('roecny-auth-proxy', { baseUrl, clientId: DEMO_CLIENT_ID, scope: undefined, loginAs: undefined }).lock
 }
 
 async function get (replica: Replica): Promise<number> {
@@ -107,7 +114,9 @@ t.test('a replica that died holding the fleet\'s lock blocks the others no longe
   // The lock of the default fleet, as a replica that died mid-login left it.
   const first = await startReplica(t, mock, redis.url, { LOGIN_TIMEOUT_MS: '1000' })
   await until(() => first.proxy.tokens.isReady(), 'the first token')
-  const lockKey = Object.keys(await redis.dump()).find((key) => key.endsWith(':token'))?.replace(/:token$/, ':login-lock') as string
+  // On a loaded machine the first connection may outlast LOGIN_TIMEOUT_MS: the replica then joins a moment later.
+  await until(async () => await fleetState(first) === 'joined', 'the replica to join')
+  const lockKey = lockOf(mock.url)
   await client.set(lockKey, 'a-replica-that-died', { expiration: { type: 'PX', value: 60_000 } })
   mock.revokeAll()
   const started = performance.now()
@@ -148,7 +157,8 @@ t.test('stopping the token lifecycle while it waits for another replica\'s login
   const mock = await startMock(t)
   const first = await startReplica(t, mock, redis.url)
   await until(() => first.proxy.tokens.isReady(), 'the first token')
-  const lockKey = Object.keys(await redis.dump()).find((key) => key.endsWith(':token'))?.replace(/:token$/, ':login-lock') as string
+  await until(async () => await fleetState(first) === 'joined', 'the replica to join')
+  const lockKey = lockOf(mock.url)
   const client = await redis.client()
   await client.set(lockKey, 'a-replica-logging-in', { expiration: { type: 'PX', value: 60_000 } })
   mock.revokeAll()
