@@ -29,6 +29,8 @@ export interface AdminOptions extends ProbeOptions {
   limiter?: UpstreamLimiter
   /** The file secrets re-read at run time: per variable, its load time and generation; absent without any. */
   secrets?: { status: () => object }
+  /** Fleet mode: `fleet: "joining" | "joined" | "degraded"`; absent without REDIS_URL. */
+  fleet?: { status: () => object }
 }
 
 const NO_STORE = 'no-store'
@@ -81,7 +83,8 @@ export async function adminRoutes (app: FastifyInstance, options: AdminOptions):
       uptimeSeconds: Math.round(options.uptimeSeconds()),
       ...tokens.status(),
       limits: options.limiter?.status() ?? { enabled: false },
-      ...(options.secrets === undefined ? {} : { secrets: options.secrets.status() })
+      ...(options.secrets === undefined ? {} : { secrets: options.secrets.status() }),
+      ...options.fleet?.status()
     }
   })
 

@@ -34,6 +34,8 @@ export interface AppDeps {
   accessKeys?: AccessKeys
   /** The file secrets re-read at run time, for /-/status. */
   secrets?: { status: () => object }
+  /** Fleet mode, for /-/status: its state, never its URL. */
+  fleet?: { status: () => object }
 }
 
 export interface AppState extends AdminState {
@@ -135,7 +137,8 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     metrics,
     uptimeSeconds: deps.uptimeSeconds ?? process.uptime,
     limiter: deps.limiter,
-    secrets: deps.secrets
+    secrets: deps.secrets,
+    fleet: deps.fleet
   })
   // Decided once, here: without limits none of their hooks is registered and forwarding is untouched.
   const waitForLimits = deps.limiter === undefined ? undefined : registerShaping(app, { limiter: deps.limiter, onWaited: metrics.queueWait })

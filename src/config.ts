@@ -1,6 +1,8 @@
 // Configuration: read once from the environment, validated, frozen, passed down.
 import envSchema from 'env-schema'
 import { accessSettings } from './config/access.js'
+import { fleetSettings } from './config/fleet.js'
+import type { FleetSettings } from './config/fleet.js'
 import { limitSettings } from './config/limits.js'
 import type { LimitSettings } from './config/limits.js'
 import { HEADER_VALUE_PROBLEM, legalHeaderValue, secret, secretFiles } from './config/secret-files.js'
@@ -9,7 +11,7 @@ import { HOST_PROBLEM, MOCK_VARIABLES, PROXY_VARIABLES } from './config/variable
 import type { MockEnv, ProxyEnv, Variable } from './config/variables.js'
 import { isLoopbackHost, validHost } from './hosts.js'
 
-export interface Config extends LimitSettings {
+export interface Config extends LimitSettings, FleetSettings {
   /** Base URL without a trailing slash, e.g. `https://api.roecny.example/prefix`. */
   readonly baseUrl: string
   /** `origin` of baseUrl (`https://host:port`), the pool's origin. */
@@ -63,6 +65,7 @@ export interface Config extends LimitSettings {
   readonly upstreamCa: string | undefined
   // The upstream limits, from LimitSettings: upstreamMaxInFlight and upstreamRateLimit
   // (0: off), upstreamRateBurst, upstreamQueueTimeoutMs, upstreamQueueMax.
+  // Fleet mode (SPEC §12), from FleetSettings: redisUrl (undefined: off), redisCa, redisKeyPrefix.
   /** The *_FILE secrets in use, by variable, with their paths: re-read when they change (SPEC §10). */
   readonly secretFiles: Readonly<Partial<Record<FileSecretName, string>>>
   /** Fallback re-read period of the file secrets; 0: file events and SIGHUP only. */
@@ -195,6 +198,7 @@ export function loadConfig (env: Env): Config {
   }
   const access = accessSettings(data, parsed, problems, warnings)
   const limits = limitSettings(data, parsed, problems, warnings)
+  const fleet = fleetSettings(data, parsed, problems, warnings)
   // Node refuses a request deadline that ends before the header deadline (0 turns the request deadline off).
   if (parsed !== undefined && parsed.PROXY_REQUEST_TIMEOUT_MS !== 0 && parsed.PROXY_REQUEST_TIMEOUT_MS < parsed.PROXY_HEADERS_TIMEOUT_MS) {
     problems.push('PROXY_REQUEST_TIMEOUT_MS must be 0 (no limit) or at least PROXY_HEADERS_TIMEOUT_MS')
@@ -228,6 +232,7 @@ export function loadConfig (env: Env): Config {
     adminPort: values.ADMIN_PORT,
     ...access,
     ...limits as LimitSettings,
+    ...fleet,
     secretFiles: secretFiles(data),
     secretsPollMs: values.SECRETS_POLL_MS,
     warnings: Object.freeze(warnings)

@@ -46,6 +46,10 @@ export interface ProxyMetrics {
   queueWait: (waitedMs: number) => void
   /** Starts the reload counters of these file secrets at 0, so alerts see them before the first change. */
   watchSecrets: (names: readonly string[]) => void
+  /** Adds fleet mode's instruments (SPEC §12); only called with REDIS_URL. */
+  watchFleet: (fleet: { state: () => string }) => void
+  /** The fleet's connection changed state (joining, joined, degraded). */
+  fleetState: (state: string) => void
   /** A changed file secret was applied or ignored. */
   secretReload: (secret: string, result: 'applied' | 'ignored') => void
   /** The Prometheus text exposition of every metric. */
@@ -257,6 +261,30 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
     }
   }
 
+  let fleetChanges: Counter | undefined
+
+  function watchFleet (fleet: { state: () => string }): void {
+    const registers = [registry]
+    // eslint-disable-next-line no-new -- registered with the registry; read only through it
+    new Gauge({
+      name: `${METRICS_PREFIX}fleet_degraded`,
+      help: '1 while Redis cannot be used and this replica goes on alone (own login, local limits); 0 while it is in the fleet',
+      registers,
+      collect () { this.set(fleet.state() === 'degraded' ? 1 : 0) }
+    })
+    fleetChanges = new Counter({
+      name: `${METRICS_PREFIX}fleet_state_changes_total`,
+      help: 'Changes of the fleet connection\'s state, by the state entered: joining, joined, degraded',
+      labelNames: ['state'],
+      registers
+    })
+    for (const state of ['joining', 'joined', 'degraded']) fleetChanges.labels(state).inc(0)
+  }
+
+  function fleetState (state: string): void {
+    fleetChanges?.inc({ state })
+  }
+
   // Rare (a rotation): the label object may be made each time.
   function secretReload (secret: string, result: 'applied' | 'ignored'): void {
     secretReloads.inc({ secret, result })
@@ -273,6 +301,8 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
     queueWait,
     watchSecrets,
     secretReload,
+    watchFleet,
+    fleetState,
     render: () => registry.metrics()
   }
 }

@@ -48,20 +48,30 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
   const clock = options.clock ?? systemClock
   const pool = createUpstreamDispatcher(config)
   const metrics = createMetrics({ now: clock.wallNow })
-  const tokens = createTokenManager({ config, dispatcher: pool, clock, log: logger.child({ component: 'token' }), onLoginResult: metrics.login })
+  // Decided once: without REDIS_URL nothing of fleet mode is loaded, and the token manager works alone.
+  const fleet = config.redisUrl === undefined
+    ? undefined
+    : (await import('./fleet/start.js')).startFleet(config, { clock, log: logger.child({ component: 'fleet' }), onState: metrics.fleetState })
+  if (fleet !== undefined) metrics.watchFleet(fleet.link)
+  const tokens = createTokenManager({ config, dispatcher: pool, clock, log: logger.child({ component: 'token' }), onLoginResult: metrics.login, fleet: fleet?.tokens })
   metrics.watchToken(tokens)
   const limits = limitsOf(config)
-  const limiter = limits === undefined ? undefined : createMemoryLimiter(limits, { clock, log: logger.child({ component: 'limits' }) })
+  const limitsLog = logger.child({ component: 'limits' })
+  // In fleet mode the limits count for the whole fleet (SPEC §12), falling back to these local ones while Redis is away.
+  const limiter = limits === undefined
+    ? undefined
+    : fleet === undefined ? createMemoryLimiter(limits, { clock, log: limitsLog }) : fleet.limiter(limits, limitsLog)
   if (limiter !== undefined) metrics.watchLimits(limiter)
   const accessKeys = new AccessKeys(config.accessKeys)
   const upstream = pool instanceof RotatingPool ? pool : undefined
-  const secrets = watchFileSecrets(config, { tokens, accessKeys, upstream }, { clock, log: logger.child({ component: 'secrets' }), metrics })
+  const secrets = watchFileSecrets(config, { tokens, accessKeys, upstream, fleet: fleet?.link }, { clock, log: logger.child({ component: 'secrets' }), metrics })
   const state: AppState = { draining: false, closing: false }
-  const app = await buildApp(config, { logger, tokens, dispatcher: pool, state, metrics, limiter, accessKeys, secrets })
+  const app = await buildApp(config, { logger, tokens, dispatcher: pool, state, metrics, limiter, accessKeys, secrets, fleet })
   app.addHook('onClose', async function closePool () {
     secrets?.close()
     limiter?.close()
     await tokens.stop()
+    fleet?.close()
     await pool.close()
   })
 

@@ -106,3 +106,24 @@ t.test('the proxy containers are hardened and built from this directory', async 
     t.equal(s.user, undefined, `${name}: the image's non-root user`)
   }
 })
+
+t.test('the fleet profile: a Redis and three app + proxy pairs forming one fleet, and their configuration loads', async (t) => {
+  const proxies = ['fleet-proxy-1', 'fleet-proxy-2', 'fleet-proxy-3']
+  for (const name of ['fleet-mock', 'fleet-redis', ...proxies, 'fleet-app-1', 'fleet-app-2', 'fleet-app-3']) {
+    t.same(service(name).profiles, ['fleet'], `${name} runs only with --profile fleet`)
+  }
+  t.same(service('fleet-mock').command, ['mock'])
+  t.match(service('fleet-redis').image, /^redis:7/)
+  proxies.forEach((name, i) => {
+    const proxy = service(name)
+    t.equal(proxy.build, '.', name)
+    const env = Object.fromEntries(Object.entries(proxy.environment ?? {}).map(([key, value]) => [key, interpolate(value)]))
+    t.equal(env.REDIS_URL, 'redis://fleet-redis:6379', `${name} uses the fleet's Redis`)
+    const config = loadConfig(env)
+    t.equal(config.redisUrl, 'redis://fleet-redis:6379')
+    t.equal(config.baseUrl, 'http://fleet-mock:8081')
+    const app = service(`fleet-app-${i + 1}`)
+    t.equal(app.network_mode, `service:${name}`, `fleet-app-${i + 1} shares ${name}'s network namespace`)
+    t.same(app.depends_on, { [name]: { condition: 'service_healthy' } })
+  })
+})

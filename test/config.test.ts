@@ -68,6 +68,9 @@ t.test('defaults', async (t) => {
     upstreamQueueMax: 1000,
     secretFiles: {},
     secretsPollMs: 5000,
+    redisUrl: undefined,
+    redisCa: undefined,
+    redisKeyPrefix: 'roecny-auth-proxy',
     warnings: []
   })
 })

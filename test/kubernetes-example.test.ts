@@ -75,11 +75,11 @@ t.test('credentials come from a Secret mounted as files', async (t) => {
   t.equal(pod.securityContext.fsGroup, 1000)
   const secret = manifests('secret.example.yaml').find((m) => m.kind === 'Secret')
   t.equal(secret?.metadata.name, 'roecny-credentials')
-  for (const name of ['ROECNY_CLIENT_ID_FILE', 'ROECNY_API_KEY_FILE']) {
+  for (const name of ['ROECNY_CLIENT_ID_FILE', 'ROECNY_API_KEY_FILE', 'REDIS_URL_FILE']) {
     const key = (env[name] as string).replace('/var/run/secrets/roecny/', '')
     t.ok(secret?.stringData?.[key] !== undefined, `${name} names the Secret's key ${key}`)
   }
-  t.notOk('ROECNY_CLIENT_ID' in env || 'ROECNY_API_KEY' in env, 'no credential in the environment')
+  t.notOk('ROECNY_CLIENT_ID' in env || 'ROECNY_API_KEY' in env || 'REDIS_URL' in env, 'no credential in the environment')
   for (const app of pod.containers) {
     t.equal(app.volumeMounts, undefined, `${app.name} does not see the credentials`)
     t.same(app.env, [{ name: 'ROECNY_PROXY_URL', value: 'http://127.0.0.1:8080' }], `${app.name} only knows the proxy's URL`)
@@ -101,13 +101,15 @@ t.test('resources, grace period and hardening', async (t) => {
 
 t.test('the sidecar\'s configuration starts a proxy whose probes answer on the admin listener', async (t) => {
   const mock = await startMock(t)
-  const dir = t.testdir({ 'client-id': 'demo-client\n', 'api-key': 'demo-key\n' })
+  // No Redis answers at this URL: readiness does not depend on it, the proxy goes on alone.
+  const dir = t.testdir({ 'client-id': 'demo-client\n', 'api-key': 'demo-key\n', 'redis-url': 'redis://127.0.0.1:1\n' })
   // The manifest's environment, but on loopback and free ports, against the mock, with the Secret's files here.
   const config = loadConfig({
     ...env,
     ROECNY_BASE_URL: mock.url,
     ROECNY_CLIENT_ID_FILE: (env.ROECNY_CLIENT_ID_FILE as string).replace('/var/run/secrets/roecny', dir),
     ROECNY_API_KEY_FILE: (env.ROECNY_API_KEY_FILE as string).replace('/var/run/secrets/roecny', dir),
+    REDIS_URL_FILE: (env.REDIS_URL_FILE as string).replace('/var/run/secrets/roecny', dir),
     ADMIN_HOST: '127.0.0.1',
     ADMIN_PORT: '0',
     PROXY_PORT: '0'
@@ -122,4 +124,20 @@ t.test('the sidecar\'s configuration starts a proxy whose probes answer on the a
   }
   const metrics = await get(`${proxy.adminUrl as string}/-/metrics`)
   t.match(metrics.body, /^roecny_proxy_logins_total\{result="ok"\} 1$/m, 'Prometheus finds the metrics there too')
+})
+
+t.test('fleet mode: the sidecars name the Redis of fleet.yaml, whose password comes from a Secret', async (t) => {
+  const [service, redis] = manifests('fleet.yaml') as unknown as [
+    { kind: string, metadata: { name: string }, spec: { ports: Array<{ port: number }> } },
+    { kind: string, spec: { template: { spec: { containers: Array<{ args: string[], env: Array<{ name: string, valueFrom?: { secretKeyRef: { name: string } } }> }> } } } }
+  ]
+  t.equal(service.kind, 'Service')
+  t.equal(redis.kind, 'Deployment')
+  const secret = manifests('secret.example.yaml').find((m) => m.kind === 'Secret')
+  const url = new URL(secret?.stringData?.['redis-url'] as string)
+  t.equal(url.hostname, service.metadata.name, 'the URL names the Service')
+  t.equal(Number(url.port), service.spec.ports[0]?.port)
+  const container = redis.spec.template.spec.containers[0]
+  t.match(container?.args, ['--save', '', '--appendonly', 'no', '--requirepass', '$(REDIS_PASSWORD)'], 'nothing on disk, a password required')
+  t.equal(container?.env.find((e) => e.name === 'REDIS_PASSWORD')?.valueFrom?.secretKeyRef.name, 'roecny-fleet-redis')
 })

@@ -4,8 +4,8 @@ import { X509Certificate } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 
 /** Every variable that names a file secret re-read at run time. */
-export type FileSecretName = 'ROECNY_CLIENT_ID_FILE' | 'ROECNY_API_KEY_FILE' | 'PROXY_ACCESS_KEY_FILE' | 'ROECNY_CA_FILE'
-export const FILE_SECRET_NAMES: readonly FileSecretName[] = ['ROECNY_CLIENT_ID_FILE', 'ROECNY_API_KEY_FILE', 'PROXY_ACCESS_KEY_FILE', 'ROECNY_CA_FILE']
+export type FileSecretName = 'ROECNY_CLIENT_ID_FILE' | 'ROECNY_API_KEY_FILE' | 'PROXY_ACCESS_KEY_FILE' | 'ROECNY_CA_FILE' | 'REDIS_URL_FILE' | 'REDIS_CA_FILE'
+export const FILE_SECRET_NAMES: readonly FileSecretName[] = ['ROECNY_CLIENT_ID_FILE', 'ROECNY_API_KEY_FILE', 'PROXY_ACCESS_KEY_FILE', 'ROECNY_CA_FILE', 'REDIS_URL_FILE', 'REDIS_CA_FILE']
 
 /** The outcome of reading or parsing: a value, or one line saying what is wrong (never quoting the content). */
 export type Parsed<T> = { readonly ok: true, readonly value: T } | { readonly ok: false, readonly problem: string }
@@ -107,11 +107,31 @@ function parsed<T> (result: Parsed<T>, problems: string[]): T | undefined {
 }
 
 /** The CA bundle's certificates, each checked to parse, so a wrong file fails at start rather than at the first TLS handshake. */
-export function readCaFile (path: string | undefined, problems: string[]): string | undefined {
+export function readCaFile (path: string | undefined, problems: string[], name = 'ROECNY_CA_FILE'): string | undefined {
   if (path === undefined) return undefined
   // A CA bundle is no secret: any mode will do.
-  const text = readStartFile('ROECNY_CA_FILE', path, MAX_CA_FILE_BYTES, problems)
-  return text === undefined ? undefined : parsed(parseCaBundle('ROECNY_CA_FILE', text), problems)
+  const text = readStartFile(name, path, MAX_CA_FILE_BYTES, problems)
+  return text === undefined ? undefined : parsed(parseCaBundle(name, text), problems)
+}
+
+export const REDIS_URL_PROBLEM = 'must be a redis:// or rediss:// URL (redis[s]://[user:password@]host[:port][/db])'
+
+/**
+ * A Redis URL: redis:// or rediss://, a host, at most a database number as its path. The problem
+ * never quotes the value: the URL may hold a password.
+ */
+export function parseRedisUrl (name: string, text: string): Parsed<string> {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return problem(`${name} ${REDIS_URL_PROBLEM}`)
+  }
+  const scheme = url.protocol === 'redis:' || url.protocol === 'rediss:'
+  if (!scheme || url.hostname === '' || !/^(\/\d*)?$/.test(url.pathname) || url.search !== '' || url.hash !== '') {
+    return problem(`${name} ${REDIS_URL_PROBLEM}`)
+  }
+  return ok(text)
 }
 
 /**

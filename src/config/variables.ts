@@ -103,7 +103,15 @@ export const PROXY_VARIABLES = {
     problem: `must be one of ${LOG_LEVELS.join(', ')}`,
     help: LOG_LEVELS.join('|')
   },
-  SECRETS_POLL_MS: integer(0, MAX_TIMER_MS, 5000, 'milliseconds between re-reads of the *_FILE secrets when no file event comes; 0: events and SIGHUP only')
+  SECRETS_POLL_MS: integer(0, MAX_TIMER_MS, 5000, 'milliseconds between re-reads of the *_FILE secrets when no file event comes; 0: events and SIGHUP only'),
+  REDIS_URL: text('fleet mode: redis:// or rediss:// (TLS), user and password in the URL; off unless set'),
+  REDIS_URL_FILE: text('a file holding REDIS_URL'),
+  REDIS_CA_FILE: text('extra PEM CA bundle for a rediss:// Redis (TLS is always verified)'),
+  REDIS_KEY_PREFIX: {
+    schema: { type: 'string', default: 'roecny-auth-proxy', pattern: '^[\\x21-\\x7e]{1,100}$' },
+    problem: 'must be 1 to 100 visible ASCII characters',
+    help: 'prefix of every Redis key fleet mode uses'
+  }
 } satisfies Record<string, Variable>
 
 /** What the `mock` command reads: it needs no Roecny variable at all. */
@@ -152,6 +160,7 @@ export interface ProxyEnv {
   UPSTREAM_QUEUE_MAX: number
   LOG_LEVEL: string
   SECRETS_POLL_MS: number
+  REDIS_KEY_PREFIX: string
 }
 
 export interface MockEnv { MOCK_HOST: string, MOCK_PORT: number, MOCK_FAULT_ROUTES: boolean }

@@ -71,6 +71,11 @@ export class MemoryBudget implements Budget {
     return this.#inFlight
   }
 
+  /** The pause episode now: what a lease granted now carries (a shared budget grants leases of its own). */
+  episode (): number {
+    return this.#episode
+  }
+
   pause (): Pause | undefined {
     const pause = this.#pause
     return pause !== undefined && this.#clock.monotonic() < pause.untilMs ? pause : undefined

@@ -4,7 +4,7 @@ import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import type { ProxyMetrics } from '../metrics.js'
 import type { AccessKeys } from '../proxy/access-keys.js'
-import { MAX_CA_FILE_BYTES, MAX_SECRET_FILE_BYTES, parseAccessKeys, parseCaBundle, parseCredential } from '../config/secret-files.js'
+import { MAX_CA_FILE_BYTES, MAX_SECRET_FILE_BYTES, parseAccessKeys, parseCaBundle, parseCredential, parseRedisUrl } from '../config/secret-files.js'
 import type { FileSecretName, Parsed } from '../config/secret-files.js'
 import { createSecretWatcher } from './watch.js'
 import type { ApplyOutcome, SecretWatcher, WatchedFile } from './watch.js'
@@ -16,6 +16,14 @@ export interface SecretTargets {
   readonly accessKeys: AccessKeys
   /** The upstream pool: a new CA bundle applies to new connections. Needed only with ROECNY_CA_FILE. */
   readonly upstream: UpstreamTarget | undefined
+  /** Fleet mode's connection: a new URL or CA bundle connects anew. Needed only with REDIS_URL_FILE or REDIS_CA_FILE. */
+  readonly fleet?: FleetTarget | undefined
+}
+
+interface FleetTarget {
+  /** False when the value is the one in use. */
+  replaceUrl: (url: string) => boolean
+  replaceCa: (ca: string) => boolean
 }
 
 interface UpstreamTarget {
@@ -60,6 +68,15 @@ export function watchedSecrets (config: Pick<Config, 'secretFiles' | 'accessKeys
       maxBytes: MAX_CA_FILE_BYTES,
       // With ROECNY_CA_FILE in use the proxy always builds its pool to rotate.
       apply: (name, text) => outcome(parseCaBundle(name, text), (ca) => (targets.upstream as UpstreamTarget).replaceCa(ca))
+    },
+    // The configuration accepts either only in fleet mode, where the proxy always has the connection to rotate.
+    REDIS_URL_FILE: {
+      maxBytes: MAX_SECRET_FILE_BYTES,
+      apply: (name, text) => outcome(parseRedisUrl(name, text), (url) => (targets.fleet as FleetTarget).replaceUrl(url))
+    },
+    REDIS_CA_FILE: {
+      maxBytes: MAX_CA_FILE_BYTES,
+      apply: (name, text) => outcome(parseCaBundle(name, text), (ca) => (targets.fleet as FleetTarget).replaceCa(ca))
     }
   }
   const files: WatchedFile[] = []

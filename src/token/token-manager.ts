@@ -4,7 +4,8 @@ import type { Dispatcher } from 'undici'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { Config } from '../config.js'
 import { login } from './login.js'
-import type { LoginFailure, LoginOutcome, LoginSuccess } from './login.js'
+import type { LoginFailure, LoginOutcome, LoginResult } from './login.js'
+import type { AdoptedToken, FleetOutcome, TokenFleet } from './token-fleet.js'
 import type { TokenSource } from './token-source.js'
 
 /** Backoff after a failed login: full jitter over `base * 2^(failures-1)`, capped. */
@@ -47,16 +48,20 @@ export interface TokenStatus {
   readonly lastLoginError: LoginErrorStatus | null
   /** ISO wall-clock time of the next scheduled login (refresh or retry); null when none is scheduled. */
   readonly nextLoginAt: string | null
+  /** Fleet mode only: tokens taken up from the fleet's store rather than from a login of this replica. */
+  readonly tokensAdopted?: number
 }
 
 export interface TokenManagerOptions {
-  readonly config: Pick<Config, 'upstreamOrigin' | 'upstreamPathPrefix' | 'clientId' | 'apiKey' | 'scope' | 'loginAs' | 'refreshRatio' | 'loginTimeoutMs'>
+  readonly config: Pick<Config, 'baseUrl' | 'upstreamOrigin' | 'upstreamPathPrefix' | 'clientId' | 'apiKey' | 'scope' | 'loginAs' | 'refreshRatio' | 'loginTimeoutMs'>
   /** The keep-alive pool the proxy forwards with. */
   readonly dispatcher: Dispatcher
   readonly clock: Clock
   readonly log: Logger
   /** Called after every login that was not aborted by stop(), e.g. for metrics. */
   readonly onLoginResult?: (result: LoginOutcome, durationMs: number) => void
+  /** Fleet mode (SPEC §12): one token for every replica sharing a Redis; undefined: this replica alone. */
+  readonly fleet?: TokenFleet
 }
 
 /** What a login sends; replaced when a rotated *_FILE secret brings new values. */
@@ -84,6 +89,11 @@ export interface TokenManager extends TokenSource {
   refreshAtWallMs: () => number
 }
 
+/** How long before its expiry a token with this lifetime stops being handed out: min(30 s, 10 %). */
+export function safetyMarginMs (lifetimeMs: number): number {
+  return Math.min(SAFETY_MARGIN_CAP_MS, lifetimeMs * SAFETY_MARGIN_RATIO)
+}
+
 /** Exponential backoff with full jitter; `failures` counts from 1. */
 export function backoffDelay (failures: number, baseMs: number, capMs: number, random: number): number {
   return random * Math.min(capMs, baseMs * 2 ** Math.min(failures - 1, 30))
@@ -94,7 +104,7 @@ function iso (wallMs: number): string {
 }
 
 export function createTokenManager (options: TokenManagerOptions): TokenManager {
-  const { dispatcher, clock, log, onLoginResult } = options
+  const { dispatcher, clock, log, onLoginResult, fleet } = options
   // What login() reads; a new object when the credentials change.
   let config = options.config
 
@@ -111,6 +121,10 @@ export function createTokenManager (options: TokenManagerOptions): TokenManager 
   let timer: TimerHandle | undefined
   let nextLoginAt: number | undefined
   let failures = 0
+  /** The last token Roecny refused: fleet mode never adopts it again. */
+  let refused: string | undefined
+  let hadToken = false
+  let adopted = 0
   let credentialsRejected = false
   let started = false
   let stopped = false
@@ -166,16 +180,33 @@ export function createTokenManager (options: TokenManagerOptions): TokenManager 
     inFlight = attempt(clock.monotonic(), controller)
   }
 
+  async function obtain (controller: AbortController): Promise<FleetOutcome> {
+    const credentials = config
+    const loginNow = async (): Promise<LoginResult> => await login({ config: credentials, dispatcher, clock, signal: controller.signal })
+    if (fleet === undefined) return { login: await loginNow() }
+    return await fleet.obtain({ credentials, held: token, refused, login: loginNow, signal: controller.signal })
+  }
+
   async function attempt (sentAt: number, controller: AbortController): Promise<void> {
-    const result = await login({ config, dispatcher, clock, signal: controller.signal })
+    const outcome = await obtain(controller)
     // Replaced by a login with new credentials: this answer, whatever it is, no longer counts.
     if (abortLogin !== controller) return
     inFlight = undefined
     abortLogin = undefined
     if (stopped) return
+    if ('adopted' in outcome) {
+      took(outcome.adopted, clock.monotonic() - outcome.adopted.ageMs, 'token adopted from the fleet; refresh scheduled')
+      adopted++
+      return
+    }
+    const result = outcome.login
     const durationMs = clock.monotonic() - sentAt
-    if (result.ok) succeeded(result, sentAt)
-    else failed(result)
+    if (result.ok) {
+      took(result, sentAt, 'login succeeded; token refresh scheduled')
+      logins.ok++
+    } else {
+      failed(result)
+    }
     report(result.ok ? 'ok' : result.kind, durationMs)
   }
 
@@ -188,11 +219,13 @@ export function createTokenManager (options: TokenManagerOptions): TokenManager 
     }
   }
 
-  function succeeded (result: LoginSuccess, sentAt: number): void {
+  /** A token to serve: from this replica's login sent at `sentAt`, or from the fleet, granted then. */
+  function took (result: Pick<AdoptedToken, 'token' | 'lifetimeMs'>, sentAt: number, message: string): void {
     const now = clock.monotonic()
     const lifetime = Math.min(result.lifetimeMs, MAX_LIFETIME_MS)
-    const margin = Math.min(SAFETY_MARGIN_CAP_MS, lifetime * SAFETY_MARGIN_RATIO)
+    const margin = safetyMarginMs(lifetime)
     token = result.token
+    hadToken = true
     obtainedAt = now
     expiresAt = sentAt + lifetime
     usableUntil = expiresAt - margin
@@ -200,7 +233,6 @@ export function createTokenManager (options: TokenManagerOptions): TokenManager 
     const planned = Math.min(lifetime * config.refreshRatio, lifetime - margin)
     const delay = Math.max(MIN_REFRESH_DELAY_MS, sentAt + planned * (1 - REFRESH_JITTER_RATIO * clock.random()) - now)
     refreshAt = now + delay
-    logins.ok++
     failures = 0
     if (credentialsRejected) {
       credentialsRejected = false
@@ -212,7 +244,7 @@ export function createTokenManager (options: TokenManagerOptions): TokenManager 
       lifetimeSeconds: Math.round(lifetime / 1000),
       refreshAt: iso(wallAt(refreshAt)),
       refreshInSeconds: Math.round(delay / 1000)
-    }, 'login succeeded; token refresh scheduled')
+    }, message)
   }
 
   function failed (result: LoginFailure): void {
@@ -269,9 +301,11 @@ export function createTokenManager (options: TokenManagerOptions): TokenManager 
     beginLogin()
   }
 
-  function invalidate (refused: string): void {
+  function invalidate (refusedToken: string): void {
     // A 401 to a request that carried an older token says nothing about the current one.
-    if (refused !== token) return
+    if (refusedToken !== token) return
+    refused = refusedToken
+    fleet?.refused(refusedToken, config)
     token = undefined
     usableUntil = -Infinity
     log.info('upstream refused the current token; logging in again')
@@ -287,7 +321,7 @@ export function createTokenManager (options: TokenManagerOptions): TokenManager 
     if (stopped) return 'stopped'
     if (credentialsRejected) return 'rejected'
     if (failures > 0) return 'backoff'
-    if (inFlight !== undefined) return logins.ok > 0 ? 'refreshing' : 'starting'
+    if (inFlight !== undefined) return hadToken ? 'refreshing' : 'starting'
     return isReady() ? 'ready' : 'starting'
   }
 
@@ -301,7 +335,8 @@ export function createTokenManager (options: TokenManagerOptions): TokenManager 
         : { obtainedAt: iso(wallAt(obtainedAt)), expiresAt: iso(wallAt(expiresAt)), refreshAt: iso(wallAt(refreshAt)) },
       logins: { ...logins },
       lastLoginError: lastError,
-      nextLoginAt: nextLoginAt === undefined ? null : iso(wallAt(nextLoginAt))
+      nextLoginAt: nextLoginAt === undefined ? null : iso(wallAt(nextLoginAt)),
+      ...(fleet === undefined ? {} : { tokensAdopted: adopted })
     }
   }
 

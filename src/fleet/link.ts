@@ -1,0 +1,242 @@
+// The connection to the fleet's Redis: a command client and a subscriber, every command bounded, and the joined/degraded state.
+import { rootCertificates } from 'node:tls'
+import { createClient } from '@redis/client'
+import type { Logger } from 'pino'
+import type { Clock, TimerHandle } from '../clock.js'
+
+/** joining: the first connection is being made; joined: Redis answers; degraded: it does not, each replica goes on alone. */
+export type FleetState = 'joining' | 'joined' | 'degraded'
+
+/**
+ * Longest wait for one Redis command: a healthy Redis answers within milliseconds; this leaves room for
+ * a replica whose own event loop is busy (many processes starting on few cores) not to call Redis slow.
+ */
+export const COMMAND_TIMEOUT_MS = 2000
+/** How often a degraded replica asks whether Redis is back, besides the client's own reconnection. */
+export const PROBE_MS = 1000
+/** The client's reconnection delays: doubling from 100 ms, at most this. */
+export const RECONNECT_CAP_MS = 2000
+
+/** Redis could not be used for this step: the caller goes on alone. Its message names no secret. */
+export class FleetUnavailable extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'FleetUnavailable'
+  }
+}
+
+export type RedisClient = ReturnType<typeof createClient>
+
+export interface FleetLinkOptions {
+  /** REDIS_URL: may hold a password, which no log line or error carries. */
+  readonly url: string
+  /** REDIS_CA_FILE's certificates, trusted besides the system roots for rediss://. */
+  readonly ca: string | undefined
+  /** No command waits longer than this. */
+  readonly commandTimeoutMs: number
+  /** The first connection may take this long (LOGIN_TIMEOUT_MS: the first login waits for it) before the link is degraded. */
+  readonly joinTimeoutMs: number
+  readonly clock: Clock
+  readonly log: Logger
+  /** Told of each change of state (metrics). */
+  readonly onState?: (state: FleetState) => void
+}
+
+/** The message of a Redis error with any credential of `url` taken out. */
+export function redact (message: string, url: string): string {
+  let text = message.split(url).join('redis-url')
+  // The configuration checked that the URL parses.
+  const { password, username } = new URL(url)
+  for (const secret of [password, decodeURIComponent(password), username, decodeURIComponent(username)]) {
+    if (secret.length > 0) text = text.split(secret).join('***')
+  }
+  return text
+}
+
+function reconnectDelay (retries: number): number {
+  return Math.min(RECONNECT_CAP_MS, 100 * 2 ** Math.min(retries, 10))
+}
+
+export class FleetLink {
+  readonly #options: FleetLinkOptions
+  #url: string
+  #ca: string | undefined
+  #client!: RedisClient
+  #subscriber!: RedisClient
+  #state: FleetState = 'joining'
+  /** Settles when the first connection is made or has failed: the first step waits for it, bounded. */
+  #settled!: Promise<void>
+  #settle: (() => void) | undefined
+  #probe: TimerHandle | undefined
+  readonly #channels = new Map<string, () => void>()
+  #closed = false
+
+  constructor (options: FleetLinkOptions) {
+    this.#options = options
+    this.#url = options.url
+    this.#ca = options.ca
+    this.#connect()
+  }
+
+  state (): FleetState {
+    return this.#state
+  }
+
+  /**
+   * Runs one step against Redis. Throws FleetUnavailable at once while degraded (no replica waits on a
+   * Redis known to be away), or when the step fails or outlasts the command timeout; the link is then degraded.
+   */
+  async run<T> (step: (client: RedisClient) => Promise<T>): Promise<T> {
+    if (this.#state === 'joining') await this.#settled
+    if (this.#state !== 'joined') throw new FleetUnavailable('Redis is unavailable')
+    try {
+      return await this.#bounded(step(this.#client))
+    } catch (err) {
+      this.#degrade(err)
+      throw new FleetUnavailable('Redis is unavailable')
+    }
+  }
+
+  /** Calls `listener` on every message of `channel` (a hint: messages may be lost); kept across reconnections. */
+  listen (channel: string, listener: () => void): void {
+    this.#channels.set(channel, listener)
+    this.#subscriber.subscribe(channel, listener).catch(() => {}) // The subscriber's own 'error' event reports it.
+  }
+
+  /** A rotated REDIS_URL_FILE: connects anew. False when it is the URL in use. */
+  replaceUrl (url: string): boolean {
+    if (url === this.#url) return false
+    this.#url = url
+    this.#reconnect()
+    return true
+  }
+
+  /** A rotated REDIS_CA_FILE: connects anew, trusting the new bundle. False when it is the bundle in use. */
+  replaceCa (ca: string): boolean {
+    if (ca === this.#ca) return false
+    this.#ca = ca
+    this.#reconnect()
+    return true
+  }
+
+  /** Closes both connections. Final. */
+  close (): void {
+    this.#closed = true
+    this.#probe?.cancel()
+    this.#probe = undefined
+    this.#disconnect()
+  }
+
+  /**
+   * The client's own command timeout covers only the wait to be sent: a command already written waits for
+   * its reply for ever. This bound covers the whole round trip; the reply, if it ever comes, is dropped.
+   */
+  async #bounded<T> (pending: Promise<T>): Promise<T> {
+    const ms = this.#options.commandTimeoutMs
+    let timer: TimerHandle | undefined
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = this.#options.clock.setTimer(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+    })
+    try {
+      return await Promise.race([pending, timedOut])
+    } finally {
+      (timer as TimerHandle).cancel()
+    }
+  }
+
+  #create (): RedisClient {
+    const { commandTimeoutMs } = this.#options
+    const tls = this.#url.toLowerCase().startsWith('rediss:')
+    return createClient({
+      url: this.#url,
+      // A command while the connection is down fails at once rather than waiting in a queue.
+      disableOfflineQueue: true,
+      commandOptions: { timeout: commandTimeoutMs },
+      socket: {
+        connectTimeout: this.#options.joinTimeoutMs,
+        reconnectStrategy: reconnectDelay,
+        // TLS is always verified: against the system roots, plus REDIS_CA_FILE's certificates when given.
+        ...(tls && this.#ca !== undefined ? { tls: true, ca: [...rootCertificates, this.#ca] } : {})
+      }
+    })
+  }
+
+  #connect (): void {
+    const client = this.#create()
+    const subscriber = client.duplicate()
+    this.#client = client
+    this.#subscriber = subscriber
+    this.#settled = new Promise((resolve) => { this.#settle = resolve })
+    const timer = this.#options.clock.setTimer(() => {
+      if (this.#client === client && this.#state === 'joining') this.#degrade(new Error(`no connection within ${this.#options.joinTimeoutMs} ms`))
+    }, this.#options.joinTimeoutMs)
+    client.on('ready', () => {
+      timer.cancel()
+      if (this.#client === client) this.#join()
+    })
+    client.on('error', (err: unknown) => {
+      if (this.#client === client) this.#degrade(err)
+    })
+    // The subscriber's failures show on the command client too (same Redis): it only needs a listener.
+    subscriber.on('error', () => {})
+    client.connect().catch(() => {}) // Reported by the 'error' event; the client keeps reconnecting.
+    subscriber.connect().then(() => {
+      for (const [channel, listener] of this.#channels) subscriber.subscribe(channel, listener).catch(() => {})
+    }, () => {})
+  }
+
+  #disconnect (): void {
+    for (const client of [this.#client, this.#subscriber]) {
+      // destroy(), not close(): nothing is waited for, and a Redis that is away cannot hold shutdown up.
+      if (client.isOpen) client.destroy()
+    }
+  }
+
+  #reconnect (): void {
+    this.#disconnect()
+    this.#setState('joining')
+    this.#connect()
+  }
+
+  #join (): void {
+    this.#settle?.()
+    this.#probe?.cancel()
+    this.#probe = undefined
+    const before = this.#state
+    this.#setState('joined')
+    if (before === 'degraded') this.#options.log.info('fleet: Redis answers again; rejoined the fleet')
+  }
+
+  #degrade (err: unknown): void {
+    this.#settle?.()
+    if (this.#closed || this.#state === 'degraded') return
+    this.#setState('degraded')
+    // The client and the bound reject with Errors only.
+    const reason = redact((err as Error).message, this.#url)
+    this.#options.log.warn({ reason }, 'fleet: Redis is unavailable; this replica goes on alone (own login, local limits) until it is back')
+    this.#scheduleProbe()
+  }
+
+  #scheduleProbe (): void {
+    this.#probe = this.#options.clock.setTimer(() => { this.#runProbe() }, PROBE_MS)
+  }
+
+  /** A degraded link whose connection stayed up (Redis slow, not gone) hears no 'ready': it asks. */
+  #runProbe (): void {
+    // Joining again and closing both cancel the probe's timer, and clear it, so neither reaches here.
+    const client = this.#client
+    this.#bounded(client.ping()).then(() => {
+      if (this.#client === client && this.#state === 'degraded') this.#join()
+    }, () => {}).finally(() => {
+      // Still degraded (not joined, not closed meanwhile): ask again later.
+      /* c8 ignore next -- whether this ping or the client's own reconnection rejoins first is a matter of timing */
+      if (this.#probe !== undefined) this.#scheduleProbe()
+    })
+  }
+
+  #setState (state: FleetState): void {
+    if (state === this.#state) return
+    this.#state = state
+    this.#options.onState?.(state)
+  }
+}

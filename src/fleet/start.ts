@@ -1,0 +1,54 @@
+// Fleet mode's entry (SPEC §12), imported only when REDIS_URL is set: the connection, the shared token, the status and metric.
+import type { Logger } from 'pino'
+import type { Clock } from '../clock.js'
+import type { Config } from '../config.js'
+import type { Limits, UpstreamLimiter } from '../limits/limiter.js'
+import type { TokenFleet } from '../token/token-fleet.js'
+import { createFleetLimiter } from './fleet-budget.js'
+import { createFleetTokens } from './fleet-tokens.js'
+import { fleetKeys } from './keys.js'
+import { COMMAND_TIMEOUT_MS, FleetLink } from './link.js'
+import type { FleetState } from './link.js'
+
+export interface FleetDeps {
+  readonly clock: Clock
+  readonly log: Logger
+  /** Told of each change of state (the metric). */
+  readonly onState?: (state: FleetState) => void
+}
+
+export interface Fleet {
+  readonly tokens: TokenFleet
+  readonly link: FleetLink
+  /**
+   * §11's limits for the whole fleet. The budget is the fleet's of the configured client ID: Roecny's
+   * limits are per account, and a rotated client ID is a rotation of the same account's credentials.
+   */
+  limiter: (limits: Limits, log: Logger) => UpstreamLimiter
+  /** What /-/status shows: the state only, never the URL. */
+  status: () => { fleet: FleetState }
+  /** Closes the connections. Final. */
+  close: () => void
+}
+
+/** Connects to the fleet's Redis (in the background: nothing waits for it here) and shares the token through it. */
+export function startFleet (config: Pick<Config, 'redisUrl' | 'redisCa' | 'redisKeyPrefix' | 'loginTimeoutMs' | 'baseUrl' | 'clientId' | 'scope' | 'loginAs'>, deps: FleetDeps): Fleet {
+  const link = new FleetLink({
+    url: config.redisUrl as string,
+    ca: config.redisCa,
+    // A replica never waits on Redis longer than it would on a login.
+    commandTimeoutMs: Math.min(COMMAND_TIMEOUT_MS, config.loginTimeoutMs),
+    joinTimeoutMs: config.loginTimeoutMs,
+    clock: deps.clock,
+    log: deps.log,
+    onState: deps.onState
+  })
+  const tokens = createFleetTokens({ link, prefix: config.redisKeyPrefix, loginTimeoutMs: config.loginTimeoutMs, clock: deps.clock, log: deps.log })
+  return {
+    tokens,
+    link,
+    limiter: (limits, log) => createFleetLimiter(limits, { link, keys: fleetKeys(config.redisKeyPrefix, config), clock: deps.clock, log }),
+    status: () => ({ fleet: link.state() }),
+    close: () => link.close()
+  }
+}

@@ -1,0 +1,63 @@
+// Replicas of one fleet for tests: in this process (coverage, logs captured) or as real processes of the built CLI.
+import { request } from 'undici'
+import { systemClock } from '../../src/clock.js'
+import { loadConfig } from '../../src/config.js'
+import { createLogger } from '../../src/log.js'
+import { DEMO_API_KEY, DEMO_CLIENT_ID } from '../../src/mock/roecny.js'
+import type { MockRoecny } from '../../src/mock/roecny.js'
+import { startProxy } from '../../src/server.js'
+import type { RunningProxy } from '../../src/server.js'
+import { built, spawnScript } from './cli.js'
+import type { Child } from './cli.js'
+import { captureLogs } from './stack.js'
+import type { LogCapture, Teardown } from './stack.js'
+
+type Env = Record<string, string>
+
+export interface Replica {
+  readonly proxy: RunningProxy
+  readonly logs: LogCapture
+  readonly url: string
+  /** GET /-/status, parsed. */
+  status: () => Promise<Record<string, unknown>>
+}
+
+/** The variables of a replica in front of `mock` on `redisUrl`: the demo credentials unless `env` says otherwise. */
+export function replicaEnv (mock: MockRoecny, redisUrl: string | undefined, env: Env = {}): Env {
+  return {
+    ROECNY_BASE_URL: mock.url,
+    ROECNY_CLIENT_ID: DEMO_CLIENT_ID,
+    ROECNY_API_KEY: DEMO_API_KEY,
+    PROXY_PORT: '0',
+    LOG_LEVEL: 'trace',
+    ...(redisUrl === undefined ? {} : { REDIS_URL: redisUrl }),
+    ...env
+  }
+}
+
+async function statusOf (url: string): Promise<Record<string, unknown>> {
+  const res = await request(`${url}/-/status`)
+  return await res.body.json() as Record<string, unknown>
+}
+
+/** A replica in this process, shut down when `t` ends. */
+export async function startReplica (t: Teardown, mock: MockRoecny, redisUrl: string | undefined, env: Env = {}): Promise<Replica> {
+  const config = loadConfig(replicaEnv(mock, redisUrl, env))
+  const { stream, logs } = captureLogs()
+  const proxy = await startProxy(config, { logger: createLogger(config.logLevel, stream), clock: systemClock })
+  t.teardown(() => proxy.shutdown())
+  return { proxy, logs, url: proxy.url, status: async () => await statusOf(proxy.url) }
+}
+
+export interface ReplicaProcess {
+  readonly child: Child
+  readonly url: string
+  status: () => Promise<Record<string, unknown>>
+}
+
+/** A replica as a real process of the built CLI (starts in a fraction of a second), killed when `t` ends. */
+export async function spawnReplica (t: Teardown, mock: MockRoecny, redisUrl: string | undefined, env: Env = {}): Promise<ReplicaProcess> {
+  const child = spawnScript(t, built('cli'), ['serve'], replicaEnv(mock, redisUrl, { LOG_LEVEL: 'info', ...env }))
+  const started = JSON.parse(await child.line(/roecny-auth-proxy listening/)) as { address: string }
+  return { child, url: started.address, status: async () => await statusOf(started.address) }
+}
