@@ -1,8 +1,7 @@
 // One budget for the fleet (SPEC §11, §12): in-flight slots, the rate and Roecny's 429 pause count across replicas,
 // through a real redis-server; while Redis is away each replica keeps its own limits.
 import t from 'tap'
-import { request } from 'undici'
-import { startReplica } from './helpers/fleet.js'
+import { get, startReplica } from './helpers/fleet.js'
 import type { Replica } from './helpers/fleet.js'
 import { NO_REDIS, startRedis } from './helpers/redis.js'
 import { startMock } from './helpers/stack.js'
@@ -10,12 +9,6 @@ import { until } from './helpers/until.js'
 
 async function ready (...replicas: Replica[]): Promise<void> {
   await until(() => replicas.every((replica) => replica.proxy.tokens.isReady()), 'the replicas to hold a token')
-}
-
-async function get (replica: Replica, path = '/api/v1/balances/current'): Promise<number> {
-  const res = await request(replica.url + path)
-  await res.body.dump()
-  return res.statusCode
 }
 
 t.test('UPSTREAM_MAX_IN_FLIGHT counts for the fleet: a slot held by one replica makes the other wait', { skip: NO_REDIS }, async (t) => {

@@ -1,7 +1,7 @@
 // Fleet mode with real processes (SPEC §12): replicas of the built CLI on one real redis-server, the mock counting logins.
 import t from 'tap'
 import { request } from 'undici'
-import { spawnReplica } from './helpers/fleet.js'
+import { get, spawnReplica } from './helpers/fleet.js'
 import type { ReplicaProcess } from './helpers/fleet.js'
 import { NO_REDIS, startRedis } from './helpers/redis.js'
 import { startMock } from './helpers/stack.js'
@@ -20,23 +20,13 @@ async function allReady (replicas: ReplicaProcess[]): Promise<boolean> {
   return (await Promise.all(replicas.map(isReady))).every(Boolean)
 }
 
-async function get (replica: ReplicaProcess): Promise<number> {
-  return await getPath(replica, '/api/v1/balances/current')
-}
-
-async function getPath (replica: ReplicaProcess, path: string): Promise<number> {
-  const res = await request(replica.url + path)
-  await res.body.dump()
-  return res.statusCode
-}
-
 t.test('20 replicas cold-started together cost one login', { skip: NO_REDIS }, async (t) => {
   const redis = await startRedis(t)
   const mock = await startMock(t)
   const replicas = await Promise.all(Array.from({ length: 20 }, async () => await spawnReplica(t, mock, redis.url)))
   await until(async () => await allReady(replicas), 'all 20 replicas to be ready', START_DEADLINE_MS)
   t.equal(mock.logins.length, 1, 'one login for 20 replicas')
-  t.same(new Set(await Promise.all(replicas.map(get))), new Set([200]), 'every replica forwards with it')
+  t.same(new Set(await Promise.all(replicas.map((replica) => get(replica)))), new Set([200]), 'every replica forwards with it')
   const states = await Promise.all(replicas.map(async (replica) => (await replica.status()).fleet))
   t.same(new Set(states), new Set(['joined']))
 })
@@ -51,7 +41,7 @@ t.test('a refresh across 3 replicas costs one login per token lifetime', { skip:
   // Four logins: the first, then three refreshes, about 10 s of real time; requests keep flowing meanwhile.
   const answers: number[] = []
   await until(async () => {
-    answers.push(...await Promise.all(replicas.map(get)))
+    answers.push(...await Promise.all(replicas.map((replica) => get(replica))))
     return mock.logins.length >= 4
   }, 'three refreshes', 60_000)
   t.same(new Set(answers), new Set([200]), 'no request went without a token across the refreshes')
@@ -71,7 +61,7 @@ t.test('an upstream 401 costs one fleet login across 3 replicas', { skip: NO_RED
   await until(async () => await allReady(replicas), 'the 3 replicas to be ready', START_DEADLINE_MS)
   t.equal(mock.logins.length, 1)
   mock.revokeAll()
-  t.same(await Promise.all(replicas.map(get)), [200, 200, 200], 'each request replayed with the new token')
+  t.same(await Promise.all(replicas.map((replica) => get(replica))), [200, 200, 200], 'each request replayed with the new token')
   t.equal(mock.logins.length, 2, 'one login after the 401s')
 })
 
@@ -105,7 +95,7 @@ t.test('Redis killed and restarted mid-load: no request is lost and the fleet re
   // Back in the fleet: one login for the next 401.
   const before = mock.logins.length
   mock.revokeAll()
-  t.same(await Promise.all(replicas.map(get)), [200, 200, 200])
+  t.same(await Promise.all(replicas.map((replica) => get(replica))), [200, 200, 200])
   t.equal(mock.logins.length, before + 1, 'one fleet login again')
 })
 
@@ -116,7 +106,7 @@ t.test('a killed replica\'s in-flight slots come back to the fleet within second
   const [doomed, survivor] = await Promise.all([1, 2].map(async () => await spawnReplica(t, mock, redis.url, env))) as [ReplicaProcess, ReplicaProcess]
   await until(async () => await allReady([doomed, survivor]), 'both replicas to be ready', START_DEADLINE_MS)
   // The doomed replica takes both of the fleet's slots, then dies holding them.
-  const cut = [1, 2].map(async () => await getPath(doomed, '/api/v1/test/held').catch(() => 0))
+  const cut = [1, 2].map(async () => await get(doomed, '/api/v1/test/held').catch(() => 0))
   await until(() => mock.held.length === 2, 'both slots in use at Roecny')
   const waiting = get(survivor)
   await until(async () => ((await survivor.status()).limits as { queued: number }).queued === 1, 'the survivor\'s request to wait for a slot')

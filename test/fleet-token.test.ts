@@ -5,7 +5,7 @@ import { request } from 'undici'
 import { fleetKeys } from '../src/fleet/keys.js'
 import { tokenSeal } from '../src/fleet/seal.js'
 import { DEMO_API_KEY, DEMO_CLIENT_ID } from '../src/mock/roecny.js'
-import { startReplica } from './helpers/fleet.js'
+import { get, startReplica } from './helpers/fleet.js'
 import type { Replica } from './helpers/fleet.js'
 import { NO_REDIS, startRedis } from './helpers/redis.js'
 import { startMock } from './helpers/stack.js'
@@ -13,12 +13,6 @@ import { until } from './helpers/until.js'
 
 async function ready (replica: Replica): Promise<void> {
   await until(() => replica.proxy.tokens.isReady(), 'the replica to hold a token')
-}
-
-async function get (replica: Replica, path = '/api/v1/balances/current'): Promise<number> {
-  const res = await request(replica.url + path)
-  await res.body.dump()
-  return res.statusCode
 }
 
 t.test('two replicas cold-started together cost one login and forward with the same token', { skip: NO_REDIS }, async (t) => {

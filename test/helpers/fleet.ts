@@ -61,3 +61,10 @@ export async function spawnReplica (t: Teardown, mock: MockRoecny, redisUrl: str
   const started = JSON.parse(await child.line(/roecny-auth-proxy listening/)) as { address: string }
   return { child, url: started.address, status: async () => await statusOf(started.address) }
 }
+
+/** A GET through a replica (in this process or not); its status, the body read to its end. */
+export async function get (replica: { readonly url: string }, path = '/api/v1/balances/current'): Promise<number> {
+  const res = await request(replica.url + path)
+  await res.body.dump()
+  return res.statusCode
+}
