@@ -7,6 +7,7 @@ import { MemoryBudget } from '../limits/memory-limiter.js'
 import { QueuedLimiter } from '../limits/queue.js'
 import type { FleetKeys } from './keys.js'
 import type { FleetLink, RedisClient } from './link.js'
+import { ignoreRedisFailure } from './link.js'
 
 /** An in-flight slot lapses this long after its replica last renewed it: a replica that dies frees its slots within seconds. */
 export const LEASE_MS = 5000
@@ -135,7 +136,7 @@ export class FleetBudget implements Budget {
     this.#renewal = undefined
     if (this.#held.size === 0) return
     this.#link.run(async (client: RedisClient) => await client.eval(RENEW, { keys: [this.#keys.leases], arguments: [String(LEASE_MS), ...this.#held] }))
-      .catch(() => {}) // Redis away: the leases lapse there; this replica's own budget serves meanwhile.
+      .catch(ignoreRedisFailure) // Redis away: the leases lapse there; this replica's own budget serves meanwhile.
     this.#renewal = this.#clock.setTimer(() => this.#renew(), RENEW_MS)
   }
 
@@ -148,14 +149,14 @@ export class FleetBudget implements Budget {
     const id = lease.id
     if (id === undefined) return
     this.#held.delete(id)
-    this.#link.run(async (client: RedisClient) => await client.zRem(this.#keys.leases, id)).catch(() => {}) // It lapses by itself.
+    this.#link.run(async (client: RedisClient) => await client.zRem(this.#keys.leases, id)).catch(ignoreRedisFailure) // It lapses by itself.
   }
 
   throttled (lease: Lease, retryAfterMs: number | undefined): PauseChange | undefined {
     const change = this.#local.throttled(lease, retryAfterMs)
     if (change !== undefined && this.#link.state() === 'joined') {
       const ms = Math.ceil(change.pause.untilMs - this.#clock.monotonic())
-      this.#link.run(async (client: RedisClient) => await client.eval(PAUSE, { keys: [this.#keys.pause], arguments: [String(ms)] })).catch(() => {})
+      this.#link.run(async (client: RedisClient) => await client.eval(PAUSE, { keys: [this.#keys.pause], arguments: [String(ms)] })).catch(ignoreRedisFailure)
     }
     return change
   }

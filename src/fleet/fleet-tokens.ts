@@ -8,6 +8,7 @@ import { safetyMarginMs } from '../token/token-manager.js'
 import { fleetKeys } from './keys.js'
 import type { FleetKeys } from './keys.js'
 import type { FleetLink, RedisClient } from './link.js'
+import { ignoreRedisFailure } from './link.js'
 import { tokenSeal } from './seal.js'
 import type { TokenSeal } from './seal.js'
 
@@ -103,10 +104,10 @@ export function createFleetTokens (options: FleetTokensOptions): TokenFleet {
       if (found !== undefined) return adopt(found)
       const sentAt = clock.monotonic()
       const result = await request.login()
-      await store(fleet, result, sentAt).catch(() => {}) // Redis away: the token serves this replica; it was logged.
+      await store(fleet, result, sentAt).catch(ignoreRedisFailure) // Redis away: the token serves this replica; it was logged.
       return { login: result }
     } finally {
-      link.run(async (client: RedisClient) => await client.eval(COMPARE_AND_DELETE, { keys: [fleet.keys.lock], arguments: [lock] })).catch(() => {})
+      link.run(async (client: RedisClient) => await client.eval(COMPARE_AND_DELETE, { keys: [fleet.keys.lock], arguments: [lock] })).catch(ignoreRedisFailure)
     }
   }
 
@@ -161,7 +162,7 @@ export function createFleetTokens (options: FleetTokensOptions): TokenFleet {
     if (known?.token !== token) return
     const fleet = fleetOf(credentials)
     log.debug('fleet: removing the refused token from the store, if still there')
-    link.run(async (client: RedisClient) => await client.eval(COMPARE_AND_DELETE, { keys: [fleet.keys.token], arguments: [known.sealed] })).catch(() => {})
+    link.run(async (client: RedisClient) => await client.eval(COMPARE_AND_DELETE, { keys: [fleet.keys.token], arguments: [known.sealed] })).catch(ignoreRedisFailure)
   }
 
   return { obtain, refused }

@@ -5,6 +5,14 @@ import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
 
 /** joining: the first connection is being made; joined: Redis answers; degraded: it does not, each replica goes on alone. */
+
+/**
+ * For a Redis call whose failure is already handled elsewhere (the client's 'error' event reports
+ * it and the link degrades) or costs nothing (a lease or a lock lapses by itself): one named
+ * handler for every such place.
+ */
+export function ignoreRedisFailure (): void {}
+
 export type FleetState = 'joining' | 'joined' | 'degraded'
 
 /**
@@ -100,7 +108,7 @@ export class FleetLink {
   /** Calls `listener` on every message of `channel` (a hint: messages may be lost); kept across reconnections. */
   listen (channel: string, listener: () => void): void {
     this.#channels.set(channel, listener)
-    this.#subscriber.subscribe(channel, listener).catch(() => {}) // The subscriber's own 'error' event reports it.
+    this.#subscriber.subscribe(channel, listener).catch(ignoreRedisFailure) // The subscriber's own 'error' event reports it.
   }
 
   /** A rotated REDIS_URL_FILE: connects anew. False when it is the URL in use. */
@@ -178,10 +186,10 @@ export class FleetLink {
       if (this.#client === client) this.#degrade(err)
     })
     // The subscriber's failures show on the command client too (same Redis): it only needs a listener.
-    subscriber.on('error', () => {})
-    client.connect().catch(() => {}) // Reported by the 'error' event; the client keeps reconnecting.
+    subscriber.on('error', ignoreRedisFailure)
+    client.connect().catch(ignoreRedisFailure) // Reported by the 'error' event; the client keeps reconnecting.
     subscriber.connect().then(() => {
-      for (const [channel, listener] of this.#channels) subscriber.subscribe(channel, listener).catch(() => {})
+      for (const [channel, listener] of this.#channels) subscriber.subscribe(channel, listener).catch(ignoreRedisFailure)
     }, () => {})
   }
 
