@@ -1,7 +1,7 @@
 // One budget for the fleet (SPEC §11, §12): in-flight slots, the rate and Roecny's 429 pause count across replicas,
 // through a real redis-server; while Redis is away each replica keeps its own limits.
 import t from 'tap'
-import { get, startReplica } from './helpers/fleet.js'
+import { get, queued, startReplica } from './helpers/fleet.js'
 import type { Replica } from './helpers/fleet.js'
 import { NO_REDIS, startRedis } from './helpers/redis.js'
 import { startMock } from './helpers/stack.js'
@@ -21,7 +21,7 @@ t.test('UPSTREAM_MAX_IN_FLIGHT counts for the fleet: a slot held by one replica 
   const held = get(a, '/api/v1/test/held')
   await until(() => mock.held.length === 1, 'the first request to be held at Roecny')
   const waiting = get(b)
-  await until(async () => ((await b.status()).limits as { queued: number }).queued === 1, 'the other replica\'s request to wait')
+  await until(async () => await queued(b) === 1, 'the other replica\'s request to wait')
   t.equal(mock.inFlight, 1, 'nothing more reached Roecny')
   mock.releaseHeld()
   t.same(await Promise.all([held, waiting]), [200, 200], 'the waiting request went once the slot was free')
@@ -73,7 +73,7 @@ t.test('Redis away: each replica keeps its own limits, and the fleet\'s budget i
   const heldB = get(b, '/api/v1/test/held')
   await until(() => mock.held.length === 2, 'one request of each replica at Roecny: the limit is each one\'s own')
   const third = get(a)
-  await until(async () => ((await a.status()).limits as { queued: number }).queued === 1, 'a second request of one replica to wait for its own slot')
+  await until(async () => await queued(a) === 1, 'a second request of one replica to wait for its own slot')
   mock.releaseHeld()
   t.same(await Promise.all([heldA, heldB, third]), [200, 200, 200])
   await redis.restart()
@@ -81,7 +81,7 @@ t.test('Redis away: each replica keeps its own limits, and the fleet\'s budget i
   const held = get(a, '/api/v1/test/held')
   await until(() => mock.held.length === 3, 'a request held at Roecny')
   const waiting = get(b)
-  await until(async () => ((await b.status()).limits as { queued: number }).queued === 1, 'the other replica to wait: the fleet\'s limit again')
+  await until(async () => await queued(b) === 1, 'the other replica to wait: the fleet\'s limit again')
   mock.releaseHeld()
   t.same(await Promise.all([held, waiting]), [200, 200])
 })
@@ -100,7 +100,7 @@ t.test('a slot held longer than its lease stays held while its replica lives: th
   const [first] = await client.zRangeWithScores(leasesKey, 0, -1)
   await until(async () => ((await client.zRangeWithScores(leasesKey, 0, -1))[0]?.score ?? 0) > (first?.score ?? Infinity), 'the lease to be renewed')
   const waiting = get(b)
-  await until(async () => ((await b.status()).limits as { queued: number }).queued === 1, 'the other replica to wait')
+  await until(async () => await queued(b) === 1, 'the other replica to wait')
   mock.releaseHeld()
   t.same(await Promise.all([held, waiting]), [200, 200])
 })

@@ -1,7 +1,7 @@
 // Fleet mode with real processes (SPEC §12): replicas of the built CLI on one real redis-server, the mock counting logins.
 import t from 'tap'
 import { request } from 'undici'
-import { get, spawnReplica } from './helpers/fleet.js'
+import { get, queued, spawnReplica } from './helpers/fleet.js'
 import type { ReplicaProcess } from './helpers/fleet.js'
 import { NO_REDIS, startRedis } from './helpers/redis.js'
 import { startMock } from './helpers/stack.js'
@@ -109,7 +109,7 @@ t.test('a killed replica\'s in-flight slots come back to the fleet within second
   const cut = [1, 2].map(async () => await get(doomed, '/api/v1/test/held').catch(() => 0))
   await until(() => mock.held.length === 2, 'both slots in use at Roecny')
   const waiting = get(survivor)
-  await until(async () => ((await survivor.status()).limits as { queued: number }).queued === 1, 'the survivor\'s request to wait for a slot')
+  await until(async () => await queued(survivor) === 1, 'the survivor\'s request to wait for a slot')
   const killedAt = performance.now()
   doomed.child.process.kill('SIGKILL')
   await Promise.all(cut)

@@ -68,3 +68,8 @@ export async function get (replica: { readonly url: string }, path = '/api/v1/ba
   await res.body.dump()
   return res.statusCode
 }
+
+/** How many requests wait in the replica's queue for the limits, as /-/status says. */
+export async function queued (replica: { status: () => Promise<Record<string, unknown>> }): Promise<number> {
+  return ((await replica.status()).limits as { queued: number }).queued
+}
