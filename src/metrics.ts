@@ -1,10 +1,12 @@
 // Prometheus instruments (prom-client): requests, latency, upstream errors, logins, the token's schedule, process metrics.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { Metric } from 'prom-client'
+import type { Counter as CounterType, Metric, Registry } from 'prom-client'
 import type { ProxyErrorCode } from './errors.js'
 import type { LimiterStatus } from './limits/limiter.js'
 import type { LoginOutcome } from './token/login.js'
+import subset from './prom-client-subset.cjs'
 import { VERSION } from './version.js'
+
+const { Counter, Gauge, Histogram, Registry: PromRegistry, collectDefaultMetrics } = subset
 
 export const METRICS_PREFIX = 'roecny_proxy_'
 
@@ -116,7 +118,7 @@ export class RequestHistogram {
 /** Each ProxyMetrics has its own registry, so several proxies in one process (tests) never share counts. */
 export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
   const now = options.now ?? Date.now
-  const registry = new Registry()
+  const registry = new PromRegistry()
   const registers = [registry]
   let schedule: TokenSchedule = { expiresAtWallMs: () => 0, refreshAtWallMs: () => 0 }
 
@@ -261,7 +263,7 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
     }
   }
 
-  let fleetChanges: Counter | undefined
+  let fleetChanges: CounterType | undefined
 
   function watchFleet (fleet: { state: () => string }): void {
     const registers = [registry]
