@@ -12,19 +12,19 @@ const Histogram: typeof Prom.Histogram = require('prom-client/lib/histogram.js')
 
 /** prom-client's default metrics but its CPU one, which is the only one that needs @opentelemetry/api. */
 const DEFAULT_METRICS: DefaultMetric[] = [
-  'processStartTime',
-  'osMemoryHeap',
-  'processOpenFileDescriptors',
-  'processMaxFileDescriptors',
-  'eventLoopLag',
-  'processResources',
-  'processHandles',
-  'processRequests',
-  'heapSizeAndUsed',
-  'heapSpacesSizeAndUsed',
-  'version',
-  'gc'
-].map((name) => require(`prom-client/lib/metrics/${name}.js`))
+  require('prom-client/lib/metrics/processStartTime.js'),
+  require('prom-client/lib/metrics/osMemoryHeap.js'),
+  require('prom-client/lib/metrics/processOpenFileDescriptors.js'),
+  require('prom-client/lib/metrics/processMaxFileDescriptors.js'),
+  require('prom-client/lib/metrics/eventLoopLag.js'),
+  require('prom-client/lib/metrics/processResources.js'),
+  require('prom-client/lib/metrics/processHandles.js'),
+  require('prom-client/lib/metrics/processRequests.js'),
+  require('prom-client/lib/metrics/heapSizeAndUsed.js'),
+  require('prom-client/lib/metrics/heapSpacesSizeAndUsed.js'),
+  require('prom-client/lib/metrics/version.js'),
+  require('prom-client/lib/metrics/gc.js')
+]
 
 /**
  * prom-client's CPU counters under their names, counted from the process's start (prom-client counts
