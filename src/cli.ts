@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `roecny-auth-proxy` command: parses the invocation, runs serve | demo | mock | check, maps outcomes to exit codes.
-// First, before any dependency loads: Node's module compile cache.
+// First, before any dependency loads: V8's heap growth, then Node's module compile cache (whose
+// compiled code V8 checks against its flags, so they are set before it).
+import './heap-growth.js'
 import './compile-cache.js'
 import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
