@@ -18,7 +18,10 @@ export const CLI = join(here, '..', 'src', 'cli.js')
  * The V8 flags the image and `npm start` give node through NODE_OPTIONS (package.json's
  * config.nodeOptions): the proxy runs with them here too, as users run it.
  */
-export const PROXY_NODE_OPTIONS = (JSON.parse(readFileSync(join(here, '..', '..', 'package.json'), 'utf8')) as { config: { nodeOptions: string } }).config.nodeOptions
+const PACKAGE_CONFIG = (JSON.parse(readFileSync(join(here, '..', '..', 'package.json'), 'utf8')) as { config: { nodeOptions: string, mallocArenaMax: string } }).config
+export const PROXY_NODE_OPTIONS = PACKAGE_CONFIG.nodeOptions
+/** glibc's malloc arenas, capped as the image and npm start cap them. */
+export const PROXY_MALLOC_ARENA_MAX = PACKAGE_CONFIG.mallocArenaMax
 
 export interface Contender {
   readonly name: string
@@ -201,6 +204,7 @@ export async function spawnProxy (placement: Placement, upstream: Upstream, labe
     PROXY_PORT: String(port),
     LOG_LEVEL: 'info',
     NODE_OPTIONS: PROXY_NODE_OPTIONS,
+    MALLOC_ARENA_MAX: PROXY_MALLOC_ARENA_MAX,
     ...build.env
   }
   const startedAt = performance.now()

@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { LOAD_PATH } from './common.js'
-import { direct, FASTIFY, FLOOR, PROXY_NODE_OPTIONS, scratchDir, shapedBuild, startNginx, startProxy, startServer, startUpstream, thisBuild } from './contenders.js'
+import { direct, FASTIFY, FLOOR, PROXY_MALLOC_ARENA_MAX, PROXY_NODE_OPTIONS, scratchDir, shapedBuild, startNginx, startProxy, startServer, startUpstream, thisBuild } from './contenders.js'
 import type { Contender, Placement, ProxyBuild, ProxyProcess } from './contenders.js'
 import { coldBurst, serverTimeToReady, timeToReady, transfer } from './extras.js'
 import { profile } from './profile.js'
@@ -139,7 +139,7 @@ async function main (): Promise<void> {
   const loadAverageBefore = loadavg()
   say(`load average before the run: ${loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}`)
 
-  say(`the proxy runs with NODE_OPTIONS=${PROXY_NODE_OPTIONS} (package.json config.nodeOptions, as in the image and npm start)`)
+  say(`the proxy runs with NODE_OPTIONS=${PROXY_NODE_OPTIONS} and MALLOC_ARENA_MAX=${PROXY_MALLOC_ARENA_MAX} (package.json config, as in the image and npm start)`)
   if (proxyFlags !== '') say(`proxy started with node flags: ${proxyFlags} (not how users run it)`)
 
   const upstream = await startUpstream()
@@ -274,6 +274,7 @@ async function main (): Promise<void> {
       pinning: note,
       priority,
       proxyNodeOptions: PROXY_NODE_OPTIONS,
+      proxyMallocArenaMax: PROXY_MALLOC_ARENA_MAX,
       proxyNodeFlags: proxyFlags,
       loadAverageBefore,
       loadAverageAfter: loadavg(),

@@ -78,6 +78,14 @@ t.test('the image runs node with the V8 heap flags npm start uses (package.json 
   t.match(pkg.scripts.start, 'NODE_OPTIONS="$npm_package_config_nodeOptions $NODE_OPTIONS" node dist/src/cli.js serve')
 })
 
+t.test('the image and npm start cap glibc\'s malloc arenas (package.json config.mallocArenaMax), replaceable', async (t) => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { config: { mallocArenaMax: string }, scripts: Record<string, string> }
+  t.equal(pkg.config.mallocArenaMax, '2')
+  t.equal(env('MALLOC_ARENA_MAX'), pkg.config.mallocArenaMax, 'ENV MALLOC_ARENA_MAX: -e MALLOC_ARENA_MAX=... replaces it')
+  // A MALLOC_ARENA_MAX of the user's own wins.
+  t.match(pkg.scripts.start, /^MALLOC_ARENA_MAX="\$\{MALLOC_ARENA_MAX:-\$npm_package_config_mallocArenaMax\}" /)
+})
+
 t.test('the compile cache is filled in the build stage as the image\'s user, with its flags, and copied in', async (t) => {
   const build = stages.find((stage) => stage.steps.some((step) => step === 'RUN npm run build')) as (typeof stages)[number]
   t.equal(env('NODE_COMPILE_CACHE'), '/app/compile-cache')
