@@ -53,10 +53,12 @@ t.test('Roecny\'s 429 to one replica pauses the others too', { skip: NO_REDIS },
   await ready(a, b)
   mock.apiQueue.push({ status: 429, headers: { 'retry-after': '2' } })
   t.equal(await get(a), 429, 'the 429 goes to its client unchanged')
+  // The pause runs 2 s from the 429's arrival at the replica, a moment before this point: on a
+  // loaded machine the wait below may take a while, so the time is counted from here, not from b's request.
+  const paused = performance.now()
   await until(async () => Object.keys(await redis.dump()).some((key) => key.endsWith(':pause')), 'the fleet\'s pause to be stored')
-  const started = performance.now()
   t.equal(await get(b), 200)
-  t.ok(performance.now() - started >= 1000, 'the other replica\'s request waited for the fleet\'s pause')
+  t.ok(performance.now() - paused >= 1000, 'the other replica\'s request waited for the fleet\'s pause')
   t.equal(((await b.status()).limits as { inFlight: number }).inFlight, 0, 'its slot released')
 })
 
@@ -113,7 +115,8 @@ t.test('Redis frozen at a take: after the bounded wait the request goes on under
   redis.freeze()
   const started = performance.now()
   t.equal(await get(a), 200)
-  t.ok(performance.now() - started < 4000, 'the wait on Redis was bounded')
+  // Unbounded, it would wait as long as Redis stays frozen; the bound is 2 s a command (slack for a loaded machine).
+  t.ok(performance.now() - started < 8000, 'the wait on Redis was bounded')
   t.equal((await a.status()).fleet, 'degraded')
   redis.thaw()
 })

@@ -84,7 +84,8 @@ t.test('a frozen Redis (connections open, no answer) holds no login up: the repl
   const started = performance.now()
   const replica = await startReplica(t, mock, redis.url, { LOGIN_TIMEOUT_MS: '1500' })
   await until(() => replica.proxy.tokens.isReady(), 'a token of its own')
-  t.ok(performance.now() - started < 3000, 'ready within one LOGIN_TIMEOUT_MS (1.5 s) and a login')
+  // Unbounded, the first connection would wait as long as Redis stays frozen (slack for a loaded machine).
+  t.ok(performance.now() - started < 6000, 'ready within one LOGIN_TIMEOUT_MS (1.5 s) and a login')
   t.equal(await fleetState(replica), 'degraded')
   redis.thaw()
   await until(async () => await fleetState(replica) === 'joined', 'the replica to join', 15_000)
@@ -123,7 +124,8 @@ t.test('a replica that died holding the fleet\'s lock blocks the others no longe
   const res = await request(`${first.url}/api/v1/balances/current`)
   await res.body.dump()
   t.equal(res.statusCode, 503, 'no token within LOGIN_TIMEOUT_MS: the request gets the usual 503')
-  t.ok(performance.now() - started < 3000, 'the wait was bounded by LOGIN_TIMEOUT_MS (1 s)')
+  // Unbounded, it would wait for the lock's 60 s (slack for a loaded machine).
+  t.ok(performance.now() - started < 6000, 'the wait was bounded by LOGIN_TIMEOUT_MS (1 s)')
   const status = await first.status()
   t.match(status.lastLoginError, { message: 'the fleet\'s login did not finish within LOGIN_TIMEOUT_MS' })
   t.equal(mock.logins.length, 1, 'it did not log in past the lock')
@@ -171,7 +173,8 @@ t.test('stopping the token lifecycle while it waits for another replica\'s login
   const started = performance.now()
   // What shutdown does once the last request is answered (and new credentials do to a login in flight).
   await first.proxy.tokens.stop()
-  t.ok(performance.now() - started < 2000, 'stopped without waiting out LOGIN_TIMEOUT_MS')
+  // Waiting it out would take LOGIN_TIMEOUT_MS, 10 s (slack for a loaded machine).
+  t.ok(performance.now() - started < 5000, 'stopped without waiting out LOGIN_TIMEOUT_MS')
   t.equal(await pending, 503, 'the waiting request got its answer: no token')
   t.equal(mock.logins.length, 1, 'no login past the lock')
 })
