@@ -60,7 +60,7 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
   // In fleet mode the limits count for the whole fleet (SPEC §12), falling back to these local ones while Redis is away.
   const limiter = limits === undefined
     ? undefined
-    : fleet === undefined ? createMemoryLimiter(limits, { clock, log: limitsLog }) : fleet.limiter(limits, limitsLog)
+    : fleet === undefined ? createMemoryLimiter(limits, { clock, log: limitsLog }) : await fleet.limiter(limits, limitsLog)
   if (limiter !== undefined) metrics.watchLimits(limiter)
   const accessKeys = new AccessKeys(config.accessKeys)
   const upstream = pool instanceof RotatingPool ? pool : undefined

@@ -4,7 +4,6 @@ import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import type { Limits, UpstreamLimiter } from '../limits/limiter.js'
 import type { TokenFleet } from '../token/token-fleet.js'
-import { createFleetLimiter } from './fleet-budget.js'
 import { createFleetTokens } from './fleet-tokens.js'
 import { fleetKeys } from './keys.js'
 import { COMMAND_TIMEOUT_MS, FleetLink } from './link.js'
@@ -23,8 +22,9 @@ export interface Fleet {
   /**
    * §11's limits for the whole fleet. The budget is the fleet's of the configured client ID: Roecny's
    * limits are per account, and a rotated client ID is a rotation of the same account's credentials.
+   * Its module loads only here: a replica without limits never loads it.
    */
-  limiter: (limits: Limits, log: Logger) => UpstreamLimiter
+  limiter: (limits: Limits, log: Logger) => Promise<UpstreamLimiter>
   /** What /-/status shows: the state only, never the URL. */
   status: () => { fleet: FleetState }
   /** Closes the connections. Final. */
@@ -47,7 +47,10 @@ export function startFleet (config: Pick<Config, 'redisUrl' | 'redisCa' | 'redis
   return {
     tokens,
     link,
-    limiter: (limits, log) => createFleetLimiter(limits, { link, keys: fleetKeys(config.redisKeyPrefix, config), clock: deps.clock, log }),
+    limiter: async (limits, log) => {
+      const { createFleetLimiter } = await import('./fleet-budget.js')
+      return createFleetLimiter(limits, { link, keys: fleetKeys(config.redisKeyPrefix, config), clock: deps.clock, log })
+    },
     status: () => ({ fleet: link.state() }),
     close: () => link.close()
   }
