@@ -14,6 +14,5 @@ export function heapGrowingFlag (execArgv: readonly string[]): string | undefine
   return named ? undefined : HEAP_GROWING_FLAG
 }
 
-/** What this process set, for the tests. */
-export const appliedHeapFlag = heapGrowingFlag(process.execArgv)
-if (appliedHeapFlag !== undefined) setFlagsFromString(appliedHeapFlag)
+const flag = heapGrowingFlag(process.execArgv)
+if (flag !== undefined) setFlagsFromString(flag)

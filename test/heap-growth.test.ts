@@ -6,16 +6,20 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { HEAP_GROWING_FLAG, heapGrowingFlag } from '../src/heap-growth.js'
 
-const MODULE = fileURLToPath(new URL('../src/heap-growth.ts', import.meta.url))
+const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
 
-/** What a fresh node process with these flags set: the module's `appliedHeapFlag`. */
-async function appliedIn (flags: string[]): Promise<unknown> {
+/**
+ * V8's hash of its flags (v8.cachedDataVersionTag(), which follows flags set at run time too) in a
+ * fresh node started with `flags`, after it imports the CLI (which runs nothing under -e) if asked.
+ */
+async function flagsTag (flags: string[], importCli: boolean): Promise<number> {
+  const load = importCli ? `await import(${JSON.stringify(CLI)});` : ''
   const child = spawn(process.execPath, [...process.execArgv, ...flags, '--input-type=module', '-e',
-    `const { appliedHeapFlag } = await import(${JSON.stringify(MODULE)}); console.log(JSON.stringify({ appliedHeapFlag: appliedHeapFlag ?? null }))`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    `${load} const v8 = await import('node:v8'); console.log(v8.cachedDataVersionTag())`], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
   await once(child, 'close')
-  return (JSON.parse(out) as { appliedHeapFlag: unknown }).appliedHeapFlag
+  return Number(out.trim())
 }
 
 t.test('the flag is set unless the command line names it, in either spelling', async (t) => {
@@ -26,13 +30,26 @@ t.test('the flag is set unless the command line names it, in either spelling', a
   t.equal(heapGrowingFlag(['--heap-growing-percent', '50']), undefined)
 })
 
-t.test('a process that loads it sets the flag; one started with its own value keeps it', async (t) => {
-  t.equal(await appliedIn([]), HEAP_GROWING_FLAG)
-  t.equal(await appliedIn(['--heap-growing-percent=0']), null)
+t.test('a process that loads the CLI runs with the flag, as if node had been started with it', async (t) => {
+  const [plain, started, loaded] = await Promise.all([
+    flagsTag([], false),
+    flagsTag([HEAP_GROWING_FLAG], false),
+    flagsTag([], true)
+  ])
+  t.not(started, plain, 'the flag changes V8\'s flags hash')
+  t.equal(loaded, started, 'loading the CLI set it')
+})
+
+t.test('a value of the command line\'s own is left alone', async (t) => {
+  const [started, loaded] = await Promise.all([
+    flagsTag(['--heap-growing-percent=0'], false),
+    flagsTag(['--heap-growing-percent=0'], true)
+  ])
+  t.equal(loaded, started)
 })
 
 t.test('the CLI loads it before anything else, the compile cache included', async (t) => {
-  const cli = readFileSync(fileURLToPath(new URL('../src/cli.ts', import.meta.url)), 'utf8')
+  const cli = readFileSync(CLI, 'utf8')
   const imports = [...cli.matchAll(/^import .*$/gm)].map(([line]) => line)
   t.same(imports.slice(0, 2), ["import './heap-growth.js'", "import './compile-cache.js'"])
 })
