@@ -27,3 +27,16 @@ t.test('outside src/fleet/, the fleet and @redis/client are imported only as typ
   t.same(lazy, ['server.ts'], 'one dynamic import, in the server, taken only with REDIS_URL')
   t.match(readFileSync(join(SRC, 'server.ts'), 'utf8'), /config\.redisUrl === undefined\s*\?\s*undefined\s*:\s*\(await import\('\.\/fleet\/start\.js'\)\)/)
 })
+
+t.test('inside src/fleet/, the fleet\'s budget is imported only lazily, when a replica has limits', async (t) => {
+  // A replica without limits never loads it. Nor does a test process that never builds a budget: such a
+  // process reported the module's functions as never run, and merged with the one that ran them, the
+  // coverage report once kept the zeros.
+  for (const file of sources()) {
+    const name = relative(SRC, file)
+    if (!name.startsWith('fleet/') || name === 'fleet/fleet-budget.ts') continue
+    const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } })
+    t.notMatch(outputText, /(?:from|import)\s*['"]\.\/fleet-budget\.js['"]/, `${name} loads the budget not statically`)
+  }
+  t.match(readFileSync(join(SRC, 'fleet', 'start.ts'), 'utf8'), /await import\('\.\/fleet-budget\.js'\)/)
+})
