@@ -27,8 +27,10 @@ const CLI_COMMANDS = new Set(['serve', 'demo', 'mock', 'check', '--help', '-h', 
 const NPM_COMMANDS = new Set(['ci', 'test', 'start', 'pack'])
 /** Runtimes that run one file of this project, named as their first argument that is not a flag. */
 const FILE_RUNNERS = new Set(['node', 'bash', 'sh', 'php', 'python3', 'java', 'mcs', 'mono'])
-const DOCKER_COMMANDS = new Set(['build', 'run', 'compose', 'stop', 'kill', 'logs', 'exec'])
-const KUBECTL_COMMANDS = new Set(['apply', 'create', 'delete', 'get', 'describe', 'logs', 'rollout', 'wait', 'port-forward', 'exec', 'diff', 'kustomize', 'scale'])
+const DOCKER_COMMANDS = new Set(['build', 'run', 'push', 'compose', 'stop', 'start', 'restart', 'kill', 'logs', 'exec', 'ps', 'inspect', 'rm', 'cp', 'image', 'network', 'volume', 'secret', 'service', 'tag', 'save', 'load'])
+const KUBECTL_COMMANDS = new Set(['apply', 'create', 'delete', 'get', 'describe', 'logs', 'rollout', 'wait', 'port-forward', 'exec', 'diff', 'kustomize', 'scale', 'patch', 'label', 'annotate', 'top', 'config', 'cp', 'explain', 'auth', 'version'])
+/** kubectl's global options that take a value, given before the command. */
+const KUBECTL_GLOBALS = new Set(['-n', '--namespace', '--context', '--kubeconfig', '--cluster', '--user'])
 /** docker run's options that take no value. */
 const DOCKER_RUN_SWITCHES = new Set(['--rm', '-d', '--detach', '-i', '--interactive', '-t', '--tty', '-it', '--init', '--read-only', '--privileged'])
 const FLAG = /^--?[A-Za-z][\w-]*(=.*)?$/s
@@ -81,9 +83,11 @@ function staticProblems (command: Command): string[] {
   return problems
 }
 
+/** This package's image, under any registry, must carry the package's version as its tag. */
 function imageProblem (image: string | undefined): string[] {
-  if (image === undefined || !image.startsWith(PACKAGE.name)) return []
-  return image === IMAGE ? [] : [`image ${image}: tag it ${IMAGE}, the package's version`]
+  const name = image?.split('/').at(-1)
+  if (name === undefined || name.split(':')[0] !== PACKAGE.name) return []
+  return name === IMAGE ? [] : [`image ${image as string}: tag it ${IMAGE}, the package's version`]
 }
 
 function dockerProblems (args: string[]): string[] {
@@ -97,6 +101,7 @@ function dockerProblems (args: string[]): string[] {
     const context = rest.at(-1) as string
     if (!exists(context)) problems.push(`docker build: no context ${context}`)
   }
+  if (sub === 'push' || sub === 'tag') for (const image of rest) problems.push(...imageProblem(image))
   if (sub === 'run') {
     let image: string | undefined
     for (let i = 0; i < rest.length && image === undefined; i++) {
@@ -115,7 +120,7 @@ function dockerProblems (args: string[]): string[] {
 }
 
 function kubectlProblems (args: string[]): string[] {
-  const sub = args.find((arg) => !arg.startsWith('-')) ?? ''
+  const sub = args.find((arg, i) => !arg.startsWith('-') && !KUBECTL_GLOBALS.has(args[i - 1] as string)) ?? ''
   if (!KUBECTL_COMMANDS.has(sub)) return [`kubectl ${sub}: not a command the docs use`]
   const problems: string[] = []
   args.forEach((arg, i) => {
@@ -180,11 +185,13 @@ t.test('the checks refuse what does not exist', async (t) => {
     { line: 'docker build -t x nowhere', problem: 'docker build: no context nowhere' },
     { line: 'docker run --rm -e A=1 roecny-auth-proxy demo', problem: `image roecny-auth-proxy: tag it ${IMAGE}, the package's version` },
     { line: 'docker run --rm', problem: 'docker run: no image' },
-    { line: 'docker push x', problem: 'docker push: not a command the docs use' },
+    { line: 'docker pull x', problem: 'docker pull: not a command the docs use' },
+    { line: 'docker push registry.example.com/roecny-auth-proxy:0.1.0', problem: `image registry.example.com/roecny-auth-proxy:0.1.0: tag it ${IMAGE}, the package's version` },
     { line: 'docker compose -f nowhere.yml up', problem: 'docker compose: no file nowhere.yml' },
     { line: 'docker run ---x y', problem: 'malformed flag ---x' },
     { line: 'kubectl apply -f deploy/nowhere.yaml', problem: 'kubectl apply: no file deploy/nowhere.yaml' },
     { line: 'kubectl apply --kustomize=deploy/nowhere', problem: 'kubectl apply: no file deploy/nowhere' },
+    { line: 'kubectl -n payments apply -k deploy/nowhere', problem: 'kubectl apply: no file deploy/nowhere' },
     { line: 'kubectl set image deploy/x proxy=roecny-auth-proxy:0.0.1', problem: 'kubectl set: not a command the docs use' },
     { line: 'kubectl create deployment x --image=roecny-auth-proxy:0.0.1', problem: `image roecny-auth-proxy:0.0.1: tag it ${IMAGE}, the package's version` },
     { line: 'make all', problem: 'make: not a command this test knows' }
@@ -195,6 +202,8 @@ t.test('the checks refuse what does not exist', async (t) => {
   }
   t.same(staticProblems(splitLine(`docker run -d --name p -v "$PWD/a:/b:ro" ${IMAGE} serve`).commands[0] as Command), [], 'an image after options with values is found')
   t.same(staticProblems(splitLine('kubectl apply -f - ').commands[0] as Command), [], 'stdin is a file kubectl reads')
+  t.same(staticProblems(splitLine(`docker tag ${IMAGE} registry.example.com/${IMAGE}`).commands[0] as Command), [], 'the image under a registry keeps its tag')
+  t.same(staticProblems(splitLine('docker run --rm roecny-auth-proxy-tools').commands[0] as Command), [], 'another image is not this package\'s')
 })
 
 t.test('shell lines are split as the shell splits them', async (t) => {
