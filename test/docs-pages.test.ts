@@ -58,6 +58,19 @@ t.test('every link between the pages leads to a file and a heading that exist', 
   }
 })
 
+t.test('every file of the project a page names in code exists (dist/ as the source it is built from)', async (t) => {
+  let named = 0
+  for (const page of [...pages(), 'CHANGELOG.md']) {
+    for (const [, path] of read(page).matchAll(/[`\s(](\.?(?:dist|src|test|bench|scripts|examples|deploy|docs|\.ci)\/[\w./*-]*)/g)) {
+      if (/\.\.\.|\*/.test(path as string) || WRITTEN_WITH_THEIR_PART.has(path as string)) continue
+      const source = (path as string).replace(/^dist\/(.+)\.js$/, '$1.ts')
+      t.ok(existsSync(join(ROOT, source)), `${page} names ${path as string}`)
+      named++
+    }
+  }
+  t.ok(named >= 30, `${named} paths named`)
+})
+
 t.test('the README\'s error codes are the proxy\'s, each with its status', async (t) => {
   const rows = tableAfter(README, '### Error codes').map(([status, code]) => [Number(status), (code as string).replace(/`/g, '')])
   t.same(rows, Object.entries(PROXY_ERRORS).map(([code, { status }]) => [status, code]))
