@@ -1,7 +1,7 @@
 # roecny-auth-proxy: an authenticating sidecar for the Roecny API.
-# Build:  docker build -t roecny-auth-proxy .
-# Run:    docker run --env-file roecny.env roecny-auth-proxy          (serve; see README.md)
-#         docker run --network host roecny-auth-proxy demo            (the built-in mock, no credentials)
+# Build:  docker build -t roecny-auth-proxy:0.2.0 --build-arg REVISION="$(git rev-parse HEAD)" .
+# Run:    docker run --env-file roecny.env roecny-auth-proxy:0.2.0    (serve; see README.md)
+#         docker run --network host roecny-auth-proxy:0.2.0 demo      (the built-in mock, no credentials)
 
 # --- build: every dependency, compile TypeScript -----------------------------------------------
 FROM node:24-bookworm-slim AS build
@@ -29,6 +29,19 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- the image ---------------------------------------------------------------------------------
 FROM node:24-bookworm-slim
+# OCI labels (`docker image inspect` shows them): the release, its licence, and, from build arguments,
+# the commit and the repository it was built from. VERSION and LICENSES are package.json's version
+# and licence (test/dockerfile.test.ts keeps them equal); REVISION and SOURCE stay empty unless given.
+ARG VERSION=0.2.0
+ARG LICENSES=MIT
+ARG REVISION=
+ARG SOURCE=
+LABEL org.opencontainers.image.title="roecny-auth-proxy" \
+  org.opencontainers.image.description="Authenticating sidecar for the Roecny API" \
+  org.opencontainers.image.version="${VERSION}" \
+  org.opencontainers.image.licenses="${LICENSES}" \
+  org.opencontainers.image.revision="${REVISION}" \
+  org.opencontainers.image.source="${SOURCE}"
 ENV NODE_ENV=production
 # V8 heap flags for a small sidecar (README: Runtime), the same as `npm start` uses (package.json's
 # config.nodeOptions); replace them with `-e NODE_OPTIONS=...`, or `-e NODE_OPTIONS=` for V8's defaults.

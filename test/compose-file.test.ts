@@ -29,6 +29,7 @@ interface ComposeFile {
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as ComposeFile
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
 const { services } = compose
 
 function service (name: string): Service {
@@ -96,11 +97,11 @@ t.test('the demo profile runs against the built-in mock with no credentials', as
   t.equal(demo.environment, undefined, 'nothing to configure')
 })
 
-t.test('the proxy containers are hardened and built from this directory', async (t) => {
-  for (const name of ['roecny-proxy', 'demo-proxy']) {
+t.test('the proxy containers are hardened, built from this directory and tagged with the package\'s version', async (t) => {
+  for (const name of ['roecny-proxy', 'demo-proxy', 'fleet-mock', 'fleet-proxy-1', 'fleet-proxy-2', 'fleet-proxy-3']) {
     const s = service(name)
     t.equal(s.build, '.', name)
-    t.equal(interpolate(s.image as string), 'roecny-auth-proxy:local', name)
+    t.equal(interpolate(s.image as string), `roecny-auth-proxy:${pkg.version}`, `${name}: the release package.json names`)
     t.equal(s.read_only, true, `${name}: read-only root filesystem`)
     t.same(s.cap_drop, ['ALL'], `${name}: no capabilities`)
     t.equal(s.user, undefined, `${name}: the image's non-root user`)
@@ -113,7 +114,11 @@ t.test('the fleet profile: a Redis and three app + proxy pairs forming one fleet
     t.same(service(name).profiles, ['fleet'], `${name} runs only with --profile fleet`)
   }
   t.same(service('fleet-mock').command, ['mock'])
-  t.match(service('fleet-redis').image, /^redis:7/)
+  // The tag the smoke test's image provider supplies where no registry is reachable (test/docker/smoke.sh).
+  t.equal(service('fleet-redis').image, 'redis:7-bookworm')
+  // Without a password, protected mode refuses every client that is not on Redis' own loopback.
+  t.same(service('fleet-redis').command, ['redis-server', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], 'nothing persisted; the other containers let in')
+  t.match(readFileSync(join(ROOT, 'test/docker/smoke.sh'), 'utf8'), 'redis:7-bookworm', 'the smoke test names the same Redis')
   proxies.forEach((name, i) => {
     const proxy = service(name)
     t.equal(proxy.build, '.', name)

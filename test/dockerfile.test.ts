@@ -100,3 +100,23 @@ t.test('the compile cache is filled in the build stage as the image\'s user, wit
   }
   t.ok(instruction('COPY').includes(`--from=${String(build.name)} --chown=root:root /app/compile-cache ./compile-cache`), 'root\'s, read-only to the process')
 })
+
+t.test('OCI labels: version and licence are package.json\'s, revision and source come from build arguments', async (t) => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string, license: string }
+  const args = Object.fromEntries(instruction('ARG').map((arg) => {
+    const [name = '', value = ''] = arg.split('=')
+    return [name, value]
+  }))
+  t.same(args, { VERSION: pkg.version, LICENSES: pkg.license, REVISION: '', SOURCE: '' }, 'defaults: the package\'s own; the commit and the repository given at build time')
+  const [label = ''] = instruction('LABEL')
+  const labels = Object.fromEntries([...label.matchAll(/([\w.]+)="([^"]*)"/g)].map((m) => [m[1], m[2]]))
+  const fromArg = (name: string): string => ['$', '{', name, '}'].join('')
+  t.match(labels, {
+    'org.opencontainers.image.version': fromArg('VERSION'),
+    'org.opencontainers.image.licenses': fromArg('LICENSES'),
+    'org.opencontainers.image.revision': fromArg('REVISION'),
+    'org.opencontainers.image.source': fromArg('SOURCE')
+  })
+  // The build line the file documents tags the image with the release.
+  t.match(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'), `docker build -t roecny-auth-proxy:${pkg.version} --build-arg REVISION=`)
+})

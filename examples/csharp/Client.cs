@@ -5,7 +5,10 @@
 //   GET path   default /api/v1/balances/current
 //   POST path  default /api/v1/echo/example (the demo's echo route; use one of your API's POST routes)
 //   JSON file  the POST body (default a small JSON object)
-// Prints each answer on its own line; exit 2 for the proxy's own errors, 1 for Roecny's.
+// Prints each answer on its own line. Exit codes tell whose failure it is:
+//   0 success   1 Roecny answered an error   2 the proxy's own error (x-roecny-proxy-error)
+//   3 no answer from the proxy (not running, refused, or nothing within 30 s)
+//   66 the JSON file cannot be read (nothing is sent)
 using System;
 using System.IO;
 using System.Net;
@@ -18,9 +21,20 @@ class Client
         string baseUrl = Environment.GetEnvironmentVariable("ROECNY_PROXY_URL") ?? "http://127.0.0.1:8080";
         string getPath = args.Length > 0 ? args[0] : "/api/v1/balances/current";
         string postPath = args.Length > 1 ? args[1] : "/api/v1/echo/example";
-        byte[] json = args.Length > 2
-            ? File.ReadAllBytes(args[2])
-            : Encoding.UTF8.GetBytes("{\"request_id\":\"example-1\",\"amount\":12.5,\"currency\":\"EUR\"}");
+        byte[] json = Encoding.UTF8.GetBytes("{\"request_id\":\"example-1\",\"amount\":12.5,\"currency\":\"EUR\"}");
+        if (args.Length > 2)
+        {
+            // A file that cannot be read is an error before anything is sent, never an empty upload.
+            try
+            {
+                json = File.ReadAllBytes(args[2]);
+            }
+            catch (Exception error) when (error is IOException || error is UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine("cannot read the JSON file " + args[2] + ": " + error.Message);
+                return 66;
+            }
+        }
         int code = Call(baseUrl + getPath, null);
         return code != 0 ? code : Call(baseUrl + postPath, json);
     }
@@ -32,20 +46,20 @@ class Client
         // The sidecar is local, never reached through an HTTP proxy from the environment.
         request.Proxy = null;
         request.Timeout = 30000;
-        if (json != null)
-        {
-            // HttpWebRequest sends a POST with Expect: 100-continue; the proxy answers it once it accepts the request.
-            request.Method = "POST";
-            request.ContentType = "application/json";
-            request.ContentLength = json.Length;
-            using (Stream body = request.GetRequestStream())
-            {
-                body.Write(json, 0, json.Length);
-            }
-        }
         HttpWebResponse response;
         try
         {
+            if (json != null)
+            {
+                // HttpWebRequest sends a POST with Expect: 100-continue; the proxy answers it once it accepts the request.
+                request.Method = "POST";
+                request.ContentType = "application/json";
+                request.ContentLength = json.Length;
+                using (Stream body = request.GetRequestStream())
+                {
+                    body.Write(json, 0, json.Length);
+                }
+            }
             response = (HttpWebResponse)request.GetResponse();
         }
         catch (WebException error)
@@ -54,8 +68,9 @@ class Client
             response = error.Response as HttpWebResponse;
             if (response == null)
             {
-                Console.Error.WriteLine("request failed: " + error.Message);
-                return 1;
+                // Refused, reset, or no answer in time: the proxy is not there (or not answering).
+                Console.Error.WriteLine("no answer from the proxy at " + url + ": " + error.Message);
+                return 3;
             }
         }
         using (response)

@@ -5,11 +5,19 @@
 #   POST path  default /api/v1/echo/example (the demo's echo route; use one of your API's POST routes)
 #   JSON file  the POST body (default a small JSON object); curl sends a body over 1 MB with
 #              Expect: 100-continue, which the proxy answers once it accepts the request.
-# Prints each answer on its own line; exit 2 for the proxy's own errors, 1 for Roecny's.
+# Prints each answer on its own line. Exit codes tell whose failure it is:
+#   0 success   1 Roecny answered an error   2 the proxy's own error (x-roecny-proxy-error)
+#   3 no answer from the proxy (not running, refused, or nothing within 30 s)
+#   66 the JSON file cannot be read (nothing is sent)
 base="${ROECNY_PROXY_URL:-http://127.0.0.1:8080}"
 get_path="${1:-/api/v1/balances/current}"
 post_path="${2:-/api/v1/echo/example}"
 json_file="${3:-}"
+# A file that is missing is an error before anything is sent, never an empty upload.
+if [ -n "$json_file" ] && { [ ! -f "$json_file" ] || [ ! -r "$json_file" ]; }; then
+  echo "cannot read the JSON file $json_file" >&2
+  exit 66
+fi
 answer=$(mktemp)
 trap 'rm -f "$answer"' EXIT
 
@@ -18,8 +26,11 @@ call() {
   path=$1
   shift
   # --noproxy: the sidecar is local, never reached through an HTTP proxy from the environment.
-  meta=$(curl --silent --show-error --noproxy '*' --max-time 30 --output "$answer" \
-    --write-out '%{http_code} %header{x-roecny-proxy-error}' "$@" "$base$path") || exit 1
+  if ! meta=$(curl --silent --show-error --noproxy '*' --max-time 30 --output "$answer" \
+    --write-out '%{http_code} %header{x-roecny-proxy-error}' "$@" "$base$path"); then
+    echo "no answer from the proxy at $base" >&2
+    exit 3
+  fi
   set -- $meta
   status=$1
   proxy_error=${2:-}

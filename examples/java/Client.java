@@ -3,11 +3,16 @@
 //   GET path   default /api/v1/balances/current
 //   POST path  default /api/v1/echo/example (the demo's echo route; use one of your API's POST routes)
 //   JSON file  the POST body (default a small JSON object)
-// Prints each answer on its own line; exit 2 for the proxy's own errors, 1 for Roecny's.
+// Prints each answer on its own line. Exit codes tell whose failure it is:
+//   0 success   1 Roecny answered an error   2 the proxy's own error (x-roecny-proxy-error)
+//   3 no answer from the proxy (not running, refused, or nothing within 30 s)
+//   66 the JSON file cannot be read (nothing is sent)
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
@@ -20,9 +25,16 @@ public class Client {
         String base = System.getenv().getOrDefault("ROECNY_PROXY_URL", "http://127.0.0.1:8080");
         String getPath = args.length > 0 ? args[0] : "/api/v1/balances/current";
         String postPath = args.length > 1 ? args[1] : "/api/v1/echo/example";
-        HttpRequest.BodyPublisher json = args.length > 2
-            ? HttpRequest.BodyPublishers.ofFile(Path.of(args[2]))
-            : HttpRequest.BodyPublishers.ofString("{\"request_id\":\"example-1\",\"amount\":12.5,\"currency\":\"EUR\"}");
+        HttpRequest.BodyPublisher json = HttpRequest.BodyPublishers.ofString("{\"request_id\":\"example-1\",\"amount\":12.5,\"currency\":\"EUR\"}");
+        if (args.length > 2) {
+            // A file that cannot be read is an error before anything is sent, never an empty upload.
+            Path file = Path.of(args[2]);
+            if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
+                System.err.println("cannot read the JSON file " + args[2]);
+                System.exit(66);
+            }
+            json = HttpRequest.BodyPublishers.ofFile(file);
+        }
         int code = call(HttpRequest.newBuilder(URI.create(base + getPath)).timeout(Duration.ofSeconds(30)).build());
         if (code == 0) {
             code = call(HttpRequest.newBuilder(URI.create(base + postPath)).timeout(Duration.ofSeconds(30))
@@ -32,8 +44,15 @@ public class Client {
     }
 
     /** Prints the answer on 200..299 and returns 0; else says whose error it is and returns the exit code. */
-    static int call(HttpRequest request) throws Exception {
-        HttpResponse<String> response = CLIENT.send(request, HttpResponse.BodyHandlers.ofString());
+    static int call(HttpRequest request) throws InterruptedException {
+        HttpResponse<String> response;
+        try {
+            response = CLIENT.send(request, HttpResponse.BodyHandlers.ofString());
+        } catch (IOException error) {
+            // Refused, reset, or no answer in time (HttpTimeoutException): the proxy is not there (or not answering).
+            System.err.println("no answer from the proxy at " + request.uri() + ": " + error);
+            return 3;
+        }
         int status = response.statusCode();
         if (status >= 200 && status < 300) {
             System.out.println(response.body());

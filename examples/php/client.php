@@ -5,12 +5,24 @@
 //   POST path  default /api/v1/echo/example (the demo's echo route; use one of your API's POST routes)
 //   JSON file  the POST body (default a small JSON object); libcurl sends a body over 1 MB with
 //              Expect: 100-continue, which the proxy answers once it accepts the request.
-// Prints each answer on its own line; exit 2 for the proxy's own errors, 1 for Roecny's.
+// Prints each answer on its own line. Exit codes tell whose failure it is:
+//   0 success   1 Roecny answered an error   2 the proxy's own error (x-roecny-proxy-error)
+//   3 no answer from the proxy (not running, refused, or nothing within 30 s)
+//   66 the JSON file cannot be read (nothing is sent)
 
 $base = getenv('ROECNY_PROXY_URL') ?: 'http://127.0.0.1:8080';
 $getPath = $argv[1] ?? '/api/v1/balances/current';
 $postPath = $argv[2] ?? '/api/v1/echo/example';
-$json = isset($argv[3]) ? file_get_contents($argv[3]) : json_encode(['request_id' => 'example-1', 'amount' => 12.5, 'currency' => 'EUR']);
+$json = json_encode(['request_id' => 'example-1', 'amount' => 12.5, 'currency' => 'EUR']);
+if (isset($argv[3])) {
+    // A file that cannot be read is an error before anything is sent, never an empty upload
+    // (file_get_contents() returns false, which curl would post as an empty body).
+    $json = is_file($argv[3]) && is_readable($argv[3]) ? file_get_contents($argv[3]) : false;
+    if ($json === false) {
+        fwrite(STDERR, "cannot read the JSON file {$argv[3]}\n");
+        exit(66);
+    }
+}
 
 /** Prints the answer on 200..299 and returns 0; else says whose error it is and returns the exit code. */
 function call(string $url, ?string $json): int
@@ -36,8 +48,9 @@ function call(string $url, ?string $json): int
     }
     $body = curl_exec($ch);
     if ($body === false) {
-        fwrite(STDERR, 'request failed: ' . curl_error($ch) . "\n");
-        return 1;
+        // Refused, reset, or no answer in time: the proxy is not there (or not answering).
+        fwrite(STDERR, "no answer from the proxy at $url: " . curl_error($ch) . "\n");
+        return 3;
     }
     $status = curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
     curl_close($ch);

@@ -5,7 +5,10 @@ Usage: ROECNY_PROXY_URL=http://127.0.0.1:8080 python3 client.py [GET path] [POST
   GET path   default /api/v1/balances/current
   POST path  default /api/v1/echo/example (the demo's echo route; use one of your API's POST routes)
   JSON file  the POST body (default a small JSON object)
-Prints each answer on its own line; exit 2 for the proxy's own errors, 1 for Roecny's.
+Prints each answer on its own line. Exit codes tell whose failure it is:
+  0 success   1 Roecny answered an error   2 the proxy's own error (x-roecny-proxy-error)
+  3 no answer from the proxy (not running, refused, or nothing within 30 s)
+  66 the JSON file cannot be read (nothing is sent)
 """
 import json
 import os
@@ -31,6 +34,10 @@ def call(request: urllib.request.Request) -> int:
             return 2
         print(f"Roecny answered HTTP {err.code}: {err.read().decode('utf-8')}", file=sys.stderr)
         return 1
+    except (urllib.error.URLError, OSError) as err:
+        # Refused, reset, or no answer in time: the proxy is not there (or not answering).
+        print(f"no answer from the proxy at {request.full_url}: {getattr(err, 'reason', err)}", file=sys.stderr)
+        return 3
 
 
 def main() -> int:
@@ -38,8 +45,13 @@ def main() -> int:
     get_path = sys.argv[1] if len(sys.argv) > 1 else "/api/v1/balances/current"
     post_path = sys.argv[2] if len(sys.argv) > 2 else "/api/v1/echo/example"
     if len(sys.argv) > 3:
-        with open(sys.argv[3], "rb") as file:
-            body = file.read()
+        # A file that cannot be read is an error before anything is sent, never an empty upload.
+        try:
+            with open(sys.argv[3], "rb") as file:
+                body = file.read()
+        except OSError as err:
+            print(f"cannot read the JSON file {sys.argv[3]}: {err.strerror}", file=sys.stderr)
+            return 66
     else:
         body = json.dumps({"request_id": "example-1", "amount": 12.5, "currency": "EUR"}).encode("utf-8")
     return call(urllib.request.Request(base + get_path)) or call(urllib.request.Request(

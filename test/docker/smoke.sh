@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Docker smoke test: builds the image, runs it against the built-in mock (host network, loopback
 # only), sends a request through it, checks the user, the HEALTHCHECK, the admin listener, Node 24
-# and its compile cache, and that `docker stop` drains an in-flight request and exits 0; prints the
-# image size.
+# and its compile cache, the OCI labels, and that `docker stop` drains an in-flight request and exits
+# 0; then runs the compose file's demo and fleet profiles (the fleet's Redis is redis:7-bookworm,
+# which ../shared/tools/docker-standin.sh provides where no registry is reachable); prints the image size.
 # Usage: bash test/docker/smoke.sh  (npm run test:docker). Prints SKIPPED and exits 0 without Docker.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,7 +28,7 @@ project=roecny-smoke-$run_id
 compose=()
 cleanup() {
   docker rm -f "$mock" "$proxy" >/dev/null 2>&1
-  if [ ${#compose[@]} -gt 0 ]; then ROECNY_PROXY_IMAGE=$image "${compose[@]}" -p "$project" --profile demo down >/dev/null 2>&1; fi
+  if [ ${#compose[@]} -gt 0 ]; then ROECNY_PROXY_IMAGE=$image "${compose[@]}" -p "$project" --profile demo --profile fleet down >/dev/null 2>&1; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -39,14 +40,24 @@ http_ok() { curl -fsS -o /dev/null "$1" 2>/dev/null; }
 answers() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null)" != 000 ]; }
 healthy() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$proxy" 2>/dev/null)" = healthy ]; }
 
-echo "# docker build --network host -t $image ."
-if ! docker build --network host -t "$image" . >"$work/build.log" 2>&1; then
+version=$(node -p 'require("./package.json").version')
+revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+echo "# docker build --network host -t $image --build-arg REVISION=$revision ."
+if ! docker build --network host -t "$image" --build-arg REVISION="$revision" . >"$work/build.log" 2>&1; then
   tail -30 "$work/build.log"
   not_ok "the image builds"
-  echo "docker smoke: $passed passed, $failed failed"
+label() { docker image inspect -f "{{index .Config.Labels \"org.opencontainers.image.$1\"}}" "$image"; }
+check "OCI labels: version $(label version) (package.json: $version), licence $(label licenses)" \
+  test "$(label version)" = "$version" -a "$(label licenses)" = MIT
+check "  ... revision from the build argument ($(label revision))" test "$(label revision)" = "$revision"
+  echo "docker-smoke: $passed passed, $failed failed"
   exit 1
 fi
 ok "the image builds"
+label() { docker image inspect -f "{{index .Config.Labels \"org.opencontainers.image.$1\"}}" "$image"; }
+check "OCI labels: version $(label version) (package.json: $version), licence $(label licenses)" \
+  test "$(label version)" = "$version" -a "$(label licenses)" = MIT
+check "  ... revision from the build argument ($(label revision))" test "$(label revision)" = "$revision"
 
 mock_port=$(free_port)
 proxy_port=$(free_port)
@@ -125,11 +136,37 @@ else
   if wait_for 60 app_answers; then ok "$what"; else not_ok "$what"; tail -20 "$work/compose.log"; fi
 fi
 
+
+# The compose file's fleet profile, started as its users start it (the image is the one built above):
+# three app + proxy pairs and one Redis; the proxies form one fleet, so the three log in once.
+if [ ${#compose[@]} = 0 ]; then
+  echo "SKIPPED: compose fleet profile: neither 'docker compose' nor docker-compose is installed"
+elif ! docker image inspect redis:7-bookworm >/dev/null 2>&1 && ! docker pull redis:7-bookworm >/dev/null 2>&1; then
+  echo "SKIPPED: compose fleet profile: no redis:7-bookworm image (bash ../shared/tools/docker-standin.sh redis:7-bookworm provides one)"
+else
+  fleet() { ROECNY_PROXY_IMAGE=$image "${compose[@]}" -p "$project" --profile fleet "$@"; }
+  fleet up -d --no-build >"$work/fleet.log" 2>&1
+  apps_answer() { for n in 1 2 3; do fleet logs "fleet-app-$n" 2>/dev/null | grep -q '"currency":"USD"' || return 1; done; }
+  what="compose --profile fleet: each of the three apps gets Roecny's answer through its own proxy"
+  if wait_for 90 apps_answer; then ok "$what"; else not_ok "$what"; tail -20 "$work/fleet.log"; fleet logs --tail 10 >"$work/fleet-services.log" 2>&1; tail -40 "$work/fleet-services.log"; fi
+  # Each proxy's /-/status, asked from inside its container (it listens on its loopback only).
+  status_of() { fleet exec -T "fleet-proxy-$1" node -e 'fetch("http://127.0.0.1:8080/-/status").then((r) => r.json()).then((s) => console.log(JSON.stringify(s)))' 2>/dev/null; }
+  joined() { for n in 1 2 3; do status_of "$n" | grep -q '"fleet":"joined"' || return 1; done; }
+  check "  ... the three proxies joined the fleet's Redis" wait_for 30 joined
+  logins=0
+  for n in 1 2 3; do
+    ok_logins=$(status_of "$n" | node -e 'let s = ""; process.stdin.on("data", (d) => { s += d }).on("end", () => console.log(JSON.parse(s || "{}").logins?.ok ?? "none"))')
+    [ "$ok_logins" = none ] || logins=$((logins + ok_logins))
+  done
+  check "  ... one login for the whole fleet (got $logins)" test "$logins" = 1
+  fleet down >/dev/null 2>&1
+fi
+
 bytes=$(docker image inspect -f '{{.Size}}' "$image")
 base=$(docker image inspect -f '{{.Size}}' node:24-bookworm-slim 2>/dev/null || echo 0)
 echo "# image $image: $((bytes / 1000000)) MB ($bytes bytes; the node:24-bookworm-slim base: $((base / 1000000)) MB)"
 if [ "$failed" -gt 0 ]; then
   echo "# proxy logs:"; docker logs "$proxy" 2>&1 | tail -20
 fi
-echo "docker smoke: $passed passed, $failed failed"
+echo "docker-smoke: $passed passed, $failed failed"
 [ "$failed" = 0 ]

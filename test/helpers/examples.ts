@@ -1,9 +1,13 @@
 // The example clients in examples/, run by test/examples-*.test.ts (one file a language, so that each
 // stays short): each one this machine can run makes its GET and its JSON POST through the demo with no
-// credentials, and tells the proxy's own errors from Roecny's. A missing runtime is a SKIP.
+// credentials, and its exit code tells whose failure it is: 1 Roecny's error, 2 the proxy's own, 3 no
+// proxy there, 66 a JSON file that cannot be read (nothing sent). A missing runtime is a SKIP.
 import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -161,6 +165,10 @@ function echoOf (t: Test, line: string | undefined, path: string): Echo {
 
 let relay: Relay
 let rejected: Stack
+/** A loopback URL where nothing listens: a port taken from the kernel, then closed. */
+let nobody: string
+/** An HTTP server that counts what reaches it: a client that must send nothing is pointed here. */
+let counter: { url: string, requests: number, server: Server }
 let work: string
 let bigJson: Buffer
 let bigJsonFile: string
@@ -184,8 +192,19 @@ export async function examplesSuite (names: readonly ClientName[], curlUploads =
     bigJson = Buffer.from(JSON.stringify({ request_id: 'upload-1', document: randomBytes(1_500_000).toString('base64') }))
     bigJsonFile = join(work, 'big.json')
     await writeFile(bigJsonFile, bigJson)
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    nobody = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`
+    await new Promise((resolve) => closed.close(resolve))
+    const server = createServer((_req, res) => {
+      counter.requests++
+      res.end('{}')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    counter = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: 0, server }
   })
   t.teardown(async () => {
+    await new Promise((resolve) => counter.server.close(resolve))
     await relay.close()
     await rm(work, { recursive: true, force: true })
   })
@@ -245,14 +264,33 @@ export async function examplesSuite (names: readonly ClientName[], curlUploads =
       })
 
       t.test('passes Roecny\'s own errors through: exit 1 with the status', async (t) => {
-      // The demo's mock serves the API alone: a route it does not have is its own 404.
+        // The demo's mock serves the API alone: a route it does not have is its own 404.
         const onGet = await run(relay.url, ['/api/v1/no-such-route'])
         t.equal(onGet.code, 1)
         t.match(onGet.stderr, /Roecny answered HTTP 404: .*not_found/)
+        t.notMatch(onGet.stderr, /proxy error/)
         const onPost = await run(relay.url, ['/api/v1/balances/current', '/api/v1/no-such-route'])
         t.equal(onPost.code, 1)
         t.match(onPost.stderr, /Roecny answered HTTP 404: .*not_found/)
         t.same(JSON.parse(onPost.stdout), BALANCES)
+      })
+
+      t.test('no proxy there: exit 3, told apart from any answer', async (t) => {
+        const result = await run(nobody)
+        t.equal(result.code, 3, result.stderr)
+        t.match(result.stderr, /no answer from the proxy at http:\/\/127\.0\.0\.1:\d+/)
+        t.equal(result.stdout, '', 'no GET answer, and no POST tried')
+      })
+
+      t.test('a JSON file that cannot be read: exit 66 and nothing sent, never an empty upload', async (t) => {
+        const before = counter.requests
+        for (const file of [join(work, 'no-such-file.json'), work]) {
+          const result = await run(counter.url, ['/api/v1/balances/current', '/api/v1/echo/upload', file])
+          t.equal(result.code, 66, `${file}: ${result.stderr}`)
+          t.match(result.stderr, 'cannot read the JSON file')
+          t.equal(result.stdout, '')
+        }
+        t.equal(counter.requests, before, 'not even the GET was made')
       })
     })
   }
