@@ -3,12 +3,15 @@ import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { Config } from '../config.js'
-import { retryDelay } from './backoff.js'
+import { retryAfterMs, retryDelay } from './backoff.js'
 import { login } from './login.js'
 import type { LoginFailure, LoginOutcome, LoginResult } from './login.js'
 import { planToken } from './plan.js'
 import type { AdoptedToken, FleetOutcome, TokenFleet } from './token-fleet.js'
 import type { TokenSource } from './token-source.js'
+
+/** An operator's retryNow() (SIGHUP) starts at most one login per this interval: Roecny limits logins per minute per key. */
+export const RETRY_NOW_INTERVAL_MS = 10_000
 
 /**
  * The states drawn in docs/architecture.md; set at each transition. `starting` and `refreshing` are a
@@ -16,6 +19,9 @@ import type { TokenSource } from './token-source.js'
  */
 export const TOKEN_STATES = ['starting', 'ready', 'refreshing', 'backoff', 'rejected', 'stopped'] as const
 export type TokenState = typeof TOKEN_STATES[number]
+
+/** What retryNow() did: a login started, or why none did. */
+export type RetryNowOutcome = 'started' | 'token-usable' | 'login-in-flight' | 'retry-after' | 'too-soon' | 'not-running'
 
 export interface LoginErrorStatus {
   /** ISO wall-clock time of the failure. */
@@ -68,6 +74,12 @@ export interface TokenManager extends TokenSource {
    * when the values are the ones in use.
    */
   setCredentials: (credentials: Partial<Credentials>) => boolean
+  /**
+   * An operator's nudge (SIGHUP): with no usable token, the login waiting for its retry starts now,
+   * unless Roecny's Retry-After still runs or this started one less than RETRY_NOW_INTERVAL_MS ago.
+   * Logged when there is no usable token; silent otherwise.
+   */
+  retryNow: () => RetryNowOutcome
   /** Cancels timers and aborts a login in flight; resolves once nothing is left running. Final. */
   stop: () => Promise<void>
   status: () => TokenStatus
@@ -117,6 +129,10 @@ class TokenLifecycle {
 
   /** Failed logins in a row: the backoff's exponent. */
   private failures = 0
+  /** Until when Roecny's last Retry-After runs; retryNow() does not cut it short. */
+  private retryAfterUntil = -Infinity
+  /** When retryNow() last started a login. */
+  private retryNowAt = -Infinity
   /** Rejected since the last success: the error is logged on the change, not on every attempt. */
   private credentialsRejected = false
   /** New credentials set; their login starts once the caller yields. */
@@ -237,6 +253,7 @@ class TokenLifecycle {
     this.hadToken = true
     this.state = 'ready'
     this.failures = 0
+    this.retryAfterUntil = -Infinity
     if (this.credentialsRejected) {
       this.credentialsRejected = false
       this.log.info('login credentials accepted again')
@@ -256,6 +273,8 @@ class TokenLifecycle {
     this.lastError = Object.freeze({ at: iso(this.clock.wallNow()), status: result.status ?? null, code: result.code ?? null, message: result.message })
     const rejected = result.kind === 'rejected'
     const delay = retryDelay(result, this.failures, this.clock.random())
+    const asked = retryAfterMs(result)
+    this.retryAfterUntil = asked > 0 ? this.clock.monotonic() + asked : -Infinity
     this.schedule(delay)
     const fields = { status: result.status, code: result.code, attempt: this.failures, retryInSeconds: Math.round(delay / 100) / 10 }
     if (rejected && !this.credentialsRejected) {
@@ -319,6 +338,28 @@ class TokenLifecycle {
     this.beginLogin()
   }
 
+  retryNow (): RetryNowOutcome {
+    if (!this.started || this.state === 'stopped') return 'not-running'
+    if (this.current() !== undefined) return 'token-usable'
+    if (this.inFlight !== undefined || this.credentialsChanged) {
+      this.log.info('no usable token; a login is already on its way')
+      return 'login-in-flight'
+    }
+    const now = this.clock.monotonic()
+    if (now < this.retryAfterUntil) {
+      this.log.info({ retryInSeconds: this.retryAfterSeconds() }, 'no usable token; Roecny\'s Retry-After still runs, so the login keeps its time')
+      return 'retry-after'
+    }
+    if (now < this.retryNowAt + RETRY_NOW_INTERVAL_MS) {
+      this.log.info({ retryInSeconds: this.retryAfterSeconds() }, `no usable token; a login was started on request less than ${RETRY_NOW_INTERVAL_MS / 1000} s ago, so the login keeps its time`)
+      return 'too-soon'
+    }
+    this.retryNowAt = now
+    this.log.info({ state: this.state }, 'no usable token; logging in now instead of at the scheduled retry')
+    this.beginLogin()
+    return 'started'
+  }
+
   async stop (): Promise<void> {
     this.state = 'stopped'
     this.cancelTimer()
@@ -374,6 +415,7 @@ export function createTokenManager (options: TokenManagerOptions): TokenManager 
   return {
     start: () => lifecycle.start(),
     setCredentials: (credentials) => lifecycle.setCredentials(credentials),
+    retryNow: () => lifecycle.retryNow(),
     stop: async () => await lifecycle.stop(),
     current: () => lifecycle.current(),
     acquire: async () => await lifecycle.acquire(),
