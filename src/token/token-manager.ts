@@ -94,9 +94,8 @@ function iso (wallMs: number): string {
   return new Date(wallMs).toISOString()
 }
 
-/** The token served and its times (monotonic ms, from when the login was sent). */
-interface Held {
-  readonly token: string
+/** The current token's times, monotonic ms: when it was taken up, and its plan. */
+interface TokenTimes {
   readonly obtainedAt: number
   readonly expiresAt: number
   readonly refreshAt: number
@@ -118,9 +117,11 @@ class TokenLifecycle {
 
   private state: TokenState = 'starting'
   private started = false
-  private held: Held | undefined
-  /** Kept apart from `held` for current(), called on every request: one comparison, no allocation. */
+  /** The token served, and until when (monotonic ms): current() reads these on every request. */
+  private token: string | undefined
   private usableUntil = -Infinity
+  /** Meaningful while `token` is set. */
+  private times: TokenTimes = { obtainedAt: 0, expiresAt: 0, refreshAt: 0 }
   /** Whether a token was ever held: a login then is a refresh, not the start. */
   private hadToken = false
   private inFlight: InFlight | undefined
@@ -154,7 +155,7 @@ class TokenLifecycle {
   // ---- what the request path asks
 
   current (): string | undefined {
-    return this.clock.monotonic() < this.usableUntil ? this.held?.token : undefined
+    return this.clock.monotonic() < this.usableUntil ? this.token : undefined
   }
 
   isReady (): boolean {
@@ -173,7 +174,7 @@ class TokenLifecycle {
 
   invalidate (refusedToken: string): void {
     // A 401 to a request that carried an older token says nothing about the current one.
-    if (this.held === undefined || refusedToken !== this.held.token) return
+    if (refusedToken !== this.token) return
     this.refused = refusedToken
     this.options.fleet?.refused(refusedToken, this.config)
     this.drop()
@@ -207,7 +208,7 @@ class TokenLifecycle {
     const { dispatcher, clock, fleet } = this.options
     const loginNow = async (): Promise<LoginResult> => await login({ config: credentials, dispatcher, clock, signal: controller.signal })
     if (fleet === undefined) return { login: await loginNow() }
-    return await fleet.obtain({ credentials, held: this.held?.token, refused: this.refused, login: loginNow, signal: controller.signal })
+    return await fleet.obtain({ credentials, held: this.token, refused: this.refused, login: loginNow, signal: controller.signal })
   }
 
   private async attempt (sentAt: number, controller: AbortController): Promise<void> {
@@ -248,7 +249,8 @@ class TokenLifecycle {
   private took (result: Pick<AdoptedToken, 'token' | 'lifetimeMs'>, grantedAt: number, message: string): void {
     const now = this.clock.monotonic()
     const plan = planToken({ lifetimeMs: result.lifetimeMs, grantedAt, now, refreshRatio: this.config.refreshRatio, random: this.clock.random() })
-    this.held = { token: result.token, obtainedAt: now, expiresAt: plan.expiresAt, refreshAt: plan.refreshAt }
+    this.token = result.token
+    this.times = { obtainedAt: now, expiresAt: plan.expiresAt, refreshAt: plan.refreshAt }
     this.usableUntil = plan.usableUntil
     this.hadToken = true
     this.state = 'ready'
@@ -369,7 +371,7 @@ class TokenLifecycle {
   }
 
   private drop (): void {
-    this.held = undefined
+    this.token = undefined
     this.usableUntil = -Infinity
   }
 
@@ -380,14 +382,14 @@ class TokenLifecycle {
   }
 
   status (): TokenStatus {
-    const { held, nextLoginAt } = this
+    const { times, nextLoginAt } = this
     return {
       ready: this.isReady(),
       state: this.state,
       loginInFlight: this.loginInFlight(),
-      token: held === undefined
+      token: this.token === undefined
         ? { obtainedAt: null, expiresAt: null, refreshAt: null }
-        : { obtainedAt: iso(this.wallAt(held.obtainedAt)), expiresAt: iso(this.wallAt(held.expiresAt)), refreshAt: iso(this.wallAt(held.refreshAt)) },
+        : { obtainedAt: iso(this.wallAt(times.obtainedAt)), expiresAt: iso(this.wallAt(times.expiresAt)), refreshAt: iso(this.wallAt(times.refreshAt)) },
       logins: { ...this.logins },
       lastLoginError: this.lastError,
       nextLoginAt: nextLoginAt === undefined ? null : iso(this.wallAt(nextLoginAt)),
@@ -400,11 +402,11 @@ class TokenLifecycle {
   }
 
   expiresAtWallMs (): number {
-    return this.held === undefined ? 0 : this.wallAt(this.held.expiresAt)
+    return this.token === undefined ? 0 : this.wallAt(this.times.expiresAt)
   }
 
   refreshAtWallMs (): number {
-    return this.held === undefined ? 0 : this.wallAt(this.held.refreshAt)
+    return this.token === undefined ? 0 : this.wallAt(this.times.refreshAt)
   }
 }
 
