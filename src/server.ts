@@ -34,7 +34,7 @@ export interface RunningProxy {
   readonly secrets: SecretWatcher | undefined
   /** Readiness fails at once, serving goes on for SHUTDOWN_DELAY_MS, then in-flight requests finish. */
   shutdown: () => Promise<void>
-  /** SIGHUP: re-reads the file secrets at once. */
+  /** SIGHUP: re-reads the file secrets at once; with no usable token, also tries a login at once (TokenManager.retryNow). */
   reloadSecrets: () => void
 }
 
@@ -106,10 +106,12 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
   function reloadSecrets (): void {
     if (secrets === undefined) {
       logger.info('SIGHUP: no file secret to re-read (values set in the environment never change at run time)')
-      return
+    } else {
+      logger.info('SIGHUP: re-reading the file secrets')
+      secrets.reload()
     }
-    logger.info('SIGHUP: re-reading the file secrets')
-    secrets.reload()
+    // After the re-read: new credentials start their own login, and a login then uses them.
+    tokens.retryNow()
   }
 
   function delay (ms: number): Promise<void> {

@@ -1,6 +1,6 @@
 // A failed login is retried with exponential backoff and full jitter (1 s base, 60 s cap); Retry-After is honoured.
 import t from 'tap'
-import { BACKOFF_CAP_MS, backoffDelay, MAX_RETRY_AFTER_MS } from '../src/token/token-manager.js'
+import { BACKOFF_CAP_MS, backoffDelay, MAX_RETRY_AFTER_MS } from '../src/token/backoff.js'
 import { startTokenHarness } from './helpers/token-harness.js'
 import type { TokenHarness } from './helpers/token-harness.js'
 import { until } from './helpers/until.js'

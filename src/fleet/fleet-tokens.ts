@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { LoginResult } from '../token/login.js'
 import type { AdoptedToken, FleetCredentials, FleetOutcome, FleetRequest, TokenFleet } from '../token/token-fleet.js'
-import { safetyMarginMs } from '../token/token-manager.js'
+import { usableSpanMs } from '../token/plan.js'
 import { fleetKeys } from './keys.js'
 import type { FleetKeys } from './keys.js'
 import type { FleetLink, RedisClient } from './link.js'
@@ -74,7 +74,8 @@ export function createFleetTokens (options: FleetTokensOptions): TokenFleet {
     // Under a rotated API key an old entry does not open: it is ignored, never trusted, and replaced by the next login.
     const stored = fleet.seal.open(sealed)
     if (stored === undefined || stored.token === request.held || stored.token === request.refused) return undefined
-    const ageMs = Math.max(0, stored.lifetimeMs - safetyMarginMs(stored.lifetimeMs) - remainingMs)
+    // The store keeps Roecny's own times; each replica plans its use of them (src/token/plan.ts).
+    const ageMs = Math.max(0, usableSpanMs(stored.lifetimeMs) - remainingMs)
     return { adopted: { token: stored.token, lifetimeMs: stored.lifetimeMs, ageMs }, sealed }
   }
 
@@ -86,7 +87,7 @@ export function createFleetTokens (options: FleetTokensOptions): TokenFleet {
   async function store (fleet: Fleet, result: LoginResult, sentAt: number): Promise<void> {
     if (!result.ok) return
     // At least 1 ms: Redis refuses an expiry of 0, and a token that short-lived expires there at once anyway.
-    const usableMs = Math.max(1, Math.floor(result.lifetimeMs - safetyMarginMs(result.lifetimeMs) - (clock.monotonic() - sentAt)))
+    const usableMs = Math.max(1, Math.floor(usableSpanMs(result.lifetimeMs) - (clock.monotonic() - sentAt)))
     const sealed = fleet.seal.seal({ token: result.token, lifetimeMs: result.lifetimeMs })
     sealedOf = { token: result.token, sealed }
     await link.run(async (client: RedisClient) => {

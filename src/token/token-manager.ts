@@ -1,32 +1,27 @@
-// Token lifecycle: single-flight login, refresh ahead, backoff, and the state readiness reads.
+// Token lifecycle: single-flight login, refresh ahead, backoff, the explicit state readiness and /-/status read.
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { Config } from '../config.js'
+import { retryAfterMs, retryDelay } from './backoff.js'
 import { login } from './login.js'
 import type { LoginFailure, LoginOutcome, LoginResult } from './login.js'
+import { planToken } from './plan.js'
 import type { AdoptedToken, FleetOutcome, TokenFleet } from './token-fleet.js'
 import type { TokenSource } from './token-source.js'
 
-/** Backoff after a failed login: full jitter over `base * 2^(failures-1)`, capped. */
-export const BACKOFF_BASE_MS = 1000
-export const BACKOFF_CAP_MS = 60_000
-/** Rejected credentials rarely fix themselves within seconds, so they are retried more slowly. */
-export const REJECTED_BASE_MS = 10_000
-export const REJECTED_CAP_MS = 300_000
-/** A token is never handed out within min(30 s, 10 % of its lifetime) of its expiry. */
-export const SAFETY_MARGIN_CAP_MS = 30_000
-export const SAFETY_MARGIN_RATIO = 0.1
-/** The refresh happens up to this share of its delay earlier, so replicas do not log in in step. */
-export const REFRESH_JITTER_RATIO = 0.05
-/** A Retry-After beyond this is treated as this: a broken header must not park the proxy for days. */
-export const MAX_RETRY_AFTER_MS = 3_600_000
-/** A lifetime beyond this is treated as this: we still refresh daily, and timers stay in range. */
-export const MAX_LIFETIME_MS = 86_400_000
-/** Floor for the refresh delay: a server granting absurdly short lifetimes must not cause a login storm. */
-export const MIN_REFRESH_DELAY_MS = 1000
+/** An operator's retryNow() (SIGHUP) starts at most one login per this interval: Roecny limits logins per minute per key. */
+export const RETRY_NOW_INTERVAL_MS = 10_000
 
-export type TokenState = 'starting' | 'ready' | 'refreshing' | 'backoff' | 'rejected' | 'stopped'
+/**
+ * The states drawn in docs/architecture.md; set at each transition. `starting` and `refreshing` are a
+ * login on its way (before and after the first token), `backoff` and `rejected` the wait for a retry.
+ */
+export const TOKEN_STATES = ['starting', 'ready', 'refreshing', 'backoff', 'rejected', 'stopped'] as const
+export type TokenState = typeof TOKEN_STATES[number]
+
+/** What retryNow() did: a login started, or why none did. */
+export type RetryNowOutcome = 'started' | 'token-usable' | 'login-in-flight' | 'retry-after' | 'too-soon' | 'not-running'
 
 export interface LoginErrorStatus {
   /** ISO wall-clock time of the failure. */
@@ -79,6 +74,12 @@ export interface TokenManager extends TokenSource {
    * when the values are the ones in use.
    */
   setCredentials: (credentials: Partial<Credentials>) => boolean
+  /**
+   * An operator's nudge (SIGHUP): with no usable token, the login waiting for its retry starts now,
+   * unless Roecny's Retry-After still runs or this started one less than RETRY_NOW_INTERVAL_MS ago.
+   * Logged when there is no usable token; silent otherwise.
+   */
+  retryNow: () => RetryNowOutcome
   /** Cancels timers and aborts a login in flight; resolves once nothing is left running. Final. */
   stop: () => Promise<void>
   status: () => TokenStatus
@@ -89,196 +90,235 @@ export interface TokenManager extends TokenSource {
   refreshAtWallMs: () => number
 }
 
-/** How long before its expiry a token with this lifetime stops being handed out: min(30 s, 10 %). */
-export function safetyMarginMs (lifetimeMs: number): number {
-  return Math.min(SAFETY_MARGIN_CAP_MS, lifetimeMs * SAFETY_MARGIN_RATIO)
-}
-
-/** Exponential backoff with full jitter; `failures` counts from 1. */
-export function backoffDelay (failures: number, baseMs: number, capMs: number, random: number): number {
-  return random * Math.min(capMs, baseMs * 2 ** Math.min(failures - 1, 30))
-}
-
 function iso (wallMs: number): string {
   return new Date(wallMs).toISOString()
 }
 
-export function createTokenManager (options: TokenManagerOptions): TokenManager {
-  const { dispatcher, clock, log, onLoginResult, fleet } = options
-  // What login() reads; a new object when the credentials change.
-  let config = options.config
+/** The current token's times, monotonic ms: when it was taken up, and its plan. */
+interface TokenTimes {
+  readonly obtainedAt: number
+  readonly expiresAt: number
+  readonly refreshAt: number
+}
 
-  // Times are monotonic ms, measured from when the login request was sent, so the wall clock
-  // (ours or the server's) never decides when a token is used or refreshed.
-  let token: string | undefined
-  let usableUntil = -Infinity
-  let obtainedAt = 0
-  let expiresAt = 0
-  let refreshAt = 0
+/** A login on its way, and what aborts it. */
+interface InFlight {
+  readonly promise: Promise<void>
+  readonly controller: AbortController
+}
 
-  let inFlight: Promise<void> | undefined
-  let abortLogin: AbortController | undefined
-  let timer: TimerHandle | undefined
-  let nextLoginAt: number | undefined
-  let failures = 0
+/** One token's lifecycle: the state it is in and what moves it on. Reached only through createTokenManager(). */
+class TokenLifecycle {
+  private readonly options: TokenManagerOptions
+  private readonly clock: Clock
+  private readonly log: Logger
+  /** What login() reads; a new object when the credentials change. */
+  private config: TokenManagerOptions['config']
+
+  private state: TokenState = 'starting'
+  private started = false
+  /** The token served, and until when (monotonic ms): current() reads these on every request. */
+  private token: string | undefined
+  private usableUntil = -Infinity
+  /** Meaningful while `token` is set. */
+  private times: TokenTimes = { obtainedAt: 0, expiresAt: 0, refreshAt: 0 }
+  /** Whether a token was ever held: a login then is a refresh, not the start. */
+  private hadToken = false
+  private inFlight: InFlight | undefined
+  private timer: TimerHandle | undefined
+  private nextLoginAt: number | undefined
+
+  /** Failed logins in a row: the backoff's exponent. */
+  private failures = 0
+  /** Until when Roecny's last Retry-After runs; retryNow() does not cut it short. */
+  private retryAfterUntil = -Infinity
+  /** When retryNow() last started a login. */
+  private retryNowAt = -Infinity
+  /** Rejected since the last success: the error is logged on the change, not on every attempt. */
+  private credentialsRejected = false
+  /** New credentials set; their login starts once the caller yields. */
+  private credentialsChanged = false
   /** The last token Roecny refused: fleet mode never adopts it again. */
-  let refused: string | undefined
-  let hadToken = false
-  let adopted = 0
-  let credentialsRejected = false
-  let started = false
-  let stopped = false
-  let credentialsChanged = false
-  const logins: Record<LoginOutcome, number> = { ok: 0, rejected: 0, rate_limited: 0, error: 0 }
-  let lastError: LoginErrorStatus | null = null
+  private refused: string | undefined
 
-  function wallAt (monotonicMs: number): number {
-    return clock.wallNow() + (monotonicMs - clock.monotonic())
+  private readonly logins: Record<LoginOutcome, number> = { ok: 0, rejected: 0, rate_limited: 0, error: 0 }
+  private lastError: LoginErrorStatus | null = null
+  private adopted = 0
+
+  constructor (options: TokenManagerOptions) {
+    this.options = options
+    this.clock = options.clock
+    this.log = options.log
+    this.config = options.config
   }
 
-  // Called on every proxied request: one comparison, no allocation.
-  function current (): string | undefined {
-    return clock.monotonic() < usableUntil ? token : undefined
+  // ---- what the request path asks
+
+  current (): string | undefined {
+    return this.clock.monotonic() < this.usableUntil ? this.token : undefined
   }
 
-  function isReady (): boolean {
-    return current() !== undefined
+  isReady (): boolean {
+    return this.current() !== undefined
   }
 
-  async function acquire (): Promise<string | undefined> {
+  async acquire (): Promise<string | undefined> {
     // The login in flight is itself bounded by loginTimeoutMs, so waiting for it is too. One that
     // new credentials replaced hands over to the login with them: the wait goes on for that one.
     for (;;) {
-      const usable = current()
-      if (usable !== undefined || inFlight === undefined) return usable
-      await inFlight
+      const usable = this.current()
+      if (usable !== undefined || this.inFlight === undefined) return usable
+      await this.inFlight.promise
     }
   }
 
-  function cancelTimer (): void {
-    timer?.cancel()
-    timer = undefined
-    nextLoginAt = undefined
+  invalidate (refusedToken: string): void {
+    // A 401 to a request that carried an older token says nothing about the current one.
+    if (refusedToken !== this.token) return
+    this.refused = refusedToken
+    this.options.fleet?.refused(refusedToken, this.config)
+    this.drop()
+    this.log.info('upstream refused the current token; logging in again')
+    this.beginLogin()
   }
 
-  function loginDue (): void {
-    timer = undefined
-    nextLoginAt = undefined
-    beginLogin()
+  retryAfterSeconds (): number {
+    if (this.nextLoginAt === undefined) return 1
+    return Math.max(1, Math.ceil((this.nextLoginAt - this.clock.monotonic()) / 1000))
   }
 
-  function schedule (delayMs: number): void {
-    nextLoginAt = clock.monotonic() + delayMs
-    timer = clock.setTimer(loginDue, delayMs)
+  // ---- logins: one in flight at most
+
+  start (): void {
+    if (this.started) return
+    this.started = true
+    this.beginLogin()
   }
 
-  function beginLogin (): void {
-    if (stopped || inFlight !== undefined) return
-    cancelTimer()
+  private beginLogin (): void {
+    if (this.state === 'stopped' || this.inFlight !== undefined) return
+    this.cancelTimer()
     const controller = new AbortController()
-    abortLogin = controller
-    inFlight = attempt(clock.monotonic(), controller)
+    this.state = this.hadToken ? 'refreshing' : 'starting'
+    this.inFlight = { controller, promise: this.attempt(this.clock.monotonic(), controller) }
   }
 
-  async function obtain (controller: AbortController): Promise<FleetOutcome> {
-    const credentials = config
+  private async obtain (controller: AbortController): Promise<FleetOutcome> {
+    const credentials = this.config
+    const { dispatcher, clock, fleet } = this.options
     const loginNow = async (): Promise<LoginResult> => await login({ config: credentials, dispatcher, clock, signal: controller.signal })
     if (fleet === undefined) return { login: await loginNow() }
-    return await fleet.obtain({ credentials, held: token, refused, login: loginNow, signal: controller.signal })
+    return await fleet.obtain({ credentials, held: this.token, refused: this.refused, login: loginNow, signal: controller.signal })
   }
 
-  async function attempt (sentAt: number, controller: AbortController): Promise<void> {
-    const outcome = await obtain(controller)
+  private async attempt (sentAt: number, controller: AbortController): Promise<void> {
+    const outcome = await this.obtain(controller)
     // Replaced by a login with new credentials: this answer, whatever it is, no longer counts.
-    if (abortLogin !== controller) return
-    inFlight = undefined
-    abortLogin = undefined
-    if (stopped) return
+    if (this.inFlight?.controller !== controller) return
+    this.inFlight = undefined
+    if (this.state === 'stopped') return
     if ('adopted' in outcome) {
-      took(outcome.adopted, clock.monotonic() - outcome.adopted.ageMs, 'token adopted from the fleet; refresh scheduled')
-      adopted++
+      this.took(outcome.adopted, this.clock.monotonic() - outcome.adopted.ageMs, 'token adopted from the fleet; refresh scheduled')
+      this.adopted++
       return
     }
     const result = outcome.login
-    const durationMs = clock.monotonic() - sentAt
+    const durationMs = this.clock.monotonic() - sentAt
     if (result.ok) {
-      took(result, sentAt, 'login succeeded; token refresh scheduled')
-      logins.ok++
+      this.took(result, sentAt, 'login succeeded; token refresh scheduled')
+      this.logins.ok++
     } else {
-      failed(result)
+      this.failed(result)
     }
-    report(result.ok ? 'ok' : result.kind, durationMs)
+    this.report(result.ok ? 'ok' : result.kind, durationMs)
   }
 
-  function report (outcome: LoginOutcome, durationMs: number): void {
+  private report (outcome: LoginOutcome, durationMs: number): void {
+    const { onLoginResult } = this.options
     if (onLoginResult === undefined) return
     try {
       onLoginResult(outcome, durationMs)
     } catch (err) {
-      log.warn({ err }, 'onLoginResult hook threw; ignored')
+      this.log.warn({ err }, 'onLoginResult hook threw; ignored')
     }
   }
 
-  /** A token to serve: from this replica's login sent at `sentAt`, or from the fleet, granted then. */
-  function took (result: Pick<AdoptedToken, 'token' | 'lifetimeMs'>, sentAt: number, message: string): void {
-    const now = clock.monotonic()
-    const lifetime = Math.min(result.lifetimeMs, MAX_LIFETIME_MS)
-    const margin = safetyMarginMs(lifetime)
-    token = result.token
-    hadToken = true
-    obtainedAt = now
-    expiresAt = sentAt + lifetime
-    usableUntil = expiresAt - margin
-    // Never plan the refresh past the point where the token stops being handed out.
-    const planned = Math.min(lifetime * config.refreshRatio, lifetime - margin)
-    const delay = Math.max(MIN_REFRESH_DELAY_MS, sentAt + planned * (1 - REFRESH_JITTER_RATIO * clock.random()) - now)
-    refreshAt = now + delay
-    failures = 0
-    if (credentialsRejected) {
-      credentialsRejected = false
-      log.info('login credentials accepted again')
+  // ---- outcomes of a login
+
+  /** A token to serve: from this replica's login sent at `grantedAt`, or from the fleet, granted then. */
+  private took (result: Pick<AdoptedToken, 'token' | 'lifetimeMs'>, grantedAt: number, message: string): void {
+    const now = this.clock.monotonic()
+    const plan = planToken({ lifetimeMs: result.lifetimeMs, grantedAt, now, refreshRatio: this.config.refreshRatio, random: this.clock.random() })
+    this.token = result.token
+    this.times = { obtainedAt: now, expiresAt: plan.expiresAt, refreshAt: plan.refreshAt }
+    this.usableUntil = plan.usableUntil
+    this.hadToken = true
+    this.state = 'ready'
+    this.failures = 0
+    this.retryAfterUntil = -Infinity
+    if (this.credentialsRejected) {
+      this.credentialsRejected = false
+      this.log.info('login credentials accepted again')
     }
-    schedule(delay)
-    log.info({
-      expiresAt: iso(wallAt(expiresAt)),
-      lifetimeSeconds: Math.round(lifetime / 1000),
-      refreshAt: iso(wallAt(refreshAt)),
-      refreshInSeconds: Math.round(delay / 1000)
+    this.schedule(plan.refreshDelayMs)
+    this.log.info({
+      expiresAt: iso(this.wallAt(plan.expiresAt)),
+      lifetimeSeconds: Math.round(plan.lifetimeMs / 1000),
+      refreshAt: iso(this.wallAt(plan.refreshAt)),
+      refreshInSeconds: Math.round(plan.refreshDelayMs / 1000)
     }, message)
   }
 
-  function failed (result: LoginFailure): void {
-    failures++
-    logins[result.kind]++
-    lastError = Object.freeze({ at: iso(clock.wallNow()), status: result.status ?? null, code: result.code ?? null, message: result.message })
+  private failed (result: LoginFailure): void {
+    this.failures++
+    this.logins[result.kind]++
+    this.lastError = Object.freeze({ at: iso(this.clock.wallNow()), status: result.status ?? null, code: result.code ?? null, message: result.message })
     const rejected = result.kind === 'rejected'
-    let delay = rejected
-      ? backoffDelay(failures, REJECTED_BASE_MS, REJECTED_CAP_MS, clock.random())
-      : backoffDelay(failures, BACKOFF_BASE_MS, BACKOFF_CAP_MS, clock.random())
-    if (result.retryAfterMs !== undefined) delay = Math.max(delay, Math.min(result.retryAfterMs, MAX_RETRY_AFTER_MS))
-    schedule(delay)
-    const fields = { status: result.status, code: result.code, attempt: failures, retryInSeconds: Math.round(delay / 100) / 10 }
-    if (!rejected) {
-      log.warn(fields, `login failed: ${result.message}`)
-      return
+    const delay = retryDelay(result, this.failures, this.clock.random())
+    const asked = retryAfterMs(result)
+    this.retryAfterUntil = asked > 0 ? this.clock.monotonic() + asked : -Infinity
+    this.schedule(delay)
+    const fields = { status: result.status, code: result.code, attempt: this.failures, retryInSeconds: Math.round(delay / 100) / 10 }
+    if (rejected && !this.credentialsRejected) {
+      this.credentialsRejected = true
+      this.log.error(fields, `login rejected (${result.message}): check the client ID and API key; retrying slowly`)
+    } else if (rejected) {
+      // Rejected credentials are one operator problem, not one per attempt: error once per change.
+      this.log.debug(fields, 'login still rejected')
+    } else {
+      this.log.warn(fields, `login failed: ${result.message}`)
     }
-    // Rejected credentials are one operator problem, not one per attempt: error once per change.
-    if (credentialsRejected) {
-      log.debug(fields, 'login still rejected')
-      return
-    }
-    credentialsRejected = true
-    log.error(fields, `login rejected (${result.message}): check the client ID and API key; retrying slowly`)
+    // Credentials rejected and not accepted since stay the state through other failures.
+    this.state = this.credentialsRejected ? 'rejected' : 'backoff'
   }
 
-  function setCredentials (next: Partial<Credentials>): boolean {
-    const clientId = next.clientId ?? config.clientId
-    const apiKey = next.apiKey ?? config.apiKey
-    if (clientId === config.clientId && apiKey === config.apiKey) return false
-    config = Object.freeze({ ...config, clientId, apiKey })
-    if (started && !stopped && !credentialsChanged) {
-      credentialsChanged = true
-      queueMicrotask(loginWithNewCredentials)
+  // ---- the one timer: the next refresh or retry
+
+  private schedule (delayMs: number): void {
+    this.nextLoginAt = this.clock.monotonic() + delayMs
+    this.timer = this.clock.setTimer(() => {
+      this.timer = undefined
+      this.nextLoginAt = undefined
+      this.beginLogin()
+    }, delayMs)
+  }
+
+  private cancelTimer (): void {
+    this.timer?.cancel()
+    this.timer = undefined
+    this.nextLoginAt = undefined
+  }
+
+  // ---- what operators and secrets change
+
+  setCredentials (next: Partial<Credentials>): boolean {
+    const clientId = next.clientId ?? this.config.clientId
+    const apiKey = next.apiKey ?? this.config.apiKey
+    if (clientId === this.config.clientId && apiKey === this.config.apiKey) return false
+    this.config = Object.freeze({ ...this.config, clientId, apiKey })
+    if (this.started && this.state !== 'stopped' && !this.credentialsChanged) {
+      this.credentialsChanged = true
+      queueMicrotask(() => this.loginWithNewCredentials())
     }
     return true
   }
@@ -288,97 +328,105 @@ export function createTokenManager (options: TokenManagerOptions): TokenManager 
    * rather than waited for (up to LOGIN_TIMEOUT_MS), and its answer ignored. The current token keeps
    * serving meanwhile; a rejection of the new values is a new state, so it is logged again.
    */
-  function loginWithNewCredentials (): void {
-    credentialsChanged = false
-    if (stopped) return
-    log.info('credentials changed; logging in with the new ones')
-    const replaced = abortLogin
-    inFlight = undefined
-    abortLogin = undefined
-    replaced?.abort()
-    failures = 0
-    credentialsRejected = false
-    beginLogin()
+  private loginWithNewCredentials (): void {
+    this.credentialsChanged = false
+    if (this.state === 'stopped') return
+    this.log.info('credentials changed; logging in with the new ones')
+    const replaced = this.inFlight
+    this.inFlight = undefined
+    replaced?.controller.abort()
+    this.failures = 0
+    this.credentialsRejected = false
+    this.beginLogin()
   }
 
-  function invalidate (refusedToken: string): void {
-    // A 401 to a request that carried an older token says nothing about the current one.
-    if (refusedToken !== token) return
-    refused = refusedToken
-    fleet?.refused(refusedToken, config)
-    token = undefined
-    usableUntil = -Infinity
-    log.info('upstream refused the current token; logging in again')
-    beginLogin()
+  retryNow (): RetryNowOutcome {
+    if (!this.started || this.state === 'stopped') return 'not-running'
+    if (this.current() !== undefined) return 'token-usable'
+    if (this.inFlight !== undefined || this.credentialsChanged) {
+      this.log.info('no usable token; a login is already on its way')
+      return 'login-in-flight'
+    }
+    const now = this.clock.monotonic()
+    if (now < this.retryAfterUntil) {
+      this.log.info({ retryInSeconds: this.retryAfterSeconds() }, 'no usable token; Roecny\'s Retry-After still runs, so the login keeps its time')
+      return 'retry-after'
+    }
+    if (now < this.retryNowAt + RETRY_NOW_INTERVAL_MS) {
+      this.log.info({ retryInSeconds: this.retryAfterSeconds() }, `no usable token; a login was started on request less than ${RETRY_NOW_INTERVAL_MS / 1000} s ago, so the login keeps its time`)
+      return 'too-soon'
+    }
+    this.retryNowAt = now
+    this.log.info({ state: this.state }, 'no usable token; logging in now instead of at the scheduled retry')
+    this.beginLogin()
+    return 'started'
   }
 
-  function retryAfterSeconds (): number {
-    if (nextLoginAt === undefined) return 1
-    return Math.max(1, Math.ceil((nextLoginAt - clock.monotonic()) / 1000))
+  async stop (): Promise<void> {
+    this.state = 'stopped'
+    this.cancelTimer()
+    this.drop()
+    this.inFlight?.controller.abort()
+    await this.inFlight?.promise
   }
 
-  function state (): TokenState {
-    if (stopped) return 'stopped'
-    if (credentialsRejected) return 'rejected'
-    if (failures > 0) return 'backoff'
-    if (inFlight !== undefined) return hadToken ? 'refreshing' : 'starting'
-    return isReady() ? 'ready' : 'starting'
+  private drop (): void {
+    this.token = undefined
+    this.usableUntil = -Infinity
   }
 
-  function status (): TokenStatus {
+  // ---- what status and metrics read
+
+  private wallAt (monotonicMs: number): number {
+    return this.clock.wallNow() + (monotonicMs - this.clock.monotonic())
+  }
+
+  status (): TokenStatus {
+    const { times, nextLoginAt } = this
     return {
-      ready: isReady(),
-      state: state(),
-      loginInFlight: loginInFlight(),
-      token: token === undefined
+      ready: this.isReady(),
+      state: this.state,
+      loginInFlight: this.loginInFlight(),
+      token: this.token === undefined
         ? { obtainedAt: null, expiresAt: null, refreshAt: null }
-        : { obtainedAt: iso(wallAt(obtainedAt)), expiresAt: iso(wallAt(expiresAt)), refreshAt: iso(wallAt(refreshAt)) },
-      logins: { ...logins },
-      lastLoginError: lastError,
-      nextLoginAt: nextLoginAt === undefined ? null : iso(wallAt(nextLoginAt)),
-      ...(fleet === undefined ? {} : { tokensAdopted: adopted })
+        : { obtainedAt: iso(this.wallAt(times.obtainedAt)), expiresAt: iso(this.wallAt(times.expiresAt)), refreshAt: iso(this.wallAt(times.refreshAt)) },
+      logins: { ...this.logins },
+      lastLoginError: this.lastError,
+      nextLoginAt: nextLoginAt === undefined ? null : iso(this.wallAt(nextLoginAt)),
+      ...(this.options.fleet === undefined ? {} : { tokensAdopted: this.adopted })
     }
   }
 
-  function loginInFlight (): boolean {
-    return inFlight !== undefined
+  loginInFlight (): boolean {
+    return this.inFlight !== undefined
   }
 
-  function expiresAtWallMs (): number {
-    return token === undefined ? 0 : wallAt(expiresAt)
+  expiresAtWallMs (): number {
+    return this.token === undefined ? 0 : this.wallAt(this.times.expiresAt)
   }
 
-  function refreshAtWallMs (): number {
-    return token === undefined ? 0 : wallAt(refreshAt)
+  refreshAtWallMs (): number {
+    return this.token === undefined ? 0 : this.wallAt(this.times.refreshAt)
   }
+}
 
-  function start (): void {
-    if (started) return
-    started = true
-    beginLogin()
-  }
-
-  async function stop (): Promise<void> {
-    stopped = true
-    cancelTimer()
-    token = undefined
-    usableUntil = -Infinity
-    abortLogin?.abort()
-    await inFlight
-  }
-
+/** A token manager; cheap to build and holding no global, so a process may run several. Nothing runs before start(). */
+export function createTokenManager (options: TokenManagerOptions): TokenManager {
+  const lifecycle = new TokenLifecycle(options)
+  // Plain functions: callers pass them around detached (e.g. `busyWhile(manager.loginInFlight)`).
   return {
-    start,
-    setCredentials,
-    stop,
-    current,
-    acquire,
-    invalidate,
-    retryAfterSeconds,
-    isReady,
-    status,
-    loginInFlight,
-    expiresAtWallMs,
-    refreshAtWallMs
+    start: () => lifecycle.start(),
+    setCredentials: (credentials) => lifecycle.setCredentials(credentials),
+    retryNow: () => lifecycle.retryNow(),
+    stop: async () => await lifecycle.stop(),
+    current: () => lifecycle.current(),
+    acquire: async () => await lifecycle.acquire(),
+    invalidate: (token) => lifecycle.invalidate(token),
+    retryAfterSeconds: () => lifecycle.retryAfterSeconds(),
+    isReady: () => lifecycle.isReady(),
+    status: () => lifecycle.status(),
+    loginInFlight: () => lifecycle.loginInFlight(),
+    expiresAtWallMs: () => lifecycle.expiresAtWallMs(),
+    refreshAtWallMs: () => lifecycle.refreshAtWallMs()
   }
 }
