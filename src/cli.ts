@@ -49,6 +49,9 @@ Commands:
   demo     start the built-in mock Roecny API and the proxy in front of it (PROXY_PORT, default ${defaultOf('PROXY_PORT') as string})
   mock     start only the mock Roecny API (MOCK_HOST, MOCK_PORT; credentials demo-client / demo-key)
   check    validate the configuration, log in once, print the token's expiry, exit
+  hash-key print the SHA-256 digest of the key on standard input, for PROXY_PROFILES_FILE's accessKeys
+           (one trailing newline, as echo adds, is not part of the key); with no input, make a
+           random key and print it and its digest
 
 Options:
   --env-file PATH  load variables from a dotenv file first; variables already set in the environment win
@@ -171,6 +174,13 @@ async function check (env: Env, io: CliIo): Promise<number> {
   }
 }
 
+/** Reads this process's standard input: only a real run of the command has one to read. */
+async function hashKey (io: CliIo): Promise<number> {
+  const { hashKey } = await import('./profiles/hash-key.js')
+  await hashKey(process.stdin, io.stdout)
+  return EXIT_OK
+}
+
 /** Runs one invocation and resolves with its exit code; serve, demo and mock resolve once stopped. */
 export async function main (argv: string[], env: Env, io: CliIo): Promise<number> {
   try {
@@ -189,6 +199,7 @@ export async function main (argv: string[], env: Env, io: CliIo): Promise<number
       case 'demo': return await demo(merged, io)
       case 'mock': return await mock(merged, io)
       case 'check': return await check(merged, io)
+      case 'hash-key': return await hashKey(io)
       default: throw new UsageError([`unknown command: ${invocation.command} (try --help)`])
     }
   } catch (err) {

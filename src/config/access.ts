@@ -85,13 +85,19 @@ function parseCorsOrigins (raw: string | undefined, problems: string[]): readonl
 
 const METHODS_PROBLEM = 'PROXY_ALLOW_METHODS must be a comma list of HTTP methods such as GET,HEAD'
 
+/** One method as an operator writes it, in upper case; undefined when Node does not parse such a method. */
+export function parseMethod (item: string): string | undefined {
+  const method = item.toUpperCase()
+  return METHODS.includes(method) ? method : undefined
+}
+
 /** Upper case, from the methods Node parses; undefined (every method) when unset. */
 function parseMethods (raw: string | undefined, problems: string[]): readonly string[] | undefined {
   if (raw === undefined) return undefined
   const methods: string[] = []
   for (const item of items(raw)) {
-    const method = item.toUpperCase()
-    if (!METHODS.includes(method)) {
+    const method = parseMethod(item)
+    if (method === undefined) {
       problems.push(METHODS_PROBLEM)
       return undefined
     }
@@ -106,23 +112,29 @@ const PATTERN_TEXT = /^\/[\x21-\x7e]*$/
 const PATTERN_FORBIDDEN = /[?#%\\]/
 
 /**
- * Path patterns as an operator writes them: `/api/v1/balances/**`, `/api/v1/payments/*`. They are matched
- * against the decoded path, so they are written decoded; repeated and trailing slashes are dropped, as
- * they are from the path they are matched against. `**` stands only for whole segments.
+ * A path pattern as an operator writes it: `/api/v1/balances/**`, `/api/v1/payments/*`. It is matched
+ * against the decoded path, so it is written decoded; repeated and trailing slashes are dropped, as
+ * they are from the path it is matched against. `**` stands only for whole segments. Undefined when
+ * the pattern is not one.
  */
+export function parsePathPattern (item: string): string | undefined {
+  const segments = item.split('/').slice(1).filter((segment) => segment !== '')
+  const bad = !PATTERN_TEXT.test(item) || PATTERN_FORBIDDEN.test(item) ||
+    segments.some((segment) => segment === '.' || segment === '..' || (segment.includes('**') && segment !== '**'))
+  return bad ? undefined : `/${segments.join('/')}`
+}
+
+/** A comma list of path patterns (see parsePathPattern), each once; undefined when unset. */
 function parsePathPatterns (name: string, raw: string | undefined, problems: string[]): readonly string[] | undefined {
   if (raw === undefined) return undefined
   const problem = `${name} must be a comma list of paths starting with / (* matches within one segment, ** any number of segments)`
   const patterns: string[] = []
   for (const item of items(raw)) {
-    const segments = item.split('/').slice(1).filter((segment) => segment !== '')
-    const bad = !PATTERN_TEXT.test(item) || PATTERN_FORBIDDEN.test(item) ||
-      segments.some((segment) => segment === '.' || segment === '..' || (segment.includes('**') && segment !== '**'))
-    if (bad) {
+    const pattern = parsePathPattern(item)
+    if (pattern === undefined) {
       problems.push(problem)
       return undefined
     }
-    const pattern = `/${segments.join('/')}`
     if (!patterns.includes(pattern)) patterns.push(pattern)
   }
   if (patterns.length === 0) problems.push(problem)

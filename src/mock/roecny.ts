@@ -1,5 +1,6 @@
 // The mock Roecny API: a real HTTP server with the vendor's login endpoint, a few protected
-// routes and switches that make it fail in each way the proxy must handle.
+// routes and switches that make it fail in each way the proxy must handle. Each token it issues is
+// bound to its login's account, scope and login-as, and a scope covers only its paths (scopeCovers).
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { createServer } from '../node-http.js'
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http'
@@ -76,6 +77,40 @@ export interface RecordedRequest {
   complete: boolean
   /** The mock's wall clock (`now`) when the request arrived. */
   arrivedAt: number
+  /** API requests: what the token they carried was issued for; undefined when it was unknown, expired or revoked (or none was sent). */
+  grant?: Grant
+}
+
+/** What a token was issued for: the login's account, its `scope` header and its `x-login-as` header. */
+export interface Grant {
+  readonly clientId: string
+  /** Undefined when the login sent no scope (or an empty one): the token has every right of the account. */
+  readonly scope: string | undefined
+  readonly loginAs: string | undefined
+}
+
+/** `r:<area>:<resource>_<action>` reads, `w:<area>:<resource>_<action>` writes: e.g. `r:awx_action:balances_view`. */
+const SCOPE_WORD = /^([rw]):[^:\s]+:([a-z0-9_]+)_[a-z0-9]+$/
+const READ_METHODS = new Set(['GET', 'HEAD'])
+
+/**
+ * The mock's scope rule, a small model of Roecny's: a login without a scope gets every right of its
+ * account. Otherwise the scope is a list of words separated by spaces, and a request is covered when
+ * one word covers it: `r:<area>:<resource>_<action>` covers GET and HEAD on `/api/v1/<resource>` and
+ * below, `w:<area>:<resource>_<action>` every method there (`r:awx_action:balances_view` reads
+ * balances, `w:awx_action:transfers_create` creates transfers). Any other word covers nothing.
+ */
+export function scopeCovers (scope: string | undefined, method: string, path: string): boolean {
+  if (scope === undefined) return true
+  for (const word of scope.split(/\s+/)) {
+    const parsed = SCOPE_WORD.exec(word)
+    if (parsed === null) continue
+    const [, access, resource] = parsed as unknown as [string, string, string]
+    const base = `/api/v1/${resource}`
+    const under = path === base || path.startsWith(`${base}/`)
+    if (under && (access === 'w' || READ_METHODS.has(method))) return true
+  }
+  return false
 }
 
 export interface MockRoecny {
@@ -103,6 +138,8 @@ export interface MockRoecny {
   acceptedCredentials: Array<{ clientId: string, apiKey: string }>
   /** Every token issued so far, oldest first. */
   readonly issuedTokens: string[]
+  /** What a token issued by this mock was issued for; undefined for a token it never issued. */
+  grantOf: (token: string) => Grant | undefined
   /** Requests to `/api/v1/test/held` waiting for `releaseHeld()`; each entry resolves when its client went away. */
   readonly held: Array<{ closed: Promise<void> }>
   /** Answers every held request with 200 `{"released":true}`. */
@@ -124,6 +161,7 @@ export interface MockRoecny {
 interface TokenRecord {
   expiresAtMs: number
   revoked: boolean
+  grant: Grant
 }
 
 const KEEP_REQUESTS = 1000
@@ -153,6 +191,13 @@ function sendJson (res: ServerResponse, status: number, body: unknown, headers: 
   res.end(text)
 }
 
+/** A header the login sent, as one string; an empty one counts as not sent. */
+function loginHeader (req: IncomingMessage, name: string): string | undefined {
+  // Node joins a repeated header of these names into one string; only set-cookie comes as a list.
+  const text = req.headers[name] as string | undefined
+  return text === undefined || text.trim() === '' ? undefined : text
+}
+
 function sameSecret (given: string | string[] | undefined, expected: string): boolean {
   if (typeof given !== 'string') return false
   const a = createHash('sha256').update(given).digest()
@@ -161,7 +206,6 @@ function sameSecret (given: string | string[] | undefined, expected: string): bo
 }
 
 export async function startMockRoecny (options: MockOptions = {}, host = '127.0.0.1', port = 0): Promise<MockRoecny> {
-  const clientId = options.clientId ?? DEMO_CLIENT_ID
   const apiKey = options.apiKey ?? DEMO_API_KEY
   const lifetime = options.tokenLifetimeSeconds ?? 1800
   const now = options.now ?? Date.now
@@ -232,8 +276,10 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     const expiresMs = nowMs + (behaviour.lifetimeSeconds ?? lifetime) * 1000
     let token: unknown = behaviour.token
     if (token === undefined) {
-      token = signToken(clientId, nowMs, expiresMs)
-      tokens.set(token as string, { expiresAtMs: expiresMs, revoked: false })
+      // Accepted above, so the login sent a client ID.
+      const grant = { clientId: String(req.headers['x-client-id']), scope: loginHeader(req, 'scope'), loginAs: loginHeader(req, 'x-login-as') }
+      token = signToken(grant.clientId, nowMs, expiresMs)
+      tokens.set(token as string, { expiresAtMs: expiresMs, revoked: false, grant })
     }
     issuedTokens.push(String(token))
     const body: Record<string, unknown> = { token }
@@ -242,11 +288,19 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     sendJson(res, 200, body, headers)
   }
 
-  function authorised (req: IncomingMessage): boolean {
+  /** What the request's token was issued for; undefined when it carries none that is known, live and not revoked. */
+  function authorised (req: IncomingMessage): Grant | undefined {
     const auth = req.headers.authorization
-    if (auth === undefined || !auth.startsWith('Bearer ')) return false
+    if (auth === undefined || !auth.startsWith('Bearer ')) return undefined
     const record = tokens.get(auth.slice(7))
-    return record !== undefined && !record.revoked && record.expiresAtMs > now()
+    return record !== undefined && !record.revoked && record.expiresAtMs > now() ? record.grant : undefined
+  }
+
+  /** A transfer created: the body is read and counted, an id handed back. */
+  function createTransfer (req: IncomingMessage, res: ServerResponse): void {
+    let bytes = 0
+    req.on('data', (chunk: Buffer) => { bytes += chunk.length })
+    req.on('end', () => sendJson(res, 201, { id: randomUUID(), status: 'PENDING', bodyBytes: bytes }))
   }
 
   function echo (req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
@@ -339,7 +393,8 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
   }
 
   function api (req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
-    requests.push(record(req, now()))
+    const recorded = record(req, now())
+    requests.push(recorded)
     if (requests.length > KEEP_REQUESTS) requests.shift()
     countInFlight(res)
     const scripted = apiQueue.shift()
@@ -349,9 +404,16 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
       else later(res, scripted.delayMs, () => answerScripted(res, scripted))
       return
     }
-    if (!authorised(req)) {
+    const grant = authorised(req)
+    if (grant === undefined) {
       req.resume()
       sendJson(res, 401, { code: 'unauthorized', message: 'Access token is missing, unknown or expired' }, { 'www-authenticate': 'Bearer' })
+      return
+    }
+    recorded.grant = grant
+    if (!scopeCovers(grant.scope, String(req.method), path)) {
+      req.resume()
+      sendJson(res, 403, { code: 'insufficient_scope', message: 'The access token\'s scope does not cover this request' })
       return
     }
     if (path === '/api/v1/balances/current' && req.method === 'GET') {
@@ -359,6 +421,10 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
         { currency: 'USD', available_amount: 12500.5, pending_amount: 0, reserved_amount: 0, total_amount: 12500.5 },
         { currency: 'EUR', available_amount: 830, pending_amount: 20, reserved_amount: 0, total_amount: 850 }
       ])
+      return
+    }
+    if (path === '/api/v1/transfers/create' && req.method === 'POST') {
+      createTransfer(req, res)
       return
     }
     if (path.startsWith('/api/v1/echo')) {
@@ -422,8 +488,11 @@ export async function startMockRoecny (options: MockOptions = {}, host = '127.0.
     apiQueue,
     get inFlight () { return inFlight },
     peakInFlight: 0,
-    acceptedCredentials: [{ clientId, apiKey }],
+    acceptedCredentials: [{ clientId: options.clientId ?? DEMO_CLIENT_ID, apiKey }],
     issuedTokens,
+    grantOf (token) {
+      return tokens.get(token)?.grant
+    },
     held,
     releaseLogins () {
       for (const answer of heldLogins.splice(0)) answer()
