@@ -18,7 +18,7 @@ ENV NODE_OPTIONS="--max-semi-space-size=4"
 ENV NODE_COMPILE_CACHE=/app/compile-cache
 RUN mkdir compile-cache && chown node compile-cache
 USER node
-RUN node --input-type=module -e "for (const m of ['cli', 'server', 'mock/roecny', 'healthcheck']) await import('/app/dist/src/' + m + '.js')" \
+RUN node --heap-growing-percent=20 --input-type=module -e "for (const m of ['cli', 'server', 'mock/roecny', 'healthcheck']) await import('/app/dist/src/' + m + '.js')" \
   && chmod -R a+rX compile-cache
 
 # --- runtime dependencies only -----------------------------------------------------------------
@@ -54,5 +54,5 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 CMD ["nod
 # `--` ends node's own options, so `--env-file PATH` after the image name reaches the CLI (some node
 # versions would otherwise read it as their own flag).
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "--", "dist/src/cli.js"]
+ENTRYPOINT ["node", "--heap-growing-percent=20", "--", "dist/src/cli.js"]
 CMD ["serve"]

@@ -1,8 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --heap-growing-percent=20 --
 // The `roecny-auth-proxy` command: parses the invocation, runs serve | demo | mock | check, maps outcomes to exit codes.
-// First, before any dependency loads: V8's heap growth, then Node's module compile cache (whose
-// compiled code V8 checks against its flags, so they are set before it).
-import './heap-growth.js'
+// The shebang gives node V8's heap growth (README: Runtime; the image and `npm start` pass the same flag),
+// and its `--` ends node's own options, so that node never reads the CLI's --env-file as its own.
+// First, before any dependency loads: Node's module compile cache.
 import './compile-cache.js'
 import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
