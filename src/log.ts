@@ -1,4 +1,4 @@
-// pino options and the one redaction list: no secret reaches a log line at any level; stdout written in batches.
+// pino options and the one redaction list: no secret reaches a log line at any level; levels by name; stdout written in batches.
 import pino from 'pino'
 import type { DestinationStream, Logger } from 'pino'
 
@@ -62,6 +62,8 @@ export function createLogger (level: string, destination?: DestinationStream): L
     level,
     base: { name: 'roecny-auth-proxy' },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    timestamp: pino.stdTimeFunctions.isoTime
+    timestamp: pino.stdTimeFunctions.isoTime,
+    // "level":"info" rather than pino's number, as log pipelines read it.
+    formatters: { level: (label) => ({ level: label }) }
   }, destination ?? batchedStdout())
 }
