@@ -11,7 +11,6 @@ import { ConfigError, loadConfig, loadMockConfig } from './config.js'
 import { defaultOf, VARIABLES } from './config/variables.js'
 import type { VariableName } from './config/variables.js'
 import type { RunningProxy } from './server.js'
-import { createLogger } from './log.js'
 import { exitOnFatalError, stopOnSignals } from './signals.js'
 import { VERSION } from './version.js'
 
@@ -144,6 +143,7 @@ async function demo (env: Env, io: CliIo): Promise<number> {
 async function mock (env: Env, io: CliIo): Promise<number> {
   const { host, port, faultRoutes } = loadMockConfig(env)
   const { DEMO_API_KEY, DEMO_CLIENT_ID, startMockRoecny } = await import('./mock/roecny.js')
+  const { createLogger } = await import('./log.js')
   const server = await startMockRoecny({ faultRoutes }, host, port)
   const stopped = stopOnSignals(server.close, createLogger('info'))
   io.stdout(`mock Roecny API listening on ${server.url}\ndemo credentials: ROECNY_CLIENT_ID=${DEMO_CLIENT_ID} ROECNY_API_KEY=${DEMO_API_KEY}\n`)
@@ -210,6 +210,8 @@ function isEntryPoint (): boolean {
 }
 
 if (isEntryPoint()) {
+  // Imported, not a static import: those are all compiled before any module runs, so before the compile cache is on.
+  const { createLogger } = await import('./log.js')
   exitOnFatalError(createLogger('fatal'))
   const code = await main(process.argv.slice(2), process.env, {
     stdout: (text) => { process.stdout.write(text) },
