@@ -18,7 +18,7 @@ ENV NODE_OPTIONS="--max-semi-space-size=4"
 ENV NODE_COMPILE_CACHE=/app/compile-cache
 RUN mkdir compile-cache && chown node compile-cache
 USER node
-RUN node --input-type=module -e "for (const m of ['cli', 'server', 'mock/roecny', 'healthcheck']) await import('/app/dist/src/' + m + '.js')" \
+RUN node --heap-growing-percent=20 --input-type=module -e "for (const m of ['cli', 'server', 'mock/roecny', 'healthcheck']) await import('/app/dist/src/' + m + '.js')" \
   && chmod -R a+rX compile-cache
 
 # --- runtime dependencies only -----------------------------------------------------------------
@@ -64,8 +64,9 @@ EXPOSE 8080
 # No curl in the image: node probes /-/healthz on the admin listener, the Unix socket or the proxy port.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 CMD ["node", "dist/src/healthcheck.js"]
 # Exec form: node is PID 1 and gets SIGTERM itself; the CLI drains in-flight requests, then exits 0.
-# `--` ends node's own options, so `--env-file PATH` after the image name reaches the CLI (some node
-# versions would otherwise read it as their own flag).
+# --heap-growing-percent=20 (README: Runtime) goes on node's command line, since node refuses it in
+# NODE_OPTIONS. `--` ends node's own options, so `--env-file PATH` after the image name reaches the CLI
+# (node reads --env-file anywhere before a `--` as its own flag).
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "--", "dist/src/cli.js"]
+ENTRYPOINT ["node", "--heap-growing-percent=20", "--", "dist/src/cli.js"]
 CMD ["serve"]

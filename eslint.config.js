@@ -3,13 +3,11 @@ import neostandard from 'neostandard'
 export default [
   ...neostandard({
     ts: true,
-    // src/undici-subset.cts is CommonJS on purpose (see src/undici.ts).
-    filesTs: ['**/*.cts'],
     ignores: ['dist/**', 'coverage/**', '.tap/**', 'node_modules/**']
   }),
   {
     // What the proxy and the bench load: src/node-http.ts says why node:http is required, not imported.
-    files: ['src/**/*.ts', 'src/**/*.cts', 'bench/**/*.ts'],
+    files: ['src/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', {
         paths: ['node:http', 'http'].map((name) => ({

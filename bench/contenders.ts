@@ -23,6 +23,16 @@ export const PROXY_NODE_OPTIONS = PACKAGE_CONFIG.nodeOptions
 /** glibc's malloc arenas, capped as the image and npm start cap them. */
 export const PROXY_MALLOC_ARENA_MAX = PACKAGE_CONFIG.mallocArenaMax
 
+/**
+ * The node options a build's cli.js names in its shebang (`#!/usr/bin/env -S node --heap-growing-percent=20 --`),
+ * which the image's ENTRYPOINT and `npm start` pass too: each build runs with its own, as its users run it.
+ */
+export function shebangFlags (cli: string): string[] {
+  const first = readFileSync(cli, 'utf8').split('\n', 1)[0] as string
+  const match = /^#!\/usr\/bin\/env -S node (.*)$/.exec(first)
+  return match === null ? [] : (match[1] as string).split(' ').filter((word) => word !== '' && word !== '--')
+}
+
 export interface Contender {
   readonly name: string
   /** Base URL the load is sent to. */
@@ -208,7 +218,7 @@ export async function spawnProxy (placement: Placement, upstream: Upstream, labe
     ...build.env
   }
   const startedAt = performance.now()
-  const child = launch(placement, process.execPath, [...words(build.nodeFlags), build.cli, 'serve'], env, ['ignore', out, 'inherit'])
+  const child = launch(placement, process.execPath, [...shebangFlags(build.cli), ...words(build.nodeFlags), '--', build.cli, 'serve'], env, ['ignore', out, 'inherit'])
   closeSync(out)
   return {
     name: build.name,

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util'
 import { request } from 'undici'
 import { DEMO_API_KEY, DEMO_CLIENT_ID, startMockRoecny } from '../src/mock/roecny.js'
 import type { MockRoecny } from '../src/mock/roecny.js'
+import { shebangFlags } from './contenders.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -45,7 +46,7 @@ function stop (child: ChildProcess): void {
 }
 
 async function startReplica (mock: MockRoecny, env: Record<string, string>): Promise<{ child: ChildProcess, url: string }> {
-  const { child, line } = await start(process.execPath, [CLI, 'serve'], {
+  const { child, line } = await start(process.execPath, [...shebangFlags(CLI), '--', CLI, 'serve'], {
     ROECNY_BASE_URL: mock.url, ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, PROXY_PORT: '0', LOG_LEVEL: 'info', ...env
   }, /roecny-auth-proxy listening/)
   return { child, url: (JSON.parse(line) as { address: string }).address }

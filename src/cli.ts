@@ -1,8 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --heap-growing-percent=20 --
 // The `roecny-auth-proxy` command: parses the invocation, runs serve | demo | mock | check, maps outcomes to exit codes.
-// First, before any dependency loads: V8's heap growth, then Node's module compile cache (whose
-// compiled code V8 checks against its flags, so they are set before it).
-import './heap-growth.js'
+// The shebang gives node V8's heap growth (README: Runtime; the image and `npm start` pass the same flag),
+// and its `--` ends node's own options, so that node never reads the CLI's --env-file as its own.
+// First, before any dependency loads: Node's module compile cache.
 import './compile-cache.js'
 import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -11,7 +11,7 @@ import { ConfigError, loadConfig, loadMockConfig } from './config.js'
 import { defaultOf, VARIABLES } from './config/variables.js'
 import type { VariableName } from './config/variables.js'
 import type { RunningProxy } from './server.js'
-import { stopOnSignals } from './signals.js'
+import { exitOnFatalError, stopOnSignals } from './signals.js'
 import { VERSION } from './version.js'
 
 type Env = Record<string, string | undefined>
@@ -221,6 +221,9 @@ function isEntryPoint (): boolean {
 }
 
 if (isEntryPoint()) {
+  // Imported, not a static import: those are all compiled before any module runs, so before the compile cache is on.
+  const { createLogger } = await import('./log.js')
+  exitOnFatalError(createLogger('fatal'))
   const code = await main(process.argv.slice(2), process.env, {
     stdout: (text) => { process.stdout.write(text) },
     stderr: (text) => { process.stderr.write(text) }

@@ -1,8 +1,9 @@
 // What every listener gets: bounds on slow and idle clients, and answers for the connections Node's HTTP parser refuses or hands over.
-import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerOptions } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { rawProxyError } from './errors.js'
+import { owedResponse, parsedRequest } from './node-internals.js'
 
 export interface ListenerLimits {
   /** From a request's first byte (or the connection's) to the end of its headers. */
@@ -56,17 +57,6 @@ export function guardConnections (app: FastifyInstance, limits: ListenerLimits):
   server.on('connect', rejectConnect)
 }
 
-/** Node's own state of a connection: the answer on its way (or waiting), and the request being parsed. */
-interface HttpSocketState {
-  _httpMessage?: ServerResponse | null
-  parser?: { incoming?: IncomingMessage | null } | null
-}
-
-/** The response a connection still owes its client, if any (Node's own clientError answer looks at the same). */
-function owedResponse (socket: Duplex): ServerResponse | null | undefined {
-  return (socket as Duplex & HttpSocketState)._httpMessage
-}
-
 /**
  * The request whose answer a raw error written now would be read as, or undefined when writing one
  * would be read as another answer (or inside one) and the connection must only be cut.
@@ -76,9 +66,8 @@ function owedResponse (socket: Duplex): ServerResponse | null | undefined {
  * - The parser failed in a new request's head: answerable when no earlier answer is still owed.
  */
 function unansweredRequest (socket: Duplex): IncomingMessage | 'head' | undefined {
-  const state = socket as Duplex & HttpSocketState
-  const owed = state._httpMessage
-  const incoming = state.parser?.incoming
+  const owed = owedResponse(socket)
+  const incoming = parsedRequest(socket)
   if (incoming != null && !incoming.complete) return owed != null && owed.req === incoming && !owed.headersSent ? incoming : undefined
   return owed == null ? 'head' : undefined
 }

@@ -1,8 +1,9 @@
-// pino options and the one redaction list: no secret reaches a log line at any level; stdout written in batches.
+// pino options and the one redaction list: no secret reaches a log line at any level; levels by name; stdout written in batches.
 import pino from 'pino'
 import type { DestinationStream, Logger } from 'pino'
-import { systemClock } from './clock.js'
-import type { Clock, TimerHandle } from './clock.js'
+
+/** pino's own destination (a sonic-boom). */
+type Destination = ReturnType<typeof pino.destination>
 
 /** Every place a secret could sit in a logged object. Declared once, used by every logger. */
 export const REDACT_PATHS = [
@@ -29,57 +30,31 @@ export const LOG_BATCH_CHARS = 4096
 /** The longest a line waits in a batch. */
 export const LOG_BATCH_MS = 100
 
-/** Destinations with lines not yet written: written synchronously when the process exits. */
-const batching = new Set<BatchedDestination>()
-
-function writeAllOnExit (): void {
-  for (const destination of batching) destination.flushSync()
+/**
+ * A file descriptor (stdout) written in batches, by pino's own destination (sonic-boom): one write
+ * carries up to LOG_BATCH_CHARS of lines (minLength), or what LOG_BATCH_MS collected (periodicFlush),
+ * where one write per access-log line would cost about as much as formatting ten lines. Lines keep
+ * their order. Each batch is written synchronously: an asynchronous write could still be in the
+ * thread pool when the process exits, and nothing can wait for it then. What is still batched at
+ * exit (process.exit, the end of SIGTERM's drain, a fatal error) is written then; only a process
+ * killed outright (SIGKILL) loses its last LOG_BATCH_MS of lines.
+ */
+export function batchedDestination (fd: number): Destination {
+  const destination = pino.destination({ dest: fd, sync: true, minLength: LOG_BATCH_CHARS, periodicFlush: LOG_BATCH_MS })
+  function writeAllOnExit (): void {
+    destination.flushSync()
+  }
+  process.on('exit', writeAllOnExit)
+  destination.on('close', () => process.off('exit', writeAllOnExit))
+  return destination
 }
 
-/**
- * A file descriptor (stdout) written in batches: one write carries the lines of up to LOG_BATCH_MS,
- * or LOG_BATCH_CHARS of them, where one write per access-log line would cost about as much as
- * formatting ten lines. Lines keep their order. Whatever is still batched when the process exits,
- * at process.exit(), after SIGTERM's drain or after an uncaught exception, is written then; only a
- * process killed outright (SIGKILL) loses its last LOG_BATCH_MS of lines.
- *
- * Each batch is written synchronously, as pino's own default destination writes each line. An
- * asynchronous write would still be in the thread pool when the process exits, and its lines lost
- * (seen under load: the first 50 of 200 lines gone), since nothing can wait for it at exit.
- */
-export class BatchedDestination implements DestinationStream {
-  readonly #sink: ReturnType<typeof pino.destination>
-  readonly #clock: Clock
-  #batch = ''
-  #timer: TimerHandle | undefined
+let stdout: Destination | undefined
 
-  constructor (fd = 1, clock: Clock = systemClock) {
-    this.#sink = pino.destination({ dest: fd, sync: true })
-    this.#clock = clock
-    if (batching.size === 0) process.on('exit', writeAllOnExit)
-    batching.add(this)
-  }
-
-  write (line: string): void {
-    this.#batch += line
-    if (this.#batch.length >= LOG_BATCH_CHARS) this.#send()
-    else this.#timer ??= this.#clock.setTimer(() => this.#send(), LOG_BATCH_MS)
-  }
-
-  /** Writes the batch, in one write (retried by the writer while a full pipe refuses it). */
-  #send (): void {
-    this.#timer?.cancel()
-    this.#timer = undefined
-    const batch = this.#batch
-    this.#batch = ''
-    this.#sink.write(batch)
-  }
-
-  /** Writes every line not yet written before returning. */
-  flushSync (): void {
-    if (this.#batch !== '') this.#send()
-    this.#sink.flushSync()
-  }
+/** The process's stdout in batches: one destination for every logger that writes there, so their lines keep one order. */
+function batchedStdout (): Destination {
+  stdout ??= batchedDestination(1)
+  return stdout
 }
 
 export function createLogger (level: string, destination?: DestinationStream): Logger {
@@ -87,6 +62,8 @@ export function createLogger (level: string, destination?: DestinationStream): L
     level,
     base: { name: 'roecny-auth-proxy' },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    timestamp: pino.stdTimeFunctions.isoTime
-  }, destination ?? new BatchedDestination())
+    timestamp: pino.stdTimeFunctions.isoTime,
+    // "level":"info" rather than pino's number, as log pipelines read it.
+    formatters: { level: (label) => ({ level: label }) }
+  }, destination ?? batchedStdout())
 }

@@ -1,12 +1,10 @@
 // Prometheus instruments (prom-client): requests, latency, upstream errors, logins, the token's schedule, process metrics.
+import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client'
 import type { Counter as CounterType, Metric, Registry } from 'prom-client'
 import type { ProxyErrorCode } from './errors.js'
 import type { LimiterStatus } from './limits/limiter.js'
 import type { LoginOutcome } from './token/login.js'
-import subset from './prom-client-subset.cjs'
 import { VERSION } from './version.js'
-
-const { Counter, Gauge, Histogram, Registry: PromRegistry, collectDefaultMetrics } = subset
 
 export const METRICS_PREFIX = 'roecny_proxy_'
 

@@ -1,4 +1,5 @@
-// Process signals, in one place: the first SIGTERM or SIGINT stops gracefully, a second one ends at once; SIGHUP re-reads.
+// Process signals and fatal errors, in one place: the first SIGTERM or SIGINT stops gracefully, a second one ends at once;
+// SIGHUP re-reads; an uncaught error ends the process with one fatal log line.
 import type { Logger } from 'pino'
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const
@@ -32,5 +33,17 @@ export function stopOnSignals (stop: () => Promise<void>, log: Logger, reload?: 
     }
     for (const name of SIGNALS) process.on(name, onSignal)
     if (reload !== undefined) process.on('SIGHUP', reload)
+  })
+}
+
+/**
+ * An uncaught exception or an unhandled rejection (Node raises both as 'uncaughtException') ends the
+ * process with one `fatal` line and exit code 1, where Node would print a bare stack trace. The lines
+ * still batched for stdout are written at exit, before the fatal one.
+ */
+export function exitOnFatalError (log: Logger): void {
+  process.on('uncaughtException', function exitOnFatal (err: Error, origin: NodeJS.UncaughtExceptionOrigin) {
+    log.fatal({ err, origin }, 'uncaught error: exiting')
+    process.exit(1)
   })
 }

@@ -1,5 +1,7 @@
-// The Unix socket listener: a stale socket file from a crashed run is replaced, the socket gets its mode before anyone can connect.
-import { chmod, lstat, unlink } from 'node:fs/promises'
+// The Unix socket listener: a stale socket file from a crashed run is replaced, the socket has its mode before anyone can reach it.
+import { rmSync } from 'node:fs'
+import { chmod, lstat, mkdtemp, rename, rm, unlink } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { connect } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 
@@ -38,19 +40,22 @@ export async function clearStaleSocket (path: string): Promise<void> {
 }
 
 /**
- * Listens on the Unix socket at `path` with file mode `mode`. The socket is created owner-only (umask
- * 0177) and then given its mode, so it is never open to more users than intended, not even briefly.
- * Node removes the file when the server closes.
+ * Listens on the Unix socket at `path` with file mode `mode`, never reachable with a wider mode, not
+ * even briefly, and without touching the process's umask: the socket is made in a new directory
+ * beside `path` that only this user may enter (mkdtemp: 0700), given its mode there, then renamed to
+ * `path` (a rename keeps the bound socket). The file is removed when the server closes.
  */
 export async function listenOnSocket (app: FastifyInstance, path: string, mode: number): Promise<string> {
   await clearStaleSocket(path)
-  await app.ready()
-  const umask = process.umask(0o177)
+  const dir = await mkdtemp(join(dirname(path), '.sock-'))
   try {
-    await app.listen({ path })
+    const made = join(dir, 's')
+    await app.listen({ path: made, listenTextResolver: () => `Server listening at unix:${path}` })
+    await chmod(made, mode)
+    await rename(made, path)
   } finally {
-    process.umask(umask)
+    await rm(dir, { recursive: true, force: true })
   }
-  await chmod(path, mode)
+  app.server.once('close', () => { rmSync(path, { force: true }) })
   return `unix:${path}`
 }

@@ -58,8 +58,8 @@ t.test('HEALTHCHECK probes /-/healthz with node (no curl)', async (t) => {
   t.notMatch(lines.join('\n'), /curl|wget/)
 })
 
-t.test('exec-form ENTRYPOINT: node is PID 1 and gets SIGTERM; `--` keeps --env-file for the CLI', async (t) => {
-  t.same(instruction('ENTRYPOINT').map((e) => JSON.parse(e) as string[]), [['node', '--', 'dist/src/cli.js']])
+t.test('exec-form ENTRYPOINT: node is PID 1 and gets SIGTERM, with the heap growth flag; `--` keeps --env-file for the CLI', async (t) => {
+  t.same(instruction('ENTRYPOINT').map((e) => JSON.parse(e) as string[]), [['node', '--heap-growing-percent=20', '--', 'dist/src/cli.js']])
   t.same(instruction('CMD').map((c) => JSON.parse(c) as string[]), [['serve']])
   t.same(instruction('STOPSIGNAL'), ['SIGTERM'])
 })
@@ -75,7 +75,7 @@ t.test('the image runs node with the V8 heap flags npm start uses (package.json 
   t.match(pkg.config.nodeOptions, /^--max-semi-space-size=\d+/)
   t.equal(env('NODE_OPTIONS'), pkg.config.nodeOptions, 'ENV NODE_OPTIONS: -e NODE_OPTIONS=... replaces it')
   // The user's NODE_OPTIONS come last, so their flags win over the defaults.
-  t.match(pkg.scripts.start, 'NODE_OPTIONS="$npm_package_config_nodeOptions $NODE_OPTIONS" node dist/src/cli.js serve')
+  t.match(pkg.scripts.start, 'NODE_OPTIONS="$npm_package_config_nodeOptions $NODE_OPTIONS" node --heap-growing-percent=20 -- dist/src/cli.js serve')
 })
 
 t.test('the image and npm start cap glibc\'s malloc arenas (package.json config.mallocArenaMax), replaceable', async (t) => {

@@ -50,7 +50,7 @@ t.test('Redis down at start: the replica logs in alone, is ready, shows degraded
   t.equal(count(replica, DEGRADED), 1, 'one warning, not one per attempt')
   t.equal(count(replica, REJOINED), 1, 'one line when it rejoins')
   const warning = replica.logs.records().find((record) => record.msg === DEGRADED) as Record<string, unknown>
-  t.equal(warning.level, 40)
+  t.equal(warning.level, 'warn')
   t.notMatch(replica.logs.lines.join('\n'), 'pw-91x7', 'the Redis password is in no log line')
   t.match(await (await request(`${replica.url}/-/metrics`)).body.text(), /^roecny_proxy_fleet_degraded 0$/m)
 })

@@ -62,7 +62,7 @@ t.test('without the CA the replica refuses the TLS Redis: degraded, never insecu
   const replica = await startReplica(t, mock, redis.url)
   await until(() => replica.proxy.tokens.isReady(), 'a token of its own')
   t.equal(await fleetState(replica), 'degraded')
-  const warning = replica.logs.records().find((record) => record.component === 'fleet' && record.level === 40) as { reason: string }
+  const warning = replica.logs.records().find((record) => record.component === 'fleet' && record.level === 'warn') as { reason: string }
   t.match(warning.reason, /certificate/i, 'the warning says why: the certificate')
   t.notMatch(replica.logs.lines.join('\n'), 'tls-pw-7730', 'no log line holds the password')
   t.same(Object.keys(await redis.dump()), [], 'nothing was stored')

@@ -1,55 +1,59 @@
-// V8's heap growth: the CLI sets --heap-growing-percent=20 first thing, unless node's command line names it.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
+// V8's heap growth: every way of starting the CLI gives node --heap-growing-percent=20 on its own command line.
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import t from 'tap'
-import { HEAP_GROWING_FLAG, heapGrowingFlag } from '../src/heap-growth.js'
+import type { Test } from 'tap'
+import { builtPackage, childEnv, outputOf, spawnCommand } from './helpers/cli.js'
 
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
+const FLAG = '--heap-growing-percent=20'
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const PROBE = pathToFileURL(fileURLToPath(new URL('./helpers/v8-flags-probe.mjs', import.meta.url))).href
 
-/**
- * V8's hash of its flags (v8.cachedDataVersionTag(), which follows flags set at run time too) in a
- * fresh node started with `flags`, after it imports the CLI (which runs nothing under -e) if asked.
- */
-async function flagsTag (flags: string[], importCli: boolean): Promise<number> {
-  const load = importCli ? `await import(${JSON.stringify(CLI)});` : ''
-  const child = spawn(process.execPath, [...process.execArgv, ...flags, '--input-type=module', '-e',
-    `${load} const v8 = await import('node:v8'); console.log(v8.cachedDataVersionTag())`], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
-  await once(child, 'close')
-  return Number(out.trim())
+interface Seen { script: string, tag: number, execArgv: string[], nodeOptions: string }
+
+/** The image's ENTRYPOINT, as the Dockerfile says it. */
+function entrypoint (): string[] {
+  const line = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').split('\n').find((l) => l.startsWith('ENTRYPOINT '))
+  return JSON.parse((line as string).slice('ENTRYPOINT '.length)) as string[]
 }
 
-t.test('the flag is set unless the command line names it, in either spelling', async (t) => {
-  t.equal(heapGrowingFlag([]), HEAP_GROWING_FLAG)
-  t.equal(heapGrowingFlag(['--max-semi-space-size=4', '--enable-source-maps']), HEAP_GROWING_FLAG)
-  t.equal(heapGrowingFlag(['--heap-growing-percent=0']), undefined)
-  t.equal(heapGrowingFlag(['--heap_growing_percent=50']), undefined)
-  t.equal(heapGrowingFlag(['--heap-growing-percent', '50']), undefined)
-})
+/** What the probe saw in a CLI started by `command` in the built package, answering --version. */
+async function started (t: Test, command: string[]): Promise<Seen> {
+  const [file, ...args] = command as [string, ...string[]]
+  const env = childEnv({ NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${PROBE}` })
+  const out = await outputOf(spawnCommand(t, file, args, { env, cwd: builtPackage() }))
+  t.equal(out.code, 0, command.join(' '))
+  // npm, a node process too, reports its own: the CLI's is the one whose script is cli.js.
+  const seen = out.stderr.split('\n').filter((l) => l.startsWith('v8-flags ')).map((l) => JSON.parse(l.slice('v8-flags '.length)) as Seen)
+  return seen.find((s) => s.script.endsWith('cli.js')) as Seen
+}
 
-t.test('a process that loads the CLI runs with the flag, as if node had been started with it', async (t) => {
-  const [plain, started, loaded] = await Promise.all([
-    flagsTag([], false),
-    flagsTag([HEAP_GROWING_FLAG], false),
-    flagsTag([], true)
-  ])
-  t.not(started, plain, 'the flag changes V8\'s flags hash')
-  t.equal(loaded, started, 'loading the CLI set it')
-})
+/** V8's flags hash in a node started by hand with `flags`, under the NODE_OPTIONS the CLI saw. */
+async function tagOf (t: Test, flags: string[], nodeOptions: string): Promise<number> {
+  const env = childEnv({ NODE_OPTIONS: nodeOptions })
+  const out = await outputOf(spawnCommand(t, process.execPath, [...flags, '-p', 'require("node:v8").cachedDataVersionTag()'], { env }))
+  return Number(out.stdout.trim())
+}
 
-t.test('a value of the command line\'s own is left alone', async (t) => {
-  const [started, loaded] = await Promise.all([
-    flagsTag(['--heap-growing-percent=0'], false),
-    flagsTag(['--heap-growing-percent=0'], true)
-  ])
-  t.equal(loaded, started)
-})
+const WAYS: Array<{ way: string, command: () => string[] }> = [
+  { way: 'the bin, through its shebang', command: () => [join(builtPackage(), 'dist', 'src', 'cli.js'), '--version'] },
+  { way: 'npm start', command: () => ['npm', 'start', '--silent', '--', '--version'] },
+  { way: 'the image\'s ENTRYPOINT', command: () => [process.execPath, ...entrypoint().slice(1), '--version'] }
+]
 
-t.test('the CLI loads it before anything else, the compile cache included', async (t) => {
-  const cli = readFileSync(CLI, 'utf8')
-  const imports = [...cli.matchAll(/^import .*$/gm)].map(([line]) => line)
-  t.same(imports.slice(0, 2), ["import './heap-growth.js'", "import './compile-cache.js'"])
+for (const { way, command } of WAYS) {
+  t.test(`${way}: node runs with the flag, and V8 with it in effect`, async (t) => {
+    const seen = await started(t, command())
+    t.ok(seen.execArgv.includes(FLAG), `node's own options: ${seen.execArgv.join(' ')}`)
+    const [withFlag, without] = await Promise.all([tagOf(t, [FLAG], seen.nodeOptions), tagOf(t, [], seen.nodeOptions)])
+    t.not(withFlag, without, 'the flag changes V8\'s flags hash')
+    t.equal(seen.tag, withFlag, 'the CLI\'s V8 has the flag')
+  })
+}
+
+t.test('the image fills its compile cache with the flag, since V8 checks the cache against its flags', async (t) => {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8')
+  t.match(dockerfile, new RegExp(`^RUN node ${FLAG} .*/app/dist/src/`, 'm'))
+  t.same(entrypoint().slice(0, 3), ['node', FLAG, '--'])
 })

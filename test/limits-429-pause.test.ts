@@ -37,8 +37,8 @@ test('a 429 with Retry-After reaches its client unchanged and holds new requests
 
   const lines = stack.logs.records().filter((r) => r.component === 'limits')
   t.match(lines, [
-    { level: 30, msg: 'Roecny answered 429: requests to it are held', pauseMs: 2200, cause: 'retry-after', consecutive429s: 1 },
-    { level: 30, msg: 'pause over: requests to Roecny resume', queued: 2 }
+    { level: 'info', msg: 'Roecny answered 429: requests to it are held', pauseMs: 2200, cause: 'retry-after', consecutive429s: 1 },
+    { level: 'info', msg: 'pause over: requests to Roecny resume', queued: 2 }
   ])
   t.equal(lines.length, 2, 'one line when the pause starts, one when it ends')
   const metrics = await scrape(stack.url)

@@ -66,9 +66,9 @@ t.test('metrics, /-/status and log lines across an applied and an ignored change
 
   const lines = stack.logs.records().filter((r) => r.secret !== undefined)
   t.match(lines, [
-    { level: 30, secret: 'ROECNY_API_KEY_FILE', generation: 2, msg: 'ROECNY_API_KEY_FILE changed; applied' },
-    { level: 40, secret: 'ROECNY_CLIENT_ID_FILE', problem: 'ROECNY_CLIENT_ID_FILE names an empty file' },
-    { level: 40, secret: 'ROECNY_CLIENT_ID_FILE', problem: 'ROECNY_CLIENT_ID_FILE must not contain control characters or characters beyond Latin-1' }
+    { level: 'info', secret: 'ROECNY_API_KEY_FILE', generation: 2, msg: 'ROECNY_API_KEY_FILE changed; applied' },
+    { level: 'warn', secret: 'ROECNY_CLIENT_ID_FILE', problem: 'ROECNY_CLIENT_ID_FILE names an empty file' },
+    { level: 'warn', secret: 'ROECNY_CLIENT_ID_FILE', problem: 'ROECNY_CLIENT_ID_FILE must not contain control characters or characters beyond Latin-1' }
   ], 'one line per change, naming the variable and the outcome')
   t.equal(lines.length, 3)
   t.equal(stack.mock.logins.length, 2, 'no login with an ignored client ID')

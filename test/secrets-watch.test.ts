@@ -88,7 +88,7 @@ t.test('a Kubernetes Secret volume update (a new ..data link) is applied once, a
   t.same(h.reloads, [['ROECNY_API_KEY_FILE', 'applied']])
   t.match(h.watcher.status(), { ROECNY_API_KEY_FILE: { generation: 2, loadedAt: new Date(h.clock.wallNow()).toISOString(), lastIgnored: null } })
   const line = h.records().find((r) => r.msg === 'ROECNY_API_KEY_FILE changed; applied' && r.generation === 2)
-  t.match(line, { level: 30, secret: 'ROECNY_API_KEY_FILE' }, 'one info line names the variable')
+  t.match(line, { level: 'info', secret: 'ROECNY_API_KEY_FILE' }, 'one info line names the variable')
   t.notMatch(h.lines.join('\n'), /key-one|key-two|client-one/, 'no value in any line')
 })
 
@@ -133,12 +133,12 @@ t.test('empty, unreadable, too large or invalid: ignored with one warning; the p
   for (const [what, change, problem] of cases) {
     change()
     await h.clock.advance(1000)
-    const warnings = h.records().filter((r) => r.level === 40)
+    const warnings = h.records().filter((r) => r.level === 'warn')
     t.equal(warnings.length, cases.findIndex(([w]) => w === what) + 1, `${what}: one more warning`)
     t.match(warnings.at(-1), { secret: 'ROECNY_API_KEY_FILE', problem, msg: `ROECNY_API_KEY_FILE changed but was ignored: ${problem}; the last good value stays in use` }, what)
     t.match(h.watcher.status().ROECNY_API_KEY_FILE, { generation: 1, lastIgnored: { problem, at: String } }, what)
     await h.clock.advance(1000)
-    t.equal(h.records().filter((r) => r.level === 40).length, warnings.length, `${what}: the same problem at the next poll is not warned about again`)
+    t.equal(h.records().filter((r) => r.level === 'warn').length, warnings.length, `${what}: the same problem at the next poll is not warned about again`)
   }
   t.same(h.applied.ROECNY_API_KEY_FILE, ['good-one', 'bad value'], 'apply() saw only readable texts')
   t.same(h.reloads.map(([, result]) => result), ['ignored', 'ignored', 'ignored', 'ignored', 'ignored'])
@@ -153,7 +153,7 @@ t.test('the poll finds a change no event reported: a directory that could not be
   const dir = join(t.testdir(), 'not-yet')
   const h = startWatcher(t, { ROECNY_CA_FILE: join(dir, 'ca.pem') }, { pollMs: 5000 })
   h.watcher.start()
-  t.match(h.records().filter((r) => r.level === 40), [
+  t.match(h.records().filter((r) => r.level === 'warn'), [
     { secret: 'ROECNY_CA_FILE', problem: 'ROECNY_CA_FILE cannot be read (ENOENT)' },
     { dir, code: 'ENOENT', msg: 'cannot watch a secret directory; its files are re-read every SECRETS_POLL_MS and on SIGHUP' }
   ])
@@ -203,10 +203,10 @@ t.test('an apply() or a hook that throws does not stop the watcher', async (t) =
     }
   })
   h.watcher.start()
-  t.match(h.records().find((r) => r.level === 40), { msg: 'onReload hook threw; ignored' })
+  t.match(h.records().find((r) => r.level === 'warn'), { msg: 'onReload hook threw; ignored' })
   writeFileSync(join(dir, 'key'), 'two')
   h.watcher.reload()
-  t.match(h.records().find((r) => r.level === 50), { msg: 'ROECNY_API_KEY_FILE: applying the change failed', err: { message: 'apply failure' } })
+  t.match(h.records().find((r) => r.level === 'error'), { msg: 'ROECNY_API_KEY_FILE: applying the change failed', err: { message: 'apply failure' } })
   t.match(h.watcher.status().ROECNY_API_KEY_FILE, { generation: 2, lastIgnored: { problem: 'ROECNY_API_KEY_FILE could not be applied' } })
   writeFileSync(join(dir, 'key'), 'three')
   h.watcher.reload()

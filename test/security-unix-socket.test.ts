@@ -1,13 +1,15 @@
 // PROXY_SOCKET: a Unix socket listener with its own file mode; stale files are replaced, live ones and other files are not.
 import { spawn } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'tap'
 import type { Test } from 'tap'
+import Fastify from 'fastify'
 import { startProxy } from '../src/server.js'
+import { listenOnSocket } from '../src/unix-socket.js'
 import { testConfig } from './helpers/config.js'
 import { expectProxyError, send, upstreamView } from './helpers/raw.js'
 import { captureLogs, startMock, startStack } from './helpers/stack.js'
@@ -119,4 +121,21 @@ test('a socket that cannot be probed is an error, not a guess', async (t) => {
   t.teardown(() => { holder.close() })
   await t.rejects(clearStaleSocket(path), { message: `PROXY_SOCKET ${path} cannot be checked (EACCES)` })
   t.ok(existsSync(path), 'left in place')
+})
+
+test('the process umask is left alone while the socket is made, and nothing is left beside the socket', async (t) => {
+  const dir = socketDir(t)
+  const path = join(dir, 'proxy.sock')
+  const umask = (): string => /^Umask:\s*(\d+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] as string
+  const before = umask()
+  const app = Fastify()
+  t.teardown(() => app.close())
+  // What any other work of the process would see while the server starts listening.
+  let whileListening: string | undefined
+  app.server.once('listening', () => { whileListening = umask() })
+  t.equal(await listenOnSocket(app, path, 0o660), `unix:${path}`)
+  t.equal(whileListening, before, `umask ${before} while listening`)
+  t.equal(umask(), before)
+  t.same(readdirSync(dir), ['proxy.sock'])
+  t.equal(statSync(path).mode & 0o777, 0o660)
 })

@@ -17,7 +17,7 @@ t.test('invalidate() with the current token: exactly one new login, the old toke
   t.not(fresh, old)
   t.equal(await h.apiStatus(fresh), 200)
   t.equal(h.clock.nextTimerIn(), 1_206_000, 'the new token gets its own refresh schedule')
-  t.match(h.records().find((r) => r.msg === 'upstream refused the current token; logging in again'), { level: 30 })
+  t.match(h.records().find((r) => r.msg === 'upstream refused the current token; logging in again'), { level: 'info' })
 })
 
 t.test('invalidate() with a stale or unknown token does nothing', async (t) => {

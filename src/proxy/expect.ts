@@ -15,19 +15,19 @@ export function onlyContinue (expect: string): boolean {
 }
 
 /**
- * Sends the interim 100 Continue the first time anything reads the request's body, and never
- * after the final answer began. Everything that refuses a request (the guards, the body limit,
- * a missing token, draining) does so before reading it, so a refused client gets its final
- * answer without a 100 and never sends the body (Node then closes the connection, as the body
- * may still come); an accepted one gets its 100 when the body is streamed upstream.
+ * Sends the interim 100 Continue when something first starts reading the request's body (a 'data'
+ * or 'readable' listener: a pipe, undici streaming it upstream, an async iterator), and never after
+ * the final answer began. Everything that refuses a request (the guards, the body limit, a missing
+ * token, draining) does so before reading it, so a refused client gets its final answer without a
+ * 100 and never sends the body (Node then closes the connection, as the body may still come); an
+ * accepted one gets its 100 when the body is streamed upstream.
  */
 function continueOnFirstRead (req: IncomingMessage, res: ServerResponse): void {
-  const read = req._read
-  req._read = function readAfterContinue (size: number): void {
-    req._read = read
+  req.on('newListener', function continueOnRead (event: string | symbol): void {
+    if (event !== 'data' && event !== 'readable') return
+    req.off('newListener', continueOnRead)
     if (!res.headersSent) res.writeContinue()
-    read.call(req, size)
-  }
+  })
 }
 
 /**

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -98,10 +98,19 @@ export interface Child {
 
 /** Starts `script` with `args` as a child process; it is killed, if still running, when `t` ends. */
 export function spawnScript (t: Teardown, script: Script, args: string[], env: Env = {}): Child {
-  // `--` ends node's own options: node 20 otherwise pre-scans script arguments for --env-file and
+  // `--` ends node's own options: node otherwise pre-scans script arguments for --env-file and
   // exits 9 on a missing file before the CLI runs (nodejs/node#54232).
-  const child = spawn(process.execPath, [...script.nodeArgs, '--', script.path, ...args], { env: childEnv(env), stdio: 'pipe' })
-  const what = `${relative(ROOT, script.path)} ${args.join(' ')}`.trim()
+  return spawnCommand(t, process.execPath, [...script.nodeArgs, '--', script.path, ...args], { env: childEnv(env), what: `${relative(ROOT, script.path)} ${args.join(' ')}`.trim() })
+}
+
+/**
+ * Starts any command as a child process (a script through its shebang, npm, npx), with `node` on the
+ * PATH the one running the tests; it is killed, if still running, when `t` ends.
+ */
+export function spawnCommand (t: Teardown, file: string, args: string[], options: { env: Env, cwd?: string, what?: string }): Child {
+  const env = { ...options.env, PATH: `${dirname(process.execPath)}:${options.env.PATH ?? ''}` }
+  const child = spawn(file, args, { env, cwd: options.cwd, stdio: 'pipe' })
+  const what = options.what ?? `${file} ${args.join(' ')}`
   const stdout: string[] = []
   const stderr: string[] = []
   const waiters: Array<{ pattern: RegExp, resolve: (line: string) => void }> = []
@@ -145,7 +154,26 @@ export function spawnScript (t: Teardown, script: Script, args: string[], env: E
 
 /** Runs `script` with `args` to its exit: the code and everything it printed, line ends as printed but the last. */
 export async function runScript (t: Teardown, script: Script, args: string[], env: Env = {}): Promise<Output> {
-  const child = spawnScript(t, script, args, env)
+  return await outputOf(spawnScript(t, script, args, env))
+}
+
+/** Waits for the child's exit: the code and everything it printed, line ends as printed but the last. */
+export async function outputOf (child: Child): Promise<Output> {
   const code = await child.exited
   return { code, stdout: child.stdout.join('\n'), stderr: child.stderr.join('\n') }
+}
+
+/**
+ * The build laid out as the package ships (package.json, dist/src/ with an executable cli.js), its
+ * node_modules found above it: the CLI started as users start it (the bin, npx, npm start).
+ */
+export function builtPackage (): string {
+  const root = buildOnce()
+  if (!existsSync(join(root, 'package.json'))) {
+    copyFileSync(join(ROOT, 'package.json'), join(root, 'package.json'))
+    mkdirSync(join(root, 'dist'))
+    symlinkSync('../src', join(root, 'dist', 'src'))
+    chmodSync(join(root, 'src', 'cli.js'), 0o755)
+  }
+  return root
 }
