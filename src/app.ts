@@ -109,8 +109,11 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     done()
   })
 
+  // A client that leaves before its answer is complete is its own outcome, never an upstream failure:
+  // this line and this count, nothing else (forwarding cancels its upstream call without a word).
   app.addHook('onRequestAbort', function abortLog (request, done) {
     request.log.info({ method: request.method, path: pathOf(request.url), aborted: true }, 'client went away')
+    metrics.clientAbort()
     done()
   })
 
