@@ -2,7 +2,7 @@
 import t from 'tap'
 import type { Test } from 'tap'
 import { scrape } from './helpers/metrics.js'
-import { hasHead, openRaw } from './helpers/raw-client.js'
+import { hasHead, openRaw, within } from './helpers/raw-client.js'
 import { startStack } from './helpers/stack.js'
 import type { Stack } from './helpers/stack.js'
 import { until } from './helpers/until.js'
@@ -50,15 +50,16 @@ t.test('a client that leaves while Roecny\'s body streams: a client abort, no up
 
 t.test('a real upstream failure: counted once, one warning line, no client abort', async (t) => {
   const stack = await startStack(t, { config: { upstreamTimeoutMs: 200 } })
-  for (const [target, status, code] of [
-    ['/api/v1/test/reset', 502, 'PROXY_UPSTREAM_UNREACHABLE'],
-    ['/api/v1/test/hang', 504, 'PROXY_UPSTREAM_TIMEOUT'],
+  for (const [method, target, status, code] of [
+    ['GET', '/api/v1/test/reset', 502, 'PROXY_UPSTREAM_UNREACHABLE'],
+    ['GET', '/api/v1/test/hang', 504, 'PROXY_UPSTREAM_TIMEOUT'],
     // A status no HTTP answer may carry: Roecny's answer is unusable, and none of it goes to the client.
-    ['/api/v1/test/status/600', 502, 'PROXY_UPSTREAM_UNREACHABLE']
+    ['GET', '/api/v1/test/status/600', 502, 'PROXY_UPSTREAM_UNREACHABLE']
   ] as const) {
     const before = { warnings: warnings(stack).length, count: (await scrape(stack.url)).value('roecny_proxy_upstream_errors_total', { code }) as number }
     const client = await openRaw(stack.url)
-    client.socket.write(`GET ${target} HTTP/1.1\r\n${HOST}Connection: close\r\n\r\n`)
+    const body = method === 'POST' ? '{"amount":1}' : ''
+    client.socket.write(`${method} ${target} HTTP/1.1\r\n${HOST}Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`)
     const answer = await client.closed
     t.match(answer, new RegExp(`^HTTP/1.1 ${status} .*x-roecny-proxy-error: ${code}`, 's'), `${target}: ${status} ${code}`)
     t.notMatch(answer, /\r\nlocation:/i, `${target}: no header of Roecny's`)
@@ -69,4 +70,20 @@ t.test('a real upstream failure: counted once, one warning line, no client abort
     t.equal((await scrape(stack.url)).value('roecny_proxy_upstream_errors_total', { code }), before.count + 1, `${target}: counted once`)
   }
   t.equal((await scrape(stack.url)).value('roecny_proxy_client_aborts_total'), 0, 'no client abort counted')
+  t.notOk(stack.logs.records().some((record) => record.msg === 'client went away'), 'nor logged')
+})
+
+t.test('Roecny unreachable before a body could be sent: the client is still there, and gets the 502', async (t) => {
+  const stack = await startStack(t)
+  // The token is at hand; from now on every connection to Roecny is refused.
+  await stack.mock.close()
+  const client = await openRaw(stack.url)
+  // Undici destroys the body it could not send, which Fastify reports as an aborted request.
+  client.socket.write(`POST /api/v1/echo/pay HTTP/1.1\r\n${HOST}Content-Length: 12\r\nConnection: close\r\n\r\n{"amount":1}`)
+  t.match(await within(client.closed, 'the proxy\'s answer'), /^HTTP\/1.1 502 .*x-roecny-proxy-error: PROXY_UPSTREAM_UNREACHABLE/s, '502 PROXY_UPSTREAM_UNREACHABLE')
+  const metrics = await scrape(stack.url)
+  t.equal(metrics.value('roecny_proxy_upstream_errors_total', { code: 'PROXY_UPSTREAM_UNREACHABLE' }), 1, 'counted once')
+  t.equal(metrics.value('roecny_proxy_client_aborts_total'), 0, 'no client abort counted')
+  t.equal(warnings(stack).length, 1, 'one warning line')
+  t.notOk(stack.logs.records().some((record) => record.msg === 'client went away'), 'no client abort logged')
 })
