@@ -8,13 +8,13 @@ import type { AdminState } from './admin.js'
 import type { Config } from './config.js'
 import { sendProxyError, writeProxyError } from './errors.js'
 import type { UpstreamLimiter } from './limits/limiter.js'
-import { registerShaping } from './limits/shaping.js'
 import { guardConnections, listenerOptions } from './listener.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
 import { handleExpectations } from './proxy/expect.js'
 import { addForwardedMethods, failUpstreamBody, forwarding } from './proxy/forward.js'
 import { createGuards } from './proxy/guards.js'
+import { clientLeft, decorateRequestContext } from './proxy/request-context.js'
 import { isOwnTarget, pathOf } from './proxy/target.js'
 import type { AccessKeys } from './proxy/access-keys.js'
 import type { TokenSource } from './token/token-source.js'
@@ -69,7 +69,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     if (!isOwnTarget(path)) metrics.request(method, res.statusCode, 0, -1)
   })
   const guards = createGuards(config, state, deps.accessKeys)
-  app.decorateRequest('bodyTooLarge', false)
+  decorateRequestContext(app)
 
   // Draining, target form, host, origin, access key, target hygiene, method and path policy, body size, login path: cheapest first.
   app.addHook('onRequest', function guard (request, reply, done) {
@@ -109,8 +109,15 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     done()
   })
 
+  // A client that leaves before its answer is complete is its own outcome, never an upstream failure:
+  // this line and this count, nothing else (forwarding cancels its upstream call without a word).
   app.addHook('onRequestAbort', function abortLog (request, done) {
+    if (!clientLeft(request)) {
+      done()
+      return
+    }
     request.log.info({ method: request.method, path: pathOf(request.url), aborted: true }, 'client went away')
+    metrics.clientAbort()
     done()
   })
 
@@ -130,6 +137,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     return sendProxyError(reply, 'PROXY_METHOD_NOT_ALLOWED')
   })
 
+  // Before any route: the proxy's own catch-all for /-/ takes the extension methods too.
   addForwardedMethods(app)
   await app.register(adminRoutes, {
     tokens: deps.tokens,
@@ -140,14 +148,13 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     secrets: deps.secrets,
     fleet: deps.fleet
   })
-  // Decided once, here: without limits none of their hooks is registered and forwarding is untouched.
-  const waitForLimits = deps.limiter === undefined ? undefined : registerShaping(app, { limiter: deps.limiter, onWaited: metrics.queueWait })
   await app.register(forwarding, {
     config,
     tokens: deps.tokens,
     dispatcher: deps.dispatcher,
     onUpstreamError: metrics.upstreamError,
-    beforeToken: waitForLimits
+    // Decided once, here: without limits none of their hooks is registered and forwarding is untouched.
+    limits: deps.limiter === undefined ? undefined : { limiter: deps.limiter, onWaited: metrics.queueWait }
   })
   return app
 }

@@ -36,6 +36,8 @@ export interface ProxyMetrics {
   request: (method: string, statusCode: number, durationMs: number, upstreamMs: number) => void
   /** An upstream failure answered with this PROXY_* code. */
   upstreamError: (code: ProxyErrorCode) => void
+  /** A client went away before its answer was complete. */
+  clientAbort: () => void
   /** The TokenManager's onLoginResult hook. */
   login: (result: LoginOutcome, durationMs: number) => void
   /** The token gauges read `schedule` when scraped, never per request. */
@@ -157,6 +159,11 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
     labelNames: ['code'] as const,
     registers
   })
+  const clientAborts = new Counter({
+    name: `${METRICS_PREFIX}client_aborts_total`,
+    help: 'Requests whose client went away before its answer was complete (never counted as upstream errors)',
+    registers
+  })
   const logins = new Counter({
     name: `${METRICS_PREFIX}logins_total`,
     help: 'Logins to Roecny by result: ok, rejected (401/403), rate_limited (429), error',
@@ -230,6 +237,10 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
     upstreamErrors.inc({ code })
   }
 
+  function clientAbort (): void {
+    clientAborts.inc()
+  }
+
   function login (result: LoginOutcome, durationMs: number): void {
     (loginCounters.get(result) as Inc).inc();
     (loginDurations.get(result) as Observe).observe(durationMs / 1000)
@@ -295,6 +306,7 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
     contentType: registry.contentType,
     request,
     upstreamError,
+    clientAbort,
     login,
     watchToken,
     watchLimits,

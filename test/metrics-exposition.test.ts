@@ -10,6 +10,7 @@ const OWN_METRICS: Record<string, string> = {
   roecny_proxy_request_duration_seconds: 'histogram',
   roecny_proxy_upstream_duration_seconds: 'histogram',
   roecny_proxy_upstream_errors_total: 'counter',
+  roecny_proxy_client_aborts_total: 'counter',
   roecny_proxy_logins_total: 'counter',
   roecny_proxy_login_duration_seconds: 'histogram',
   roecny_proxy_token_expiry_timestamp_seconds: 'gauge',

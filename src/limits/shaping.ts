@@ -1,5 +1,5 @@
 // The limits on the request path: a forwarded request waits for its start, holds it until its exchange ends, and tells the limiter what Roecny answered.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import { sendProxyError } from '../errors.js'
 import type { Lease, Refusal, Ticket, UpstreamLimiter, Waiter } from './limiter.js'
 
@@ -15,7 +15,7 @@ export interface ShapingOptions {
  * an upstream error or timeout answered by the proxy, or the client gone. A 401 replay runs
  * inside the same request and so keeps the same lease.
  */
-class Passage implements Waiter {
+export class Passage implements Waiter {
   lease: Lease | undefined = undefined
   ticket: Ticket | undefined = undefined
   readonly #reply: FastifyReply
@@ -53,13 +53,6 @@ class Passage implements Waiter {
   }
 }
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The request's passage through the upstream limits; null when it is not limited (not forwarded, or no limits). */
-    upstreamPassage: Passage | null
-  }
-}
-
 function header (reply: FastifyReply, name: string): string | undefined {
   const value = reply.getHeader(name)
   // A repeated Retry-After or Date is ambiguous; treat it as absent.
@@ -67,14 +60,20 @@ function header (reply: FastifyReply, name: string): string | undefined {
 }
 
 /**
- * Registers the hooks that end a passage and read Roecny's answers, and returns the preHandler
- * that makes a forwarded request wait for its start; forwarding runs it before attaching the
- * token, so a request that waited is sent with the freshest one. Called only when limits are
- * configured: without them none of this is on the request path.
+ * Registers the upstream limits' hooks on `app`, the forwarding plugin's own scope: the preHandler
+ * that makes a forwarded request wait for its start (registered before the token is attached, so a
+ * request that waited is sent with the freshest one), and the hooks that read Roecny's answers and
+ * end a passage. Called only when limits are configured: without them none of this is on the
+ * request path.
  */
-export function registerShaping (app: FastifyInstance, options: ShapingOptions): (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void {
+export function registerShaping (app: FastifyInstance, options: ShapingOptions): void {
   const { limiter } = options
-  app.decorateRequest('upstreamPassage', null)
+
+  app.addHook('preHandler', function waitForLimits (request, reply, done) {
+    const passage = new Passage(reply, done, options)
+    request.upstreamPassage = passage
+    passage.ticket = limiter.admit(passage)
+  })
 
   // Before the answer's headers go out: a 429 pauses the queue at once, not when its body is done.
   app.addHook('onSend', function readRoecnyAnswer (request, reply, payload, done) {
@@ -98,10 +97,4 @@ export function registerShaping (app: FastifyInstance, options: ShapingOptions):
     request.upstreamPassage?.end()
     done()
   })
-
-  return function waitForLimits (request, reply, done) {
-    const passage = new Passage(reply, done, options)
-    request.upstreamPassage = passage
-    passage.ticket = limiter.admit(passage)
-  }
 }

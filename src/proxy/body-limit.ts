@@ -4,13 +4,6 @@ import { Transform } from 'node:stream'
 import type { FastifyRequest, preParsingHookHandler } from 'fastify'
 import { isOwnTarget } from './target.js'
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The chunked body went over PROXY_MAX_BODY_BYTES and was cut off (the upstream request then failed). */
-    bodyTooLarge: boolean
-  }
-}
-
 /** Set on the counting stream once a chunked body went over the limit. */
 class BodyTooLargeError extends Error {
   readonly code = 'PROXY_BODY_TOO_LARGE'

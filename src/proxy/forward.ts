@@ -4,34 +4,29 @@ import '../undici.js'
 import httpProxy from '@fastify/http-proxy'
 import type { FastifyReplyFromHooks } from '@fastify/reply-from'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import fp from 'fastify-plugin'
-import { EventEmitter } from 'node:events'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { Config } from '../config.js'
 import { sendProxyError } from '../errors.js'
 import type { ProxyErrorCode } from '../errors.js'
+import { registerShaping } from '../limits/shaping.js'
+import type { ShapingOptions } from '../limits/shaping.js'
 import type { TokenSource } from '../token/token-source.js'
 import { hasBody, stripRequestHeaders } from './headers.js'
+import { clientLeft, UpstreamCall } from './request-context.js'
 import { FORWARDED_METHODS, pathOf, splitTarget } from './target.js'
 
-/** Passed from our request-header rewrite to the dispatcher wrapper, inside the copied headers. */
-const kSignal = Symbol('roecny.signal')
-
 /**
- * A forwarded request's abort signal, as undici accepts one: an emitter of 'abort' with an
- * `aborted` flag. Made for every request, so it is an EventEmitter, far cheaper to make and to
- * listen on than an AbortController's EventTarget; Fastify's onRequestAbort hook fires it.
+ * Carries a request's UpstreamCall from the request-header rewrite to the dispatcher, inside the
+ * headers object. Neither reply-from nor undici offers a per-request channel from a Fastify request
+ * to the dispatcher it calls (reply-from cancels nothing before Roecny's headers arrive, and passes
+ * the dispatcher only the method, path, headers, body and timeouts), and AsyncLocalStorage costs
+ * allocations on every request. This relies on reply-from copying the rewritten headers with
+ * Object.assign, which keeps symbol keys, and on undici sending string keys only; the client-abort
+ * tests fail if either changes (the call would not be cancelled, or no request would be sent).
  */
-export class ClientGone extends EventEmitter {
-  aborted = false
-
-  abort (): void {
-    this.aborted = true
-    this.emit('abort')
-  }
-}
+const kCall = Symbol('roecny.upstreamCall')
 
 /** Response headers that belong to one connection only (RFC 9110 §7.6.1). */
 const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
@@ -48,30 +43,15 @@ export interface ForwardOptions {
   dispatcher: Dispatcher
   /** Told the PROXY_* code of every upstream failure (metrics). */
   onUpstreamError: (code: ProxyErrorCode) => void
-  /** Runs on forwarded requests before the token is attached: the upstream limits' wait, when configured. */
-  beforeToken?: (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The token this request was sent with; `''` before forwarding. */
-    roecnyToken: string
-    /** `performance.now()` when the upstream request was started, 0 if never. */
-    upstreamStart: number
-    /** Milliseconds until the upstream's response headers, -1 if none came. */
-    upstreamMs: number
-    /** The request was already replayed after an upstream 401. */
-    replayed: boolean
-    /** Aborted when the client goes away before its response is complete; null until forwarding. */
-    clientGone: ClientGone | null
-  }
+  /** The upstream limits, when configured: the plugin then registers their hooks on its routes. */
+  limits?: ShapingOptions
 }
 
 function ignoreBodyError (): void {}
 
 /**
  * Which PROXY_* answer an upstream failure gets, and the lowest-level error code behind it
- * (reply-from wraps undici's errors in its own FST_* errors; the cause says what happened).
+ * (reply-from and undici wrap errors in others; the cause says what happened).
  * Timeouts are 504; refused, reset, DNS and TLS failures and anything else 502.
  */
 export function classifyUpstreamError (error: unknown): { proxyCode: ProxyErrorCode, cause: string | undefined } {
@@ -101,24 +81,45 @@ export function failUpstreamBody (reply: FastifyReply, error: Error, onUpstreamE
   return sendProxyError(reply, proxyCode)
 }
 
+/** Roecny answered with a status over 599, which RFC 9110 does not define and Fastify cannot send. */
+class InvalidStatusError extends Error {
+  readonly code = 'UPSTREAM_INVALID_STATUS'
+}
+
 /**
- * Wraps the pool so each upstream request carries an abort signal tied to its client:
- * a client that goes away cancels its upstream request, also before response headers.
+ * The dispatcher reply-from calls (its `undici` option takes any object with `request`): each call
+ * carries its UpstreamCall as abort signal and as undici's `opaque`, which comes back with the
+ * outcome. reply-from is handed Roecny's usable answers only; a failed call is answered here and
+ * logged once, as reply-from would log every failure at warn with its stack before calling its
+ * `onError`, and cannot be told not to. A call cancelled because its client went away is no
+ * failure at all: nobody is left to answer, and the abort hooks already logged and counted it.
  */
-export function abortableDispatcher (pool: Dispatcher): Pick<Dispatcher, 'request'> {
+export function upstreamDispatcher (pool: Dispatcher, failed: (reply: FastifyReply, error: Error) => void): Pick<Dispatcher, 'request'> {
+  function settled (err: Error | null, data: Dispatcher.ResponseData<UpstreamCall>): void {
+    const call = data.opaque
+    if (err !== null) {
+      if (!call.aborted) failed(call.reply, err)
+      return
+    }
+    if (data.statusCode > 599) {
+      data.body.destroy()
+      failed(call.reply, new InvalidStatusError(`Roecny answered with status ${data.statusCode}`))
+      return
+    }
+    (call.answered as (err: null, data: unknown) => void)(null, data)
+  }
   return {
-    request (options: Dispatcher.RequestOptions & { headers: Record<string | symbol, unknown> }, callback: unknown) {
-      options.signal = options.headers[kSignal] as ClientGone
-      return (pool.request as (o: unknown, c: unknown) => unknown)(options, callback)
+    request (options: Dispatcher.RequestOptions<UpstreamCall> & { headers: Record<string | symbol, unknown> }, callback: (err: Error | null, data: unknown) => void) {
+      const call = options.headers[kCall] as UpstreamCall
+      call.answered = callback
+      options.signal = call
+      options.opaque = call
+      return (pool.request as (o: unknown, c: unknown) => unknown)(options, settled)
     }
   } as unknown as Pick<Dispatcher, 'request'> // reply-from only calls request(options, callback)
 }
 
-/**
- * Fastify routes the common methods; the WebDAV and other extension methods Node parses are added.
- * Called before any route is declared, so that the proxy's own catch-all for /-/ takes them too
- * (added later, they reached only the forwarding route, and /-/ paths were forwarded).
- */
+/** Fastify routes the common methods; the WebDAV and other extension methods Node parses are added. */
 export function addForwardedMethods (app: FastifyInstance): void {
   for (const method of FORWARDED_METHODS) {
     if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true })
@@ -126,27 +127,19 @@ export function addForwardedMethods (app: FastifyInstance): void {
 }
 
 /**
- * Routes every forwarded method on every origin-form path to Roecny. Wrapped with fastify-plugin,
- * so its request decorations and its abort hook reach the app's own hooks (the access log reads
- * `upstreamMs` for every request).
+ * Routes every forwarded method on every origin-form path to Roecny. An encapsulated plugin: its
+ * hooks (the token, the upstream limits, cancelling a call whose client left) run on its routes
+ * only, never on the proxy's own. The request context it fills is decorated on the root
+ * (./request-context.ts), so the app's access log and metrics read it on every request.
  */
-const forwardingPlugin: FastifyPluginAsync<ForwardOptions> = async function forwarding (app, options) {
+export const forwarding: FastifyPluginAsync<ForwardOptions> = async function forwarding (app, options) {
   const { config, tokens } = options
-  const prefix = config.upstreamPathPrefix
   const stripCors = config.corsOrigins.length === 0
-
-  addForwardedMethods(app)
-  app.decorateRequest('roecnyToken', '')
-  app.decorateRequest('upstreamStart', 0)
-  app.decorateRequest('upstreamMs', -1)
-  app.decorateRequest('replayed', false)
-  app.decorateRequest('clientGone', null)
 
   function rewriteRequestHeaders (request: FastifyRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders {
     stripRequestHeaders(headers)
     headers.authorization = `Bearer ${request.roecnyToken}`
-    // Rides along in the copied headers to the dispatcher wrapper, which takes it out again.
-    ;(headers as { [kSignal]?: ClientGone | null })[kSignal] = request.clientGone
+    ;(headers as { [kCall]?: UpstreamCall | null })[kCall] = request.upstreamCall
     request.upstreamStart = performance.now()
     return headers
   }
@@ -163,7 +156,8 @@ const forwardingPlugin: FastifyPluginAsync<ForwardOptions> = async function forw
     return headers
   }
 
-  function onError (reply: FastifyReply, { error }: { error: Error }): void {
+  /** An upstream call failed: one warning line, one count, the proxy's own 502 or 504. */
+  function failed (reply: FastifyReply, error: Error): void {
     // The guard's body counter failed the upstream request on purpose: the client's body was too large.
     if (reply.request.bodyTooLarge) {
       reply.request.log.info({ maxBodyBytes: config.maxBodyBytes }, 'request body too large; upstream request aborted')
@@ -207,46 +201,36 @@ const forwardingPlugin: FastifyPluginAsync<ForwardOptions> = async function forw
     }
     request.roecnyToken = token
     request.replayed = true
-    forward(request, reply)
+    // The same destination as the first call: http-proxy's handler computed it from the path alone.
+    reply.from(config.upstreamPathPrefix + pathOf(request.url), replyOptions)
   }
 
-  const replyHooks = {
+  // reply-from types its hooks for HTTP/2 servers as well, and `res` as a ServerResponse; on this
+  // HTTP/1 server `res` is what onResponse declares ({ statusCode, headers, stream }).
+  const replyOptions = {
     rewriteRequestHeaders,
     rewriteHeaders,
     onResponse,
-    onError,
     // reply-from retries GETs that got a 503 up to ten times by default; a transparent proxy never does.
     retryDelay: () => null,
     // The query goes to Roecny byte for byte, not re-encoded by the URL parser.
     queryString: (_search: string | undefined, rawUrl: string) => splitTarget(rawUrl).query
-  }
-  // reply-from types its hooks for HTTP/2 servers as well, and `res` as a ServerResponse; on this
-  // HTTP/1 server `res` is what onResponse declares ({ statusCode, headers, stream }).
-  const replyOptions = replyHooks as unknown as FastifyReplyFromHooks
+  } as unknown as FastifyReplyFromHooks
 
-  function forward (request: FastifyRequest, reply: FastifyReply): FastifyReply {
-    return reply.from(prefix + pathOf(request.url), replyOptions)
-  }
-
-  function useToken (request: FastifyRequest, token: string): void {
+  function useToken (request: FastifyRequest, reply: FastifyReply, token: string): void {
     request.roecnyToken = token
-    request.clientGone = new ClientGone()
+    request.upstreamCall = new UpstreamCall(reply)
   }
 
-  // Fastify runs this when the connection closes before the answer is complete (its one 'close'
-  // listener per request is there anyway, for the access log's abort line).
-  app.addHook('onRequestAbort', function cancelUpstream (request, done) {
-    // Null when the client left before forwarding began (e.g. while a login was awaited).
-    if (request.clientGone !== null) request.clientGone.abort()
-    done()
-  })
+  // Registered first, so a request waits for the limits before it takes its token.
+  if (options.limits !== undefined) registerShaping(app, options.limits)
 
   // A callback hook, not an async one: with a token at hand (nearly always) no promise and no
   // microtask turn are spent per request.
-  function attachToken (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
+  app.addHook('preHandler', function attachToken (request, reply, done) {
     const token = tokens.current()
     if (token !== undefined) {
-      useToken(request, token)
+      useToken(request, reply, token)
       done()
       return
     }
@@ -255,25 +239,36 @@ const forwardingPlugin: FastifyPluginAsync<ForwardOptions> = async function forw
         sendProxyError(reply, 'PROXY_TOKEN_UNAVAILABLE', { 'retry-after': String(tokens.retryAfterSeconds()) })
         return
       }
-      useToken(request, waited)
+      useToken(request, reply, waited)
       done()
     }, done)
-  }
+  })
+
+  // Fastify runs this when the connection closes before the answer is complete (its one 'close'
+  // listener per request is there anyway, for the access log's abort line).
+  app.addHook('onRequestAbort', function cancelUpstream (request, done) {
+    // Null when the client left before forwarding began (e.g. while a login was awaited).
+    if (request.upstreamCall !== null && clientLeft(request)) request.upstreamCall.abort()
+    done()
+  })
 
   await app.register(httpProxy, {
     upstream: config.upstreamOrigin,
-    undici: abortableDispatcher(options.dispatcher),
+    // http-proxy's handler gives reply-from this prefix and the request's path as `dest`.
+    rewritePrefix: config.upstreamPathPrefix,
+    undici: upstreamDispatcher(options.dispatcher, failed),
     disableRequestLogging: true,
     internalRewriteLocationHeader: false,
     httpMethods: [...FORWARDED_METHODS],
-    // The plugin's route handler would parse and re-serialise every query before calling `forward`,
-    // which sends the raw query anyway (replyOptions.queryString): it is given the path alone.
+    // The query is left out of `dest` (replyOptions.queryString sends the raw one): otherwise the
+    // plugin would parse and re-serialise every query for nothing.
     preRewrite: pathOf,
-    // Fastify runs an array of route hooks in order; the plugin's type names a single one.
-    preHandler: (options.beforeToken === undefined ? attachToken : [options.beforeToken, attachToken]) as never,
     replyOptions,
-    handler: forward
+    // http-proxy's own options wrap rewriteHeaders with a Location rewrite (off here) and a regex pass
+    // over every response header value, which costs microseconds per answer and removes nothing:
+    // undici's parser already refuses the characters it strips. So `dest` is used with our options.
+    handler: function forward (_request: FastifyRequest, reply: FastifyReply, dest: string) {
+      return reply.from(dest, replyOptions)
+    }
   })
 }
-
-export const forwarding = fp(forwardingPlugin, { name: 'roecny-forwarding', fastify: '5.x' })
