@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { BatchedDestination, LOG_BATCH_CHARS, LOG_BATCH_MS, createLogger } from '../src/log.js'
 import { ManualClock } from './helpers/manual-clock.js'
+import { until } from './helpers/until.js'
 
 const CHILD = fileURLToPath(new URL('./helpers/log-child.ts', import.meta.url))
 
@@ -21,12 +22,9 @@ async function fileHasLines (path: string, lines: number): Promise<string> {
 }
 
 async function fileUntil (path: string, done: (text: string) => boolean): Promise<string> {
-  const deadline = performance.now() + 5000
-  for (;;) {
-    const text = readFileSync(path, 'utf8')
-    if (done(text) || performance.now() > deadline) return text
-    await new Promise((resolve) => setImmediate(resolve))
-  }
+  let text = ''
+  await until(() => done(text = readFileSync(path, 'utf8')), () => `the writer (the file holds ${JSON.stringify(text.slice(-200))})`, 5000)
+  return text
 }
 
 function lineNumbers (text: string): number[] {
