@@ -1,10 +1,9 @@
 // V8's heap growth: the CLI sets --heap-growing-percent=20 first thing, unless node's command line names it.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { HEAP_GROWING_FLAG, heapGrowingFlag } from '../src/heap-growth.js'
+import { probeNode } from './helpers/node-probe.js'
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
 
@@ -14,12 +13,7 @@ const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
  */
 async function flagsTag (flags: string[], importCli: boolean): Promise<number> {
   const load = importCli ? `await import(${JSON.stringify(CLI)});` : ''
-  const child = spawn(process.execPath, [...process.execArgv, ...flags, '--input-type=module', '-e',
-    `${load} const v8 = await import('node:v8'); console.log(v8.cachedDataVersionTag())`], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
-  await once(child, 'close')
-  return Number(out.trim())
+  return Number((await probeNode(`${load} const v8 = await import('node:v8'); console.log(v8.cachedDataVersionTag())`, flags)).trim())
 }
 
 t.test('the flag is set unless the command line names it, in either spelling', async (t) => {

@@ -1,10 +1,9 @@
 // The proxy loads the parts of prom-client it uses: the same metrics, without prom-client's entry point and @opentelemetry/api.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import * as prom from 'prom-client'
 import t from 'tap'
 import subset from '../src/prom-client-subset.cjs'
+import { probeNode } from './helpers/node-probe.js'
 
 const SERVER = fileURLToPath(new URL('../src/server.ts', import.meta.url))
 
@@ -53,9 +52,5 @@ const entry = files.some((file) => /node_modules[\\\\/]prom-client[\\\\/]index\\
 const otel = files.some((file) => /node_modules[\\\\/]@opentelemetry[\\\\/]/.test(file))
 const metrics = files.some((file) => /node_modules[\\\\/]prom-client[\\\\/]lib[\\\\/]registry\\.js$/.test(file))
 console.log(JSON.stringify({ entry, otel, metrics }))`
-  const child = spawn(process.execPath, [...process.execArgv, '--input-type=module', '-e', `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); ${probe}`], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
-  await once(child, 'close')
-  t.same(JSON.parse(out), { entry: false, otel: false, metrics: true })
+  t.same(JSON.parse(await probeNode(probe)), { entry: false, otel: false, metrics: true })
 })

@@ -1,10 +1,9 @@
 // The proxy loads the parts of undici it uses, never undici's entry point (and so never Node's own bundled undici).
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import module from 'node:module'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import * as subset from '../src/undici.js'
+import { probeNode } from './helpers/node-probe.js'
 
 const hasHooks = typeof (module as { registerHooks?: unknown }).registerHooks === 'function'
 const SERVER = fileURLToPath(new URL('../src/server.ts', import.meta.url))
@@ -41,10 +40,6 @@ t.test(`serve's modules load neither undici's entry point nor Node's bundled und
 const entry = Object.keys(require.cache).some((file) => /node_modules[\\\\/]undici[\\\\/]index\\.js$/.test(file))
 const bundled = process.moduleLoadList.includes('NativeModule internal/deps/undici/undici')
 console.log(JSON.stringify({ entry, bundled }))`
-  const child = spawn(process.execPath, [...process.execArgv, '--input-type=module', '-e', `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); ${probe}`], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
-  await once(child, 'close')
-  const loaded = JSON.parse(out) as { entry: boolean, bundled: boolean }
+  const loaded = JSON.parse(await probeNode(probe)) as { entry: boolean, bundled: boolean }
   t.same(loaded, hasHooks ? { entry: false, bundled: false } : { entry: true, bundled: true })
 })
