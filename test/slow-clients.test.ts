@@ -1,7 +1,7 @@
 // Slow and idle clients are bounded on every listener: header and request deadlines, keep-alive, header size, connection count.
 import type { IncomingMessage, Server } from 'node:http'
 import t from 'tap'
-import type { Test } from 'tap'
+import { get } from './helpers/http.js'
 import { parseRaw } from './helpers/raw.js'
 import { openRaw, within } from './helpers/raw-client.js'
 import type { RawConnection } from './helpers/raw-client.js'
@@ -33,12 +33,6 @@ async function untilConnections (server: Server, count: number): Promise<void> {
   await until(async () => await connectionsOf(server) === count, `${count} connections`)
 }
 
-async function get (t: Test, url: string, target: string, what: string): Promise<void> {
-  const connection = await openRaw(url)
-  connection.socket.write(`GET ${target} HTTP/1.1\r\n${HOST}Connection: close\r\n\r\n`)
-  t.equal(parseRaw(await connection.closed).status, 200, what)
-}
-
 t.test('a client that trickles its headers gets 408 and is cut off after PROXY_HEADERS_TIMEOUT_MS', async (t) => {
   const stack = await startStack(t, { config: { headersTimeoutMs: 200, ...ADMIN } })
   for (const [name, url] of listeners(stack)) {
@@ -52,7 +46,7 @@ t.test('a client that trickles its headers gets 408 and is cut off after PROXY_H
     t.ok(performance.now() - started >= 190, `${name}: not before the deadline`)
   }
   t.equal(stack.mock.requests.length, 0, 'nothing was forwarded')
-  await get(t, stack.url, '/api/v1/balances/current', 'still serving')
+  t.equal((await get(`${stack.url}/api/v1/balances/current`)).status, 200, 'still serving')
 })
 
 t.test('a connection that never sends a byte is closed after the header timeout', async (t) => {
@@ -86,7 +80,7 @@ t.test('PROXY_REQUEST_TIMEOUT_MS: an upload not complete in time gets 408, and i
   t.match(await within(connection.closed, 'the proxy cutting the request'), /^HTTP\/1\.1 408 Request Timeout\r\n/)
   t.ok(performance.now() - started >= 290, 'not before the deadline')
   t.equal(await within(upstreamGone, 'the upstream request ending'), false, 'the upstream request was cancelled, its body incomplete')
-  await get(t, stack.url, '/api/v1/balances/current', 'still serving')
+  t.equal((await get(`${stack.url}/api/v1/balances/current`)).status, 200, 'still serving')
 })
 
 t.test('the request deadline never cuts a response: a download may outlast it', async (t) => {
@@ -142,7 +136,7 @@ t.test('PROXY_MAX_CONNECTIONS: a connection past the cap is closed at once; the 
   first.socket.write(`GET /api/v1/balances/current HTTP/1.1\r\n${HOST}Connection: close\r\n\r\n`)
   t.equal(parseRaw(await first.closed).status, 200, 'a connection inside the cap is served')
   await untilConnections(server, 4)
-  await get(t, stack.url, '/api/v1/balances/current', 'a new connection is served once there is room')
+  t.equal((await get(`${stack.url}/api/v1/balances/current`)).status, 200, 'a new connection is served once there is room')
 })
 
 t.test('1,000 idle connections do not stop new requests being served', async (t) => {
@@ -153,8 +147,8 @@ t.test('1,000 idle connections do not stop new requests being served', async (t)
     idle.push(...await Promise.all(Array.from({ length: 100 }, () => openRaw(stack.url))))
   }
   await untilConnections(stack.proxy.app.server, 1000)
-  await get(t, stack.url, '/-/healthz', 'the proxy\'s own routes answer')
-  await get(t, stack.url, '/api/v1/balances/current', 'requests are forwarded')
-  await get(t, stack.proxy.adminUrl as string, '/-/readyz', 'the probes answer')
+  t.equal((await get(`${stack.url}/-/healthz`)).status, 200, 'the proxy\'s own routes answer')
+  t.equal((await get(`${stack.url}/api/v1/balances/current`)).status, 200, 'requests are forwarded')
+  t.equal((await get(`${stack.proxy.adminUrl as string}/-/readyz`)).status, 200, 'the probes answer')
   t.equal(idle.filter((connection) => connection.socket.destroyed).length, 0, 'the idle connections are still open (the header timeout is 10 s)')
 })
