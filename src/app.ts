@@ -14,7 +14,7 @@ import type { ProxyMetrics } from './metrics.js'
 import { handleExpectations } from './proxy/expect.js'
 import { addForwardedMethods, failUpstreamBody, forwarding } from './proxy/forward.js'
 import { createGuards } from './proxy/guards.js'
-import { decorateRequestContext } from './proxy/request-context.js'
+import { clientLeft, decorateRequestContext } from './proxy/request-context.js'
 import { isOwnTarget, pathOf } from './proxy/target.js'
 import type { AccessKeys } from './proxy/access-keys.js'
 import type { TokenSource } from './token/token-source.js'
@@ -112,6 +112,10 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   // A client that leaves before its answer is complete is its own outcome, never an upstream failure:
   // this line and this count, nothing else (forwarding cancels its upstream call without a word).
   app.addHook('onRequestAbort', function abortLog (request, done) {
+    if (!clientLeft(request)) {
+      done()
+      return
+    }
     request.log.info({ method: request.method, path: pathOf(request.url), aborted: true }, 'client went away')
     metrics.clientAbort()
     done()

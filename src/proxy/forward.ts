@@ -14,7 +14,7 @@ import { registerShaping } from '../limits/shaping.js'
 import type { ShapingOptions } from '../limits/shaping.js'
 import type { TokenSource } from '../token/token-source.js'
 import { hasBody, stripRequestHeaders } from './headers.js'
-import { UpstreamCall } from './request-context.js'
+import { clientLeft, UpstreamCall } from './request-context.js'
 import { FORWARDED_METHODS, pathOf, splitTarget } from './target.js'
 
 /**
@@ -248,7 +248,7 @@ export const forwarding: FastifyPluginAsync<ForwardOptions> = async function for
   // listener per request is there anyway, for the access log's abort line).
   app.addHook('onRequestAbort', function cancelUpstream (request, done) {
     // Null when the client left before forwarding began (e.g. while a login was awaited).
-    if (request.upstreamCall !== null) request.upstreamCall.abort()
+    if (request.upstreamCall !== null && clientLeft(request)) request.upstreamCall.abort()
     done()
   })
 

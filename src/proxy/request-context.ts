@@ -1,6 +1,6 @@
 // The request's context: every field the request path keeps per request, typed and given its start value here, decorated once.
 import { EventEmitter } from 'node:events'
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Passage } from '../limits/shaping.js'
 
 /**
@@ -25,6 +25,17 @@ export class UpstreamCall extends EventEmitter {
     this.aborted = true
     this.emit('abort')
   }
+}
+
+/**
+ * For an onRequestAbort hook: true when the client's connection is gone. Fastify runs those hooks
+ * whenever the request stream is destroyed before its end, which also happens with the connection
+ * still open: undici destroys a request body it could not send (and leaves the socket alone), and
+ * the proxy then still answers that request with its own 502 or 504.
+ */
+export function clientLeft (request: FastifyRequest): boolean {
+  const socket = request.raw.socket as FastifyRequest['raw']['socket'] | null
+  return socket !== null && socket.destroyed
 }
 
 /**
