@@ -1,6 +1,4 @@
 // Forwarding through @fastify/http-proxy, as a Fastify plugin: token injection, header rewrite, 401 replay, error mapping.
-// First: @fastify/reply-from then loads the parts of undici in ../undici.ts, not undici's entry point.
-import '../undici.js'
 import httpProxy from '@fastify/http-proxy'
 import type { FastifyReplyFromHooks } from '@fastify/reply-from'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
