@@ -4,8 +4,8 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
-import { fleetKeys } from '../src/fleet/keys.js'
-import { DEMO_CLIENT_ID } from '../src/mock/roecny.js'
+import { tokenKeys } from '../src/fleet/keys.js'
+import { DEMO_API_KEY, DEMO_CLIENT_ID } from '../src/mock/roecny.js'
 import { startReplica } from './helpers/fleet.js'
 import type { Replica } from './helpers/fleet.js'
 import { NO_REDIS, startRedis } from './helpers/redis.js'
@@ -25,7 +25,7 @@ async function fleetState (replica: Replica): Promise<unknown> {
 
 /** The login lock of the fleet of the demo credentials in front of `baseUrl`, as a replica names it. */
 function lockOf (baseUrl: string): string {
-  return fleetKeys('roecny-auth-proxy', { baseUrl, clientId: DEMO_CLIENT_ID, scope: undefined, loginAs: undefined }).lock
+  return tokenKeys('roecny-auth-proxy', { baseUrl, clientId: DEMO_CLIENT_ID, apiKey: DEMO_API_KEY, scope: undefined, loginAs: undefined }).lock
 }
 
 async function get (replica: Replica): Promise<number> {

@@ -5,7 +5,7 @@ import type { Clock, TimerHandle } from '../clock.js'
 import type { Budget, Lease, Limits, Pause, PauseChange, Take, UpstreamLimiter } from '../limits/limiter.js'
 import { MemoryBudget } from '../limits/memory-limiter.js'
 import { QueuedLimiter } from '../limits/queue.js'
-import type { FleetKeys } from './keys.js'
+import type { BudgetKeys } from './keys.js'
 import type { FleetLink, RedisClient } from './link.js'
 import { ignoreRedisFailure } from './link.js'
 
@@ -72,7 +72,7 @@ interface FleetLease extends Lease {
 
 export interface FleetBudgetDeps {
   readonly link: FleetLink
-  readonly keys: FleetKeys
+  readonly keys: BudgetKeys
   readonly clock: Clock
 }
 
@@ -85,7 +85,7 @@ export class FleetBudget implements Budget {
   readonly #limits: Limits
   readonly #local: MemoryBudget
   readonly #link: FleetLink
-  readonly #keys: FleetKeys
+  readonly #keys: BudgetKeys
   readonly #clock: Clock
   /** The ids of the leases this replica holds in Redis: renewed until released. */
   readonly #held = new Set<string>()

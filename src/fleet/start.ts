@@ -5,7 +5,7 @@ import type { Config } from '../config.js'
 import type { Limits, UpstreamLimiter } from '../limits/limiter.js'
 import type { TokenFleet } from '../token/token-fleet.js'
 import { createFleetTokens } from './fleet-tokens.js'
-import { fleetKeys } from './keys.js'
+import { budgetKeys } from './keys.js'
 import { COMMAND_TIMEOUT_MS, FleetLink } from './link.js'
 import type { FleetState } from './link.js'
 
@@ -20,8 +20,9 @@ export interface Fleet {
   readonly tokens: TokenFleet
   readonly link: FleetLink
   /**
-   * §11's limits for the whole fleet. The budget is the fleet's of the configured client ID: Roecny's
-   * limits are per account, and a rotated client ID is a rotation of the same account's credentials.
+   * §11's limits for the whole fleet. The budget is the account's (base URL and configured client ID),
+   * shared by every fleet of it whatever their scope, login-as or API key: Roecny's limits are per
+   * account, and a rotated client ID is a rotation of the same account's credentials.
    * Its module loads only here: a replica without limits never loads it.
    */
   limiter: (limits: Limits, log: Logger) => Promise<UpstreamLimiter>
@@ -32,7 +33,7 @@ export interface Fleet {
 }
 
 /** Connects to the fleet's Redis (in the background: nothing waits for it here) and shares the token through it. */
-export function startFleet (config: Pick<Config, 'redisUrl' | 'redisCa' | 'redisKeyPrefix' | 'loginTimeoutMs' | 'baseUrl' | 'clientId' | 'scope' | 'loginAs'>, deps: FleetDeps): Fleet {
+export function startFleet (config: Pick<Config, 'redisUrl' | 'redisCa' | 'redisKeyPrefix' | 'loginTimeoutMs' | 'baseUrl' | 'clientId'>, deps: FleetDeps): Fleet {
   const link = new FleetLink({
     url: config.redisUrl as string,
     ca: config.redisCa,
@@ -49,7 +50,7 @@ export function startFleet (config: Pick<Config, 'redisUrl' | 'redisCa' | 'redis
     link,
     limiter: async (limits, log) => {
       const { createFleetLimiter } = await import('./fleet-budget.js')
-      return createFleetLimiter(limits, { link, keys: fleetKeys(config.redisKeyPrefix, config), clock: deps.clock, log })
+      return createFleetLimiter(limits, { link, keys: budgetKeys(config.redisKeyPrefix, config), clock: deps.clock, log })
     },
     status: () => ({ fleet: link.state() }),
     close: () => link.close()
