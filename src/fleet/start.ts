@@ -9,11 +9,27 @@ import { budgetKeys } from './keys.js'
 import { COMMAND_TIMEOUT_MS, FleetLink } from './link.js'
 import type { FleetState } from './link.js'
 
+/**
+ * The fleet's periods, each with its default (src/fleet/link.ts, src/fleet/fleet-budget.ts). Not
+ * configuration an operator needs: tests shorten them, so that a lease lasts about a second there.
+ */
+export interface FleetTimings {
+  /** An in-flight slot lapses this long after its replica last renewed it (LEASE_MS). */
+  readonly leaseMs?: number
+  /** Each replica renews the slots it holds this often (RENEW_MS). */
+  readonly renewMs?: number
+  /** The link's bounded PING: while joined, to notice a stall; while degraded, to notice a return (PROBE_MS). */
+  readonly probeMs?: number
+  /** The longest delay between two reconnection attempts (RECONNECT_CAP_MS). */
+  readonly reconnectCapMs?: number
+}
+
 export interface FleetDeps {
   readonly clock: Clock
   readonly log: Logger
   /** Told of each change of state (the metric). */
   readonly onState?: (state: FleetState) => void
+  readonly timings?: FleetTimings
 }
 
 export interface Fleet {
@@ -34,6 +50,7 @@ export interface Fleet {
 
 /** Connects to the fleet's Redis (in the background: nothing waits for it here) and shares the token through it. */
 export function startFleet (config: Pick<Config, 'redisUrl' | 'redisCa' | 'redisKeyPrefix' | 'loginTimeoutMs' | 'baseUrl' | 'clientId'>, deps: FleetDeps): Fleet {
+  const timings = deps.timings ?? {}
   const link = new FleetLink({
     url: config.redisUrl as string,
     ca: config.redisCa,
@@ -42,7 +59,9 @@ export function startFleet (config: Pick<Config, 'redisUrl' | 'redisCa' | 'redis
     joinTimeoutMs: config.loginTimeoutMs,
     clock: deps.clock,
     log: deps.log,
-    onState: deps.onState
+    onState: deps.onState,
+    probeMs: timings.probeMs,
+    reconnectCapMs: timings.reconnectCapMs
   })
   const tokens = createFleetTokens({ link, prefix: config.redisKeyPrefix, loginTimeoutMs: config.loginTimeoutMs, clock: deps.clock, log: deps.log })
   return {
