@@ -31,7 +31,9 @@ t.test('a URL replaced twice before the first connection is made joins the last 
     joinTimeoutMs: 5000,
     clock: systemClock,
     log: createLogger('info', stream),
-    onState: (state) => states.push(state)
+    onState: (state) => states.push(state),
+    probeMs: 250,
+    reconnectCapMs: 1000
   })
   t.teardown(() => link.close())
   t.equal(link.state(), 'joining')
@@ -78,6 +80,7 @@ t.test('a Redis that drops every connection is tried again after growing delays,
     // The lower end of every delay: the sequence is known.
     clock: { ...systemClock, random: () => 0 },
     log: createLogger('debug', stream),
+    probeMs: 250,
     reconnectCapMs: 400
   })
   t.teardown(() => link.close())

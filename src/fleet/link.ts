@@ -54,10 +54,10 @@ export interface FleetLinkOptions {
   readonly log: Logger
   /** Told of each change of state (metrics). */
   readonly onState?: (state: FleetState) => void
-  /** PROBE_MS unless given (tests shorten it). */
-  readonly probeMs?: number
-  /** RECONNECT_CAP_MS unless given (tests shorten it). */
-  readonly reconnectCapMs?: number
+  /** How often the link asks Redis whether it answers (PROBE_MS; tests shorten it). */
+  readonly probeMs: number
+  /** The longest delay between two reconnection attempts (RECONNECT_CAP_MS; tests shorten it). */
+  readonly reconnectCapMs: number
 }
 
 /** The message of a Redis error with any credential of `url` taken out. */
@@ -83,8 +83,6 @@ export function reconnectDelay (retries: number, capMs: number, random: number):
 
 export class FleetLink {
   readonly #options: FleetLinkOptions
-  readonly #probeMs: number
-  readonly #reconnectCapMs: number
   #url: string
   #ca: string | undefined
   #client!: RedisClient
@@ -103,8 +101,6 @@ export class FleetLink {
 
   constructor (options: FleetLinkOptions) {
     this.#options = options
-    this.#probeMs = options.probeMs ?? PROBE_MS
-    this.#reconnectCapMs = options.reconnectCapMs ?? RECONNECT_CAP_MS
     this.#url = options.url
     this.#ca = options.ca
     this.#connect()
@@ -193,7 +189,7 @@ export class FleetLink {
 
   #create (connection: 'commands' | 'subscriber'): RedisClient {
     const { commandTimeoutMs, clock, log } = this.#options
-    const capMs = this.#reconnectCapMs
+    const capMs = this.#options.reconnectCapMs
     const tls = this.#url.toLowerCase().startsWith('rediss:')
     return createClient({
       url: this.#url,
@@ -269,7 +265,7 @@ export class FleetLink {
   }
 
   #scheduleProbe (): void {
-    this.#probe = this.#options.clock.setTimer(() => { this.#runProbe() }, this.#probeMs)
+    this.#probe = this.#options.clock.setTimer(() => { this.#runProbe() }, this.#options.probeMs)
   }
 
   /**

@@ -6,23 +6,30 @@ import type { Limits, UpstreamLimiter } from '../limits/limiter.js'
 import type { TokenFleet } from '../token/token-fleet.js'
 import { createFleetTokens } from './fleet-tokens.js'
 import { budgetKeys } from './keys.js'
-import { COMMAND_TIMEOUT_MS, FleetLink } from './link.js'
+import { COMMAND_TIMEOUT_MS, FleetLink, PROBE_MS, RECONNECT_CAP_MS } from './link.js'
 import type { FleetState } from './link.js'
 
+/** An in-flight slot lapses this long after its replica last renewed it: a replica that dies frees its slots within seconds. */
+export const LEASE_MS = 5000
+/** Each replica renews the slots it holds this often. */
+export const RENEW_MS = 1000
+
 /**
- * The fleet's periods, each with its default (src/fleet/link.ts, src/fleet/fleet-budget.ts). Not
- * configuration an operator needs: tests shorten them, so that a lease lasts about a second there.
+ * The fleet's periods. Not configuration an operator needs: tests shorten them, so that a lease lasts
+ * about a second there; those given replace the defaults (FLEET_TIMINGS).
  */
 export interface FleetTimings {
-  /** An in-flight slot lapses this long after its replica last renewed it (LEASE_MS). */
+  /** An in-flight slot lapses this long after its replica last renewed it. */
   readonly leaseMs?: number
-  /** Each replica renews the slots it holds this often (RENEW_MS). */
+  /** Each replica renews the slots it holds this often. */
   readonly renewMs?: number
-  /** The link's bounded PING: while joined, to notice a stall; while degraded, to notice a return (PROBE_MS). */
+  /** The link's bounded PING: while joined, to notice a stall; while degraded, to notice a return. */
   readonly probeMs?: number
-  /** The longest delay between two reconnection attempts (RECONNECT_CAP_MS). */
+  /** The longest delay between two reconnection attempts. */
   readonly reconnectCapMs?: number
 }
+
+export const FLEET_TIMINGS: Required<FleetTimings> = Object.freeze({ leaseMs: LEASE_MS, renewMs: RENEW_MS, probeMs: PROBE_MS, reconnectCapMs: RECONNECT_CAP_MS })
 
 export interface FleetDeps {
   readonly clock: Clock
@@ -50,7 +57,7 @@ export interface Fleet {
 
 /** Connects to the fleet's Redis (in the background: nothing waits for it here) and shares the token through it. */
 export function startFleet (config: Pick<Config, 'redisUrl' | 'redisCa' | 'redisKeyPrefix' | 'loginTimeoutMs' | 'baseUrl' | 'clientId'>, deps: FleetDeps): Fleet {
-  const timings = deps.timings ?? {}
+  const timings = { ...FLEET_TIMINGS, ...deps.timings }
   const link = new FleetLink({
     url: config.redisUrl as string,
     ca: config.redisCa,
@@ -69,7 +76,7 @@ export function startFleet (config: Pick<Config, 'redisUrl' | 'redisCa' | 'redis
     link,
     limiter: async (limits, log) => {
       const { createFleetLimiter } = await import('./fleet-budget.js')
-      return createFleetLimiter(limits, { link, keys: budgetKeys(config.redisKeyPrefix, config), clock: deps.clock, log })
+      return createFleetLimiter(limits, { link, keys: budgetKeys(config.redisKeyPrefix, config), clock: deps.clock, log, leaseMs: timings.leaseMs, renewMs: timings.renewMs })
     },
     status: () => ({ fleet: link.state() }),
     close: () => link.close()
