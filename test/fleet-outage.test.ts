@@ -111,7 +111,7 @@ t.test('per-replica and fleet in-flight peaks at Roecny across a Redis stall and
   async function checkBackToLimit (joinedAt: number, name: string): Promise<void> {
     await pause(Math.max(0, joinedAt + TEST_TIMINGS.leaseMs + REQUEST_MS - now()))
     const from = now()
-    await pause(3 * TEST_TIMINGS.leaseMs)
+    await pause(2 * TEST_TIMINGS.leaseMs)
     const waiting = (await Promise.all(replicas.map(async (r) => ((await r.status()).limits as { queued: number }).queued))).reduce((a, b) => a + b)
     const to = now()
     const closed = [...spans, ...[...open.values()].map((span) => ({ ...span, to }))]
@@ -134,7 +134,7 @@ t.test('per-replica and fleet in-flight peaks at Roecny across a Redis stall and
   redis.freeze()
   from = now()
   await allIn(replicas, 'degraded', 'every replica to notice the stall')
-  await pause(3 * TEST_TIMINGS.leaseMs)
+  await pause(2 * TEST_TIMINGS.leaseMs)
   redis.thaw()
   await allIn(replicas, 'joined', 'every replica to rejoin after the stall')
   let joinedAt = now()
