@@ -115,6 +115,12 @@ export class FleetBudget implements Budget {
   readonly #held = new Set<string>()
   /** Those of them that Redis may not hold yet: granted while Redis was away. */
   readonly #unregistered = new Set<string>()
+  /**
+   * Those of them sent to Redis in a take or a renewal: only these may need taking back on release. A
+   * lease granted and released while Redis is away costs nothing there, and sends nothing to a
+   * connection that may be stalled (where every command would wait, in memory, for Redis to resume).
+   */
+  readonly #sent = new Set<string>()
   #renewal: TimerHandle | undefined
 
   constructor (limits: Limits, deps: FleetBudgetDeps) {
@@ -147,6 +153,7 @@ export class FleetBudget implements Budget {
     const { maxInFlight, rateLimit, rateBurst } = this.#limits
     const id = randomUUID()
     const registering = [...this.#unregistered]
+    for (const registered of registering) this.#sent.add(registered)
     let answer: number
     try {
       answer = await this.#link.run(async (client: RedisClient) => Number(await client.eval(TAKE, {
@@ -163,6 +170,7 @@ export class FleetBudget implements Budget {
     if (answer === -1) return RECHECK_MS
     if (answer > 0) return answer
     this.#local.count()
+    this.#sent.add(id)
     return this.#granted({ episode: this.#local.episode() }, undefined, id)
   }
 
@@ -185,7 +193,10 @@ export class FleetBudget implements Budget {
   #renew (): void {
     if (this.#held.size === 0) return
     const ids = [...this.#held]
-    this.#link.run(async (client: RedisClient) => await client.eval(RENEW, { keys: [this.#keys.leases], arguments: [String(this.#leaseMs), ...ids] }))
+    this.#link.run(async (client: RedisClient) => {
+      for (const id of ids) this.#sent.add(id)
+      return await client.eval(RENEW, { keys: [this.#keys.leases], arguments: [String(this.#leaseMs), ...ids] })
+    })
       .then(() => { for (const id of ids) this.#unregistered.delete(id) }, ignoreRedisFailure) // Redis away: registered on its return.
     this.#renewal?.cancel()
     this.#renewal = this.#clock.setTimer(() => this.#renewNow(), this.#renewMs)
@@ -197,6 +208,7 @@ export class FleetBudget implements Budget {
     if (id === undefined) return
     this.#held.delete(id)
     this.#unregistered.delete(id)
+    if (!this.#sent.delete(id)) return
     if (this.#held.size === 0) {
       this.#renewal?.cancel()
       this.#renewal = undefined

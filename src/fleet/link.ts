@@ -278,11 +278,14 @@ export class FleetLink {
     if (this.#probing || this.#state === 'joining') return
     this.#probing = true
     const client = this.#client
-    this.#bounded(client.ping()).then(() => {
+    const ping = client.ping()
+    // The next PING waits for this one's answer, not its bound: a stalled connection holds one, not one per period.
+    ping.catch(ignoreRedisFailure).finally(() => { this.#probing = false })
+    this.#bounded(ping).then(() => {
       if (this.#client === client && this.#state === 'degraded') this.#join()
     }, (err: unknown) => {
       if (this.#client === client && this.#state === 'joined') this.#degrade(err)
-    }).finally(() => { this.#probing = false })
+    })
   }
 
   #setState (state: FleetState): void {
