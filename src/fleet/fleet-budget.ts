@@ -14,24 +14,16 @@ import { ignoreRedisFailure } from './link.js'
 export const RECHECK_MS = 25
 
 /**
- * One start, atomically, on Redis' own clock. First the leases this replica granted while Redis was away
- * and still holds (they count against the fleet's limit from now on, even above it), then the fleet's
- * pause, its in-flight leases (lapsed ones dropped), its token bucket. Returns 0 when the start is
- * counted, -1 when the in-flight limit is reached, or the milliseconds until a start may be possible.
- * Every key it writes gets an expiry, the leases' set included.
- * KEYS: leases, bucket, pause. ARGV: lease id, max in flight, rate, burst, lease ms, then the ids to register.
+ * One start, atomically, on Redis' own clock: the fleet's pause, then its in-flight leases (lapsed ones
+ * dropped), then its token bucket. Returns 0 when the start is counted, -1 when the in-flight limit is
+ * reached, or the milliseconds until a start may be possible. Every key it writes gets an expiry, the
+ * leases' set included (at least one lease lifetime: no lease in it lapses later).
+ * KEYS: leases, bucket, pause. ARGV: lease id, max in flight, rate, burst, lease ms.
  */
 const TAKE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local leaseMs = tonumber(ARGV[5])
-local function keepLeases ()
-  if redis.call('PTTL', KEYS[1]) < leaseMs then redis.call('PEXPIRE', KEYS[1], leaseMs) end
-end
-if #ARGV > 5 then
-  for i = 6, #ARGV do redis.call('ZADD', KEYS[1], now + leaseMs, ARGV[i]) end
-  keepLeases()
-end
 local paused = redis.call('PTTL', KEYS[3])
 if paused > 0 then return paused end
 local maxInFlight = tonumber(ARGV[2])
@@ -54,7 +46,7 @@ if rate > 0 then
 end
 if maxInFlight > 0 then
   redis.call('ZADD', KEYS[1], now + leaseMs, ARGV[1])
-  keepLeases()
+  if redis.call('PTTL', KEYS[1]) < leaseMs then redis.call('PEXPIRE', KEYS[1], leaseMs) end
 end
 return 0
 `
@@ -113,8 +105,6 @@ export class FleetBudget implements Budget {
   readonly #renewMs: number
   /** The ids of every lease this replica holds (whichever budget granted it): renewed until released. */
   readonly #held = new Set<string>()
-  /** Those of them that Redis may not hold yet: granted while Redis was away. */
-  readonly #unregistered = new Set<string>()
   /**
    * Those of them sent to Redis in a take or a renewal: only these may need taking back on release. A
    * lease granted and released while Redis is away costs nothing there, and sends nothing to a
@@ -146,40 +136,36 @@ export class FleetBudget implements Budget {
   #takeLocal (): Take {
     const took = this.#local.take()
     if (!isLease(took)) return took
-    return this.#granted(took, this.#unregistered)
+    return this.#granted(took)
   }
 
   async #takeShared (): Promise<Take> {
     const { maxInFlight, rateLimit, rateBurst } = this.#limits
     const id = randomUUID()
-    const registering = [...this.#unregistered]
-    for (const registered of registering) this.#sent.add(registered)
     let answer: number
     try {
       answer = await this.#link.run(async (client: RedisClient) => Number(await client.eval(TAKE, {
         keys: [this.#keys.leases, this.#keys.bucket, this.#keys.pause],
-        arguments: [id, String(maxInFlight), String(rateLimit), String(rateBurst), String(this.#leaseMs), ...registering]
+        arguments: [id, String(maxInFlight), String(rateLimit), String(rateBurst), String(this.#leaseMs)]
       })))
     } catch {
       // No answer in time: should Redis still run the script later, the lease it makes is taken back
-      // right after it, on the same connection; the ids it registers are held, and renewed.
+      // right after it, on the same connection.
       this.#link.send(async (client: RedisClient) => await client.zRem(this.#keys.leases, id))
       return this.#takeLocal()
     }
-    for (const registered of registering) this.#unregistered.delete(registered)
     if (answer === -1) return RECHECK_MS
     if (answer > 0) return answer
     this.#local.count()
     this.#sent.add(id)
-    return this.#granted({ episode: this.#local.episode() }, undefined, id)
+    return this.#granted({ episode: this.#local.episode() }, id)
   }
 
-  /** A lease granted (and counted) by either budget; `pending`: the set its id waits in to reach Redis. */
-  #granted (lease: Lease, pending: Set<string> | undefined, id: string | undefined = undefined): FleetLease {
+  /** A lease granted (and counted) by either budget: held, and renewed, until released. */
+  #granted (lease: Lease, id: string | undefined = undefined): FleetLease {
     if (this.#limits.maxInFlight === 0) return { episode: lease.episode }
     const leaseId = id ?? randomUUID()
     this.#held.add(leaseId)
-    pending?.add(leaseId)
     this.#renewal ??= this.#clock.setTimer(() => this.#renewNow(), this.#renewMs)
     return { episode: lease.episode, id: leaseId }
   }
@@ -197,7 +183,7 @@ export class FleetBudget implements Budget {
       for (const id of ids) this.#sent.add(id)
       return await client.eval(RENEW, { keys: [this.#keys.leases], arguments: [String(this.#leaseMs), ...ids] })
     })
-      .then(() => { for (const id of ids) this.#unregistered.delete(id) }, ignoreRedisFailure) // Redis away: registered on its return.
+      .catch(ignoreRedisFailure) // Redis away: registered on its return.
     this.#renewal?.cancel()
     this.#renewal = this.#clock.setTimer(() => this.#renewNow(), this.#renewMs)
   }
@@ -207,7 +193,6 @@ export class FleetBudget implements Budget {
     const id = lease.id
     if (id === undefined) return
     this.#held.delete(id)
-    this.#unregistered.delete(id)
     if (!this.#sent.delete(id)) return
     if (this.#held.size === 0) {
       this.#renewal?.cancel()
