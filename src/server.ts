@@ -7,6 +7,7 @@ import type { AppState } from './app.js'
 import { systemClock } from './clock.js'
 import type { Clock, TimerHandle } from './clock.js'
 import type { Config } from './config.js'
+import type { FleetTimings } from './fleet/start.js'
 import { limitsOf } from './limits/limiter.js'
 import { createMemoryLimiter } from './limits/memory-limiter.js'
 import { createLogger } from './log.js'
@@ -41,6 +42,8 @@ export interface RunningProxy {
 export interface StartOptions {
   logger?: Logger
   clock?: Clock
+  /** Fleet mode's periods, for tests (short leases); the defaults otherwise. */
+  fleet?: FleetTimings
 }
 
 export async function startProxy (config: Config, options: StartOptions = {}): Promise<RunningProxy> {
@@ -51,7 +54,7 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
   // Decided once: without REDIS_URL nothing of fleet mode is loaded, and the token manager works alone.
   const fleet = config.redisUrl === undefined
     ? undefined
-    : (await import('./fleet/start.js')).startFleet(config, { clock, log: logger.child({ component: 'fleet' }), onState: metrics.fleetState })
+    : (await import('./fleet/start.js')).startFleet(config, { clock, log: logger.child({ component: 'fleet' }), onState: metrics.fleetState, timings: options.fleet })
   if (fleet !== undefined) metrics.watchFleet(fleet.link)
   const tokens = createTokenManager({ config, dispatcher: pool, clock, log: logger.child({ component: 'token' }), onLoginResult: metrics.login, fleet: fleet?.tokens })
   metrics.watchToken(tokens)

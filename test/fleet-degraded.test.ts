@@ -4,9 +4,9 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
-import { fleetKeys } from '../src/fleet/keys.js'
-import { DEMO_CLIENT_ID } from '../src/mock/roecny.js'
-import { startReplica } from './helpers/fleet.js'
+import { tokenKeys } from '../src/fleet/keys.js'
+import { DEMO_API_KEY, DEMO_CLIENT_ID } from '../src/mock/roecny.js'
+import { startReplica, TEST_TIMINGS } from './helpers/fleet.js'
 import type { Replica } from './helpers/fleet.js'
 import { NO_REDIS, startRedis } from './helpers/redis.js'
 import { startMock } from './helpers/stack.js'
@@ -25,7 +25,7 @@ async function fleetState (replica: Replica): Promise<unknown> {
 
 /** The login lock of the fleet of the demo credentials in front of `baseUrl`, as a replica names it. */
 function lockOf (baseUrl: string): string {
-  return fleetKeys('roecny-auth-proxy', { baseUrl, clientId: DEMO_CLIENT_ID, scope: undefined, loginAs: undefined }).lock
+  return tokenKeys('roecny-auth-proxy', { baseUrl, clientId: DEMO_CLIENT_ID, apiKey: DEMO_API_KEY, scope: undefined, loginAs: undefined }).lock
 }
 
 async function get (replica: Replica): Promise<number> {
@@ -177,4 +177,38 @@ t.test('stopping the token lifecycle while it waits for another replica\'s login
   t.ok(performance.now() - started < 5000, 'stopped without waiting out LOGIN_TIMEOUT_MS')
   t.equal(await pending, 503, 'the waiting request got its answer: no token')
   t.equal(mock.logins.length, 1, 'no login past the lock')
+})
+
+t.test('a Redis that stalls shows as degraded within seconds on a replica that sends it nothing (no limits)', { skip: NO_REDIS }, async (t) => {
+  const redis = await startRedis(t)
+  const mock = await startMock(t)
+  const replica = await startReplica(t, mock, redis.url)
+  await until(() => replica.proxy.tokens.isReady(), 'the first token')
+  await until(async () => await fleetState(replica) === 'joined', 'the replica to join')
+  redis.freeze()
+  const stalled = performance.now()
+  // Its bound: one probe period and one command's timeout (2 s); five times that for a loaded machine.
+  const boundMs = TEST_TIMINGS.probeMs + 2000
+  await until(async () => await fleetState(replica) === 'degraded', 'the replica to notice the stall', 5 * boundMs)
+  t.ok(performance.now() - stalled < 5 * boundMs, `degraded ${Math.round(performance.now() - stalled)} ms after the stall`)
+  t.equal(count(replica, DEGRADED), 1)
+  redis.thaw()
+  await until(async () => await fleetState(replica) === 'joined', 'the replica to rejoin', 5 * boundMs)
+  t.equal(count(replica, REJOINED), 1)
+})
+
+t.test('a replica that went on alone and is moved to another Redis by REDIS_URL_FILE logs its return', { skip: NO_REDIS }, async (t) => {
+  const one = await startRedis(t)
+  const two = await startRedis(t)
+  const mock = await startMock(t)
+  const dir = t.testdir({ url: one.url })
+  const replica = await startReplica(t, mock, undefined, { REDIS_URL_FILE: join(dir, 'url'), SECRETS_POLL_MS: '0' })
+  await until(async () => await fleetState(replica) === 'joined', 'the replica to join')
+  await one.kill()
+  await until(async () => await fleetState(replica) === 'degraded', 'the replica to go on alone')
+  writeFileSync(join(dir, 'url'), two.url)
+  replica.proxy.reloadSecrets()
+  await until(async () => await fleetState(replica) === 'joined', 'the replica to join the new Redis')
+  t.equal(count(replica, DEGRADED), 1)
+  t.equal(count(replica, REJOINED), 1, 'its return is logged, whichever way it came')
 })

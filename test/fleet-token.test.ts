@@ -1,8 +1,10 @@
 // Fleet mode's one token (SPEC §12), replicas in this process on a real redis-server: one login, adopted by the others,
-// sealed in Redis, a 401 costing one fleet login, a rotated API key's entries ignored, two client IDs apart.
+// sealed in Redis, a 401 costing one fleet login, a rotated API key's entries ignored, two client IDs apart, and
+// the key names: what makes a token's fleet, what makes an account's budget.
+import { createHash } from 'node:crypto'
 import t from 'tap'
 import { request } from 'undici'
-import { fleetKeys } from '../src/fleet/keys.js'
+import { budgetKeys, tokenKeys } from '../src/fleet/keys.js'
 import { tokenSeal } from '../src/fleet/seal.js'
 import { DEMO_API_KEY, DEMO_CLIENT_ID } from '../src/mock/roecny.js'
 import { get, startReplica } from './helpers/fleet.js'
@@ -109,7 +111,7 @@ t.test('two client IDs on one Redis never share a token', { skip: NO_REDIS }, as
 t.test('an entry in Redis that the fleet did not seal is never trusted: the replica logs in and replaces it', { skip: NO_REDIS }, async (t) => {
   const redis = await startRedis(t)
   const mock = await startMock(t)
-  const keys = fleetKeys('roecny-auth-proxy', { baseUrl: mock.url, clientId: DEMO_CLIENT_ID, scope: undefined, loginAs: undefined })
+  const keys = tokenKeys('roecny-auth-proxy', { baseUrl: mock.url, clientId: DEMO_CLIENT_ID, apiKey: DEMO_API_KEY, scope: undefined, loginAs: undefined })
   const client = await redis.client()
   const sealedElsewhere = tokenSeal('another-api-key', keys.token).seal({ token: 'forged-token', lifetimeMs: 1_800_000 })
   for (const planted of ['forged-token', 'v1.a.b', 'v2.a.b.c', sealedElsewhere, sealedElsewhere.replace(/^v1\./, 'v1.x')]) {
@@ -128,7 +130,7 @@ t.test('a failed fleet login releases the lock at once; the retry logs in for th
   const redis = await startRedis(t)
   const mock = await startMock(t)
   mock.loginQueue.push({ status: 503 })
-  const keys = fleetKeys('roecny-auth-proxy', { baseUrl: mock.url, clientId: DEMO_CLIENT_ID, scope: undefined, loginAs: undefined })
+  const keys = tokenKeys('roecny-auth-proxy', { baseUrl: mock.url, clientId: DEMO_CLIENT_ID, apiKey: DEMO_API_KEY, scope: undefined, loginAs: undefined })
   const client = await redis.client()
   const replica = await startReplica(t, mock, redis.url)
   await until(() => replica.proxy.tokens.status().logins.error === 1, 'the failed login')
@@ -137,4 +139,28 @@ t.test('a failed fleet login releases the lock at once; the retry logs in for th
   await ready(replica)
   t.equal(mock.logins.length, 2)
   t.equal(await client.exists(keys.token), 1, 'the retry\'s token is stored for the fleet')
+})
+
+t.test('key names: a token\'s fleet by base URL, client ID, API key, scope and login-as; a budget by the account alone; no credential in clear', async (t) => {
+  const base = { baseUrl: 'https://roecny.test', clientId: 'client-7f3a', apiKey: 'api-key-91c4e2', scope: undefined, loginAs: undefined }
+  const token = tokenKeys('p', base)
+  const budget = budgetKeys('p', base)
+  const rows: Array<[change: Partial<typeof base> | { scope: string } | { loginAs: string }, tokenFleet: 'same' | 'other', account: 'same' | 'other']> = [
+    [{ baseUrl: 'https://roecny.test/v2' }, 'other', 'other'],
+    [{ clientId: 'client-other' }, 'other', 'other'],
+    [{ apiKey: 'api-key-rotated' }, 'other', 'same'],
+    [{ scope: 'r:balances' }, 'other', 'same'],
+    [{ loginAs: 'someone' }, 'other', 'same'],
+    [{}, 'same', 'same']
+  ]
+  for (const [change, tokenFleet, account] of rows) {
+    const identity = { ...base, ...change }
+    t.equal(tokenKeys('p', identity).token === token.token ? 'same' : 'other', tokenFleet, `token fleet with ${JSON.stringify(change)}`)
+    t.equal(budgetKeys('p', identity).leases === budget.leases ? 'same' : 'other', account, `budget with ${JSON.stringify(change)}`)
+  }
+  const names = [...Object.values(token), ...Object.values(budget)].join(' ')
+  for (const secret of [base.clientId, base.apiKey, createHash('sha256').update(base.apiKey).digest('hex').slice(0, 16)]) {
+    t.notOk(names.includes(secret), 'no client ID, API key or plain hash of it in a key name')
+  }
+  t.not(token.id, budget.id, 'the token\'s fleet and the account are named apart')
 })

@@ -2,29 +2,28 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
+import { isLease } from '../limits/limiter.js'
 import type { Budget, Lease, Limits, Pause, PauseChange, Take, UpstreamLimiter } from '../limits/limiter.js'
 import { MemoryBudget } from '../limits/memory-limiter.js'
 import { QueuedLimiter } from '../limits/queue.js'
-import type { FleetKeys } from './keys.js'
+import type { BudgetKeys } from './keys.js'
 import type { FleetLink, RedisClient } from './link.js'
 import { ignoreRedisFailure } from './link.js'
 
-/** An in-flight slot lapses this long after its replica last renewed it: a replica that dies frees its slots within seconds. */
-export const LEASE_MS = 5000
-/** Each replica renews the slots it holds this often. */
-export const RENEW_MS = 1000
 /** At the fleet's in-flight limit, a release by another replica is not heard: the head of the queue asks again this often. */
 export const RECHECK_MS = 25
 
 /**
  * One start, atomically, on Redis' own clock: the fleet's pause, then its in-flight leases (lapsed ones
  * dropped), then its token bucket. Returns 0 when the start is counted, -1 when the in-flight limit is
- * reached, or the milliseconds until a start may be possible.
+ * reached, or the milliseconds until a start may be possible. Every key it writes gets an expiry, the
+ * leases' set included (at least one lease lifetime: no lease in it lapses later).
  * KEYS: leases, bucket, pause. ARGV: lease id, max in flight, rate, burst, lease ms.
  */
 const TAKE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local leaseMs = tonumber(ARGV[5])
 local paused = redis.call('PTTL', KEYS[3])
 if paused > 0 then return paused end
 local maxInFlight = tonumber(ARGV[2])
@@ -45,53 +44,74 @@ if rate > 0 then
   redis.call('HSET', KEYS[2], 'tokens', tostring(tokens - 1), 'at', tostring(now))
   redis.call('PEXPIRE', KEYS[2], math.ceil(burst * 1000 / rate) + 1000)
 end
-if maxInFlight > 0 then redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), ARGV[1]) end
+if maxInFlight > 0 then
+  redis.call('ZADD', KEYS[1], now + leaseMs, ARGV[1])
+  if redis.call('PTTL', KEYS[1]) < leaseMs then redis.call('PEXPIRE', KEYS[1], leaseMs) end
+end
 return 0
 `
 
-/** Pushes the lapse of this replica's leases further (ones already dropped stay dropped). KEYS: leases. ARGV: lease ms, ids. */
+/**
+ * Pushes the lapse of every lease this replica holds further, adding those Redis does not hold (granted
+ * while it was away, or lapsed during a stall): they are in flight, so they count. KEYS: leases. ARGV: lease ms, ids.
+ */
 const RENEW = `
 local t = redis.call('TIME')
-local lapse = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
-for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', lapse, ARGV[i]) end
+local leaseMs = tonumber(ARGV[1])
+local lapse = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + leaseMs
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], lapse, ARGV[i]) end
+if redis.call('PTTL', KEYS[1]) < leaseMs then redis.call('PEXPIRE', KEYS[1], leaseMs) end
 return 0
 `
 
-/** Lengthens the fleet's pause to `ms` unless it is already as long. KEYS: pause. ARGV: ms. */
+/** Lengthens the fleet's pause to \`ms\` unless it is already as long. KEYS: pause. ARGV: ms. */
 const PAUSE = `
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
 return 0
 `
 
 interface FleetLease extends Lease {
-  /** Granted by the fleet's budget in Redis; false for one of the local budget (Redis away). */
-  readonly shared?: boolean
-  /** The in-flight slot it holds in Redis; none without an in-flight limit. */
+  /** The in-flight slot it holds, in Redis or to be registered there; none without an in-flight limit. */
   readonly id?: string
 }
 
 export interface FleetBudgetDeps {
   readonly link: FleetLink
-  readonly keys: FleetKeys
+  readonly keys: BudgetKeys
   readonly clock: Clock
+  /** An in-flight slot lapses this long after its replica last renewed it (LEASE_MS). */
+  readonly leaseMs: number
+  /** Each replica renews the slots it holds this often (RENEW_MS). */
+  readonly renewMs: number
 }
 
 /**
- * The fleet's budget while Redis answers; the replica's own (a MemoryBudget with the same limits)
- * while it does not. The pause and the 429s in a row are also kept locally, so that status and the
- * queue see them at once; the fleet's pause reaches the other replicas through their take().
+ * The fleet's budget while Redis answers; the replica's own (a MemoryBudget with the same limits) while
+ * it does not. Whichever grants a lease, the replica's one count of what it has in flight holds it, and
+ * no start is asked for while that count is at UPSTREAM_MAX_IN_FLIGHT: a replica never runs more than
+ * its limit, so while Redis is away the fleet never runs more than replicas x limit. Every lease has an
+ * id; those granted while Redis was away are registered in the fleet's set when it is back, so they
+ * count against the fleet's limit for as long as they run. The pause and the 429s in a row are also
+ * kept locally, so that status and the queue see them at once; the fleet's pause reaches the other
+ * replicas through their take(). take() never rejects: any failure of Redis falls back to local state.
  */
 export class FleetBudget implements Budget {
   readonly #limits: Limits
   readonly #local: MemoryBudget
   readonly #link: FleetLink
-  readonly #keys: FleetKeys
+  readonly #keys: BudgetKeys
   readonly #clock: Clock
-  /** The ids of the leases this replica holds in Redis: renewed until released. */
+  readonly #leaseMs: number
+  readonly #renewMs: number
+  /** The ids of every lease this replica holds (whichever budget granted it): renewed until released. */
   readonly #held = new Set<string>()
+  /**
+   * Those of them sent to Redis in a take or a renewal: only these may need taking back on release. A
+   * lease granted and released while Redis is away costs nothing there, and sends nothing to a
+   * connection that may be stalled (where every command would wait, in memory, for Redis to resume).
+   */
+  readonly #sent = new Set<string>()
   #renewal: TimerHandle | undefined
-  /** This replica's requests in flight on leases of the fleet's budget. */
-  #sharedInFlight = 0
 
   constructor (limits: Limits, deps: FleetBudgetDeps) {
     this.#limits = limits
@@ -99,11 +119,24 @@ export class FleetBudget implements Budget {
     this.#link = deps.link
     this.#keys = deps.keys
     this.#clock = deps.clock
+    this.#leaseMs = deps.leaseMs
+    this.#renewMs = deps.renewMs
+    // Back in the fleet: what this replica still runs counts there at once, not at the next renewal.
+    deps.link.onJoin(() => this.#renew())
   }
 
   take (): Take | Promise<Take> {
-    if (this.#link.state() !== 'joined') return this.#local.take()
+    const { maxInFlight } = this.#limits
+    // The replica's own limit, whoever would grant: only a release of its own frees a place.
+    if (maxInFlight > 0 && this.#local.inFlight() >= maxInFlight) return Infinity
+    if (this.#link.state() !== 'joined') return this.#takeLocal()
     return this.#takeShared()
+  }
+
+  #takeLocal (): Take {
+    const took = this.#local.take()
+    if (!isLease(took)) return took
+    return this.#granted(took)
   }
 
   async #takeShared (): Promise<Take> {
@@ -113,43 +146,60 @@ export class FleetBudget implements Budget {
     try {
       answer = await this.#link.run(async (client: RedisClient) => Number(await client.eval(TAKE, {
         keys: [this.#keys.leases, this.#keys.bucket, this.#keys.pause],
-        arguments: [id, String(maxInFlight), String(rateLimit), String(rateBurst), String(LEASE_MS)]
+        arguments: [id, String(maxInFlight), String(rateLimit), String(rateBurst), String(this.#leaseMs)]
       })))
     } catch {
-      // Redis away: this replica goes on with its own limits.
-      return this.#local.take()
+      // No answer in time: should Redis still run the script later, the lease it makes is taken back
+      // right after it, on the same connection.
+      this.#link.send(async (client: RedisClient) => await client.zRem(this.#keys.leases, id))
+      return this.#takeLocal()
     }
     if (answer === -1) return RECHECK_MS
     if (answer > 0) return answer
-    this.#sharedInFlight++
-    if (maxInFlight === 0) {
-      const lease: FleetLease = { episode: this.#local.episode(), shared: true }
-      return lease
-    }
-    this.#held.add(id)
-    this.#renewal ??= this.#clock.setTimer(() => this.#renew(), RENEW_MS)
-    const lease: FleetLease = { episode: this.#local.episode(), shared: true, id }
-    return lease
+    this.#local.count()
+    this.#sent.add(id)
+    return this.#granted({ episode: this.#local.episode() }, id)
   }
 
-  #renew (): void {
+  /** A lease granted (and counted) by either budget: held, and renewed, until released. */
+  #granted (lease: Lease, id: string | undefined = undefined): FleetLease {
+    if (this.#limits.maxInFlight === 0) return { episode: lease.episode }
+    const leaseId = id ?? randomUUID()
+    this.#held.add(leaseId)
+    this.#renewal ??= this.#clock.setTimer(() => this.#renewNow(), this.#renewMs)
+    return { episode: lease.episode, id: leaseId }
+  }
+
+  #renewNow (): void {
     this.#renewal = undefined
+    this.#renew()
+  }
+
+  /** Renews (or registers) every held lease; again every renewal period while any is held. */
+  #renew (): void {
     if (this.#held.size === 0) return
-    this.#link.run(async (client: RedisClient) => await client.eval(RENEW, { keys: [this.#keys.leases], arguments: [String(LEASE_MS), ...this.#held] }))
-      .catch(ignoreRedisFailure) // Redis away: the leases lapse there; this replica's own budget serves meanwhile.
-    this.#renewal = this.#clock.setTimer(() => this.#renew(), RENEW_MS)
+    const ids = [...this.#held]
+    this.#link.run(async (client: RedisClient) => {
+      for (const id of ids) this.#sent.add(id)
+      return await client.eval(RENEW, { keys: [this.#keys.leases], arguments: [String(this.#leaseMs), ...ids] })
+    })
+      .catch(ignoreRedisFailure) // Redis away: registered on its return.
+    this.#renewal?.cancel()
+    this.#renewal = this.#clock.setTimer(() => this.#renewNow(), this.#renewMs)
   }
 
   release (lease: FleetLease): void {
-    if (lease.shared !== true) {
-      this.#local.release(lease)
-      return
-    }
-    this.#sharedInFlight--
+    this.#local.release(lease)
     const id = lease.id
     if (id === undefined) return
     this.#held.delete(id)
-    this.#link.run(async (client: RedisClient) => await client.zRem(this.#keys.leases, id)).catch(ignoreRedisFailure) // It lapses by itself.
+    if (!this.#sent.delete(id)) return
+    if (this.#held.size === 0) {
+      this.#renewal?.cancel()
+      this.#renewal = undefined
+    }
+    // Whatever the state: on a stalled connection it runs after any late command that registered the id. Else it lapses by itself.
+    this.#link.send(async (client: RedisClient) => await client.zRem(this.#keys.leases, id))
   }
 
   throttled (lease: Lease, retryAfterMs: number | undefined): PauseChange | undefined {
@@ -166,7 +216,7 @@ export class FleetBudget implements Budget {
   }
 
   inFlight (): number {
-    return this.#local.inFlight() + this.#sharedInFlight
+    return this.#local.inFlight()
   }
 
   pause (): Pause | undefined {

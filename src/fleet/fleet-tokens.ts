@@ -5,8 +5,8 @@ import type { Clock, TimerHandle } from '../clock.js'
 import type { LoginResult } from '../token/login.js'
 import type { AdoptedToken, FleetCredentials, FleetOutcome, FleetRequest, TokenFleet } from '../token/token-fleet.js'
 import { usableSpanMs } from '../token/plan.js'
-import { fleetKeys } from './keys.js'
-import type { FleetKeys } from './keys.js'
+import { tokenKeys } from './keys.js'
+import type { TokenKeys } from './keys.js'
 import type { FleetLink, RedisClient } from './link.js'
 import { ignoreRedisFailure } from './link.js'
 import { tokenSeal } from './seal.js'
@@ -28,7 +28,7 @@ export interface FleetTokensOptions {
 }
 
 interface Fleet {
-  readonly keys: FleetKeys
+  readonly keys: TokenKeys
   readonly seal: TokenSeal
 }
 
@@ -57,7 +57,7 @@ export function createFleetTokens (options: FleetTokensOptions): TokenFleet {
 
   function fleetOf (credentials: FleetCredentials): Fleet {
     if (cached?.credentials === credentials) return cached.fleet
-    const keys = fleetKeys(options.prefix, credentials)
+    const keys = tokenKeys(options.prefix, credentials)
     const fleet = { keys, seal: tokenSeal(credentials.apiKey, keys.token) }
     cached = { credentials, fleet }
     link.listen(keys.channel, function hinted () {

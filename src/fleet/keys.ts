@@ -1,12 +1,15 @@
 // The names of the fleet's Redis keys: a prefix and a hash of what makes a fleet, never a credential in clear.
-import { createHash } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 import type { Config } from '../config.js'
 
-/** What makes two sidecars one fleet (with the same Redis): SPEC §12. */
-export type FleetIdentity = Pick<Config, 'baseUrl' | 'clientId' | 'scope' | 'loginAs'>
+/** What makes two sidecars one fleet for their token (with the same Redis): SPEC §12. */
+export type TokenIdentity = Pick<Config, 'baseUrl' | 'clientId' | 'apiKey' | 'scope' | 'loginAs'>
 
-export interface FleetKeys {
-  /** The hash naming this fleet: shows in key names, binds the sealed token to them. */
+/** Whose budget it is: Roecny limits each account, named by its base URL and client ID (SPEC §12, §13). */
+export type AccountIdentity = Pick<Config, 'baseUrl' | 'clientId'>
+
+export interface TokenKeys {
+  /** The hash naming this token's fleet: shows in key names, binds the sealed token to them. */
   readonly id: string
   /** The sealed token; expires when the token stops being handed out. */
   readonly token: string
@@ -14,27 +17,42 @@ export interface FleetKeys {
   readonly lock: string
   /** Pub/sub channel: "a new token is stored" (a hint: pub/sub may lose it). */
   readonly channel: string
-  /** The budget's leases (sorted set, score: when the lease lapses). */
+}
+
+export interface BudgetKeys {
+  /** The hash naming the account. */
+  readonly id: string
+  /** The budget's leases (sorted set, member: a lease's id, score: when it lapses). */
   readonly leases: string
   /** The budget's token bucket (hash: tokens, refilled at). */
   readonly bucket: string
-  /** Roecny's 429 pause, for the whole fleet (expires with it). */
+  /** Roecny's 429 pause, for the whole account (expires with it). */
   readonly pause: string
 }
 
-/** The fleet's key names under `prefix`. */
-export function fleetKeys (prefix: string, identity: FleetIdentity): FleetKeys {
-  // Fields joined by NUL, which no header value or URL holds, so two identities never join to one string.
-  const fields = [identity.baseUrl, identity.clientId, identity.scope ?? '', identity.loginAs ?? '']
-  const id = createHash('sha256').update(`roecny-auth-proxy fleet\u0000${fields.join('\u0000')}`).digest('hex').slice(0, 32)
+/** A hex hash of `fields` under `purpose`; fields joined by NUL, which no header value or URL holds, so two lists never join to one string. */
+function hashOf (purpose: string, fields: readonly string[]): string {
+  return createHash('sha256').update(`roecny-auth-proxy ${purpose}\u0000${fields.join('\u0000')}`).digest('hex').slice(0, 32)
+}
+
+/**
+ * What of the API key enters a key name: an HMAC keyed by it. Without the API key nobody can tell which
+ * key a name stands for, not even by trying guesses against the name, as a plain hash would allow.
+ */
+function apiKeyTag (apiKey: string): string {
+  return createHmac('sha256', apiKey).update('roecny-auth-proxy fleet key name').digest('hex')
+}
+
+/** The keys of one token's fleet under `prefix`: base URL, client ID, API key (through its tag), scope and login-as. */
+export function tokenKeys (prefix: string, identity: TokenIdentity): TokenKeys {
+  const id = hashOf('fleet', [identity.baseUrl, identity.clientId, apiKeyTag(identity.apiKey), identity.scope ?? '', identity.loginAs ?? ''])
   const base = `${prefix}:${id}`
-  return Object.freeze({
-    id,
-    token: `${base}:token`,
-    lock: `${base}:login-lock`,
-    channel: `${base}:token-stored`,
-    leases: `${base}:leases`,
-    bucket: `${base}:bucket`,
-    pause: `${base}:pause`
-  })
+  return Object.freeze({ id, token: `${base}:token`, lock: `${base}:login-lock`, channel: `${base}:token-stored` })
+}
+
+/** The keys of one account's budget under `prefix`: shared by every fleet of that base URL and client ID. */
+export function budgetKeys (prefix: string, account: AccountIdentity): BudgetKeys {
+  const id = hashOf('account', [account.baseUrl, account.clientId])
+  const base = `${prefix}:${id}`
+  return Object.freeze({ id, leases: `${base}:leases`, bucket: `${base}:bucket`, pause: `${base}:pause` })
 }

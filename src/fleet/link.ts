@@ -20,10 +20,16 @@ export type FleetState = 'joining' | 'joined' | 'degraded'
  * a replica whose own event loop is busy (many processes starting on few cores) not to call Redis slow.
  */
 export const COMMAND_TIMEOUT_MS = 2000
-/** How often a degraded replica asks whether Redis is back, besides the client's own reconnection. */
+/**
+ * How often the link asks Redis, with a bounded PING, whether it answers: while joined, so that a Redis
+ * that stalls shows as degraded within seconds even on a replica that sends it nothing else (no limits);
+ * while degraded, whether it is back on a connection that stayed up (Redis slow, not gone).
+ */
 export const PROBE_MS = 1000
-/** The client's reconnection delays: doubling from 100 ms, at most this. */
-export const RECONNECT_CAP_MS = 2000
+/** The first reconnection delay; each next one doubles, up to the cap, with jitter. */
+export const RECONNECT_BASE_MS = 100
+/** The longest delay between two reconnection attempts: a Redis that stays away costs each replica a few attempts a minute. */
+export const RECONNECT_CAP_MS = 30_000
 
 /** Redis could not be used for this step: the caller goes on alone. Its message names no secret. */
 export class FleetUnavailable extends Error {
@@ -48,6 +54,10 @@ export interface FleetLinkOptions {
   readonly log: Logger
   /** Told of each change of state (metrics). */
   readonly onState?: (state: FleetState) => void
+  /** How often the link asks Redis whether it answers (PROBE_MS; tests shorten it). */
+  readonly probeMs: number
+  /** The longest delay between two reconnection attempts (RECONNECT_CAP_MS; tests shorten it). */
+  readonly reconnectCapMs: number
 }
 
 /** The message of a Redis error with any credential of `url` taken out. */
@@ -61,8 +71,14 @@ export function redact (message: string, url: string): string {
   return text
 }
 
-function reconnectDelay (retries: number): number {
-  return Math.min(RECONNECT_CAP_MS, 100 * 2 ** Math.min(retries, 10))
+/**
+ * The delay before reconnection attempt `retries` + 1: doubling from RECONNECT_BASE_MS up to `capMs`, of
+ * which the upper half is drawn at random (`random` in [0, 1)). At least half the step, so the delays
+ * grow whatever the draw; the rest at random, so replicas that lost Redis together do not return together.
+ */
+export function reconnectDelay (retries: number, capMs: number, random: number): number {
+  const step = Math.min(capMs, RECONNECT_BASE_MS * 2 ** Math.min(retries, 30))
+  return Math.round(step / 2 + random * step / 2)
 }
 
 export class FleetLink {
@@ -72,11 +88,15 @@ export class FleetLink {
   #client!: RedisClient
   #subscriber!: RedisClient
   #state: FleetState = 'joining'
+  /** Degraded since the link was last joined: the next join is a return, however it comes (reconnection, probe, new URL or CA). */
+  #away = false
   /** Settles when the first connection is made or has failed: the first step waits for it, bounded. */
   #settled!: Promise<void>
   #settle: (() => void) | undefined
   #probe: TimerHandle | undefined
+  #probing = false
   readonly #channels = new Map<string, () => void>()
+  readonly #joinListeners: Array<() => void> = []
   #closed = false
 
   constructor (options: FleetLinkOptions) {
@@ -84,6 +104,7 @@ export class FleetLink {
     this.#url = options.url
     this.#ca = options.ca
     this.#connect()
+    this.#scheduleProbe()
   }
 
   state (): FleetState {
@@ -103,6 +124,20 @@ export class FleetLink {
       this.#degrade(err)
       throw new FleetUnavailable('Redis is unavailable')
     }
+  }
+
+  /**
+   * Sends one step on the connection as it is, whatever the state, and forgets it. On a connection that
+   * is up but stalled, it is queued behind every command still waiting there, so Redis runs it after
+   * them: what undoes a late command's effect is sent this way. On a connection that is down it fails at once.
+   */
+  send (step: (client: RedisClient) => Promise<unknown>): void {
+    step(this.#client).catch(ignoreRedisFailure)
+  }
+
+  /** Calls `listener` each time the link joins (the first time and every return). */
+  onJoin (listener: () => void): void {
+    this.#joinListeners.push(listener)
   }
 
   /** Calls `listener` on every message of `channel` (a hint: messages may be lost); kept across reconnections. */
@@ -152,8 +187,9 @@ export class FleetLink {
     }
   }
 
-  #create (): RedisClient {
-    const { commandTimeoutMs } = this.#options
+  #create (connection: 'commands' | 'subscriber'): RedisClient {
+    const { commandTimeoutMs, clock, log } = this.#options
+    const capMs = this.#options.reconnectCapMs
     const tls = this.#url.toLowerCase().startsWith('rediss:')
     return createClient({
       url: this.#url,
@@ -162,7 +198,11 @@ export class FleetLink {
       commandOptions: { timeout: commandTimeoutMs },
       socket: {
         connectTimeout: this.#options.joinTimeoutMs,
-        reconnectStrategy: reconnectDelay,
+        reconnectStrategy (retries: number): number {
+          const delayMs = reconnectDelay(retries, capMs, clock.random())
+          log.debug({ connection, attempt: retries + 1, delayMs }, 'fleet: connecting to Redis again after a delay')
+          return delayMs
+        },
         // TLS is always verified: against the system roots, plus REDIS_CA_FILE's certificates when given.
         ...(tls && this.#ca !== undefined ? { tls: true, ca: [...rootCertificates, this.#ca] } : {})
       }
@@ -170,8 +210,8 @@ export class FleetLink {
   }
 
   #connect (): void {
-    const client = this.#create()
-    const subscriber = client.duplicate()
+    const client = this.#create('commands')
+    const subscriber = this.#create('subscriber')
     this.#client = client
     this.#subscriber = subscriber
     this.#settled = new Promise((resolve) => { this.#settle = resolve })
@@ -190,7 +230,7 @@ export class FleetLink {
     client.connect().catch(ignoreRedisFailure) // Reported by the 'error' event; the client keeps reconnecting.
     subscriber.connect().then(() => {
       for (const [channel, listener] of this.#channels) subscriber.subscribe(channel, listener).catch(ignoreRedisFailure)
-    }, () => {})
+    }, ignoreRedisFailure)
   }
 
   #disconnect (): void {
@@ -208,37 +248,43 @@ export class FleetLink {
 
   #join (): void {
     this.#settle?.()
-    this.#probe?.cancel()
-    this.#probe = undefined
-    const before = this.#state
     this.#setState('joined')
-    if (before === 'degraded') this.#options.log.info('fleet: Redis answers again; rejoined the fleet')
+    if (this.#away) this.#options.log.info('fleet: Redis answers again; rejoined the fleet')
+    this.#away = false
+    for (const listener of this.#joinListeners) listener()
   }
 
   #degrade (err: unknown): void {
     this.#settle?.()
     if (this.#closed || this.#state === 'degraded') return
     this.#setState('degraded')
+    this.#away = true
     // The client and the bound reject with Errors only.
     const reason = redact((err as Error).message, this.#url)
     this.#options.log.warn({ reason }, 'fleet: Redis is unavailable; this replica goes on alone (own login, local limits) until it is back')
-    this.#scheduleProbe()
   }
 
   #scheduleProbe (): void {
-    this.#probe = this.#options.clock.setTimer(() => { this.#runProbe() }, PROBE_MS)
+    this.#probe = this.#options.clock.setTimer(() => { this.#runProbe() }, this.#options.probeMs)
   }
 
-  /** A degraded link whose connection stayed up (Redis slow, not gone) hears no 'ready': it asks. */
+  /**
+   * One bounded PING, at most one at a time: joined, a PING that fails degrades the link (a stalled Redis
+   * hears no other command from a replica without limits); degraded, one that succeeds joins it again (a
+   * Redis that was slow, not gone, gives its connection no 'ready' to hear).
+   */
   #runProbe (): void {
-    // Joining again and closing both cancel the probe's timer, and clear it, so neither reaches here.
+    this.#scheduleProbe()
+    if (this.#probing || this.#state === 'joining') return
+    this.#probing = true
     const client = this.#client
-    this.#bounded(client.ping()).then(() => {
+    const ping = client.ping()
+    // The next PING waits for this one's answer, not its bound: a stalled connection holds one, not one per period.
+    ping.catch(ignoreRedisFailure).finally(() => { this.#probing = false })
+    this.#bounded(ping).then(() => {
       if (this.#client === client && this.#state === 'degraded') this.#join()
-    }, () => {}).finally(() => {
-      // Still degraded (not joined, not closed meanwhile): ask again later.
-      /* c8 ignore next -- whether this ping or the client's own reconnection rejoins first is a matter of timing */
-      if (this.#probe !== undefined) this.#scheduleProbe()
+    }, (err: unknown) => {
+      if (this.#client === client && this.#state === 'joined') this.#degrade(err)
     })
   }
 

@@ -63,7 +63,10 @@ export interface PauseChange {
  * shared budget may carry the change to its store in the background.
  */
 export interface Budget {
-  /** A lease when every limit allows a start now (the start is counted), else how long to wait. */
+  /**
+   * A lease when every limit allows a start now (the start is counted), else how long to wait. A
+   * promise never rejects: a shared budget whose store fails answers from local state instead.
+   */
   take: () => Take | Promise<Take>
   /** The exchange holding `lease` ended, however it ended. Called once per lease. */
   release: (lease: Lease) => void

@@ -43,6 +43,11 @@ export class MemoryBudget implements Budget {
     return { episode: this.#episode }
   }
 
+  /** Counts in flight a lease another budget granted (a fleet's), so that this one count holds every request the process runs. */
+  count (): void {
+    this.#inFlight++
+  }
+
   release (_lease: Lease): void {
     this.#inFlight--
   }

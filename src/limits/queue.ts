@@ -5,9 +5,6 @@ import { parseHttpDate, parseRetryAfter } from '../http-date.js'
 import { isLease } from './limiter.js'
 import type { Budget, Lease, LimiterStatus, Limits, PauseCause, PauseChange, Refusal, Take, Ticket, UpstreamLimiter, Waiter } from './limiter.js'
 
-/** When a shared budget's take() fails (it should not: it falls back to local state), the queue tries again after this. */
-const RETRY_AFTER_FAILED_TAKE_MS = 1000
-
 /** A waiter's place: a node of the queue's doubly linked list, so leaving from the middle costs nothing. */
 class Place implements Ticket {
   readonly waiter: Waiter
@@ -197,11 +194,6 @@ export class QueuedLimiter implements UpstreamLimiter {
       } else {
         this.#wakeIn(result)
       }
-    }, (err: unknown) => {
-      this.#taking = false
-      // Only the code: a store's message may quote its address.
-      this.#log.error({ errorCode: (err as NodeJS.ErrnoException | undefined)?.code }, 'the limits\' budget failed to answer; trying again shortly')
-      this.#wakeIn(RETRY_AFTER_FAILED_TAKE_MS)
     })
   }
 

@@ -1,18 +1,30 @@
 // Replicas of one fleet for tests: in this process (coverage, logs captured) or as real processes of the built CLI.
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import ts from 'typescript'
 import { request } from 'undici'
 import { systemClock } from '../../src/clock.js'
 import { loadConfig } from '../../src/config.js'
 import { createLogger } from '../../src/log.js'
 import { DEMO_API_KEY, DEMO_CLIENT_ID } from '../../src/mock/roecny.js'
 import type { MockRoecny } from '../../src/mock/roecny.js'
+import type { FleetTimings } from '../../src/fleet/start.js'
 import { startProxy } from '../../src/server.js'
 import type { RunningProxy } from '../../src/server.js'
 import { built, spawnScript } from './cli.js'
-import type { Child } from './cli.js'
+import type { Child, Script } from './cli.js'
 import { captureLogs } from './stack.js'
 import type { LogCapture, Teardown } from './stack.js'
 
 type Env = Record<string, string>
+
+/**
+ * The fleet's periods in tests: a lease lasts a second (renewed five times in it), Redis is asked every
+ * quarter second whether it answers, and reconnection attempts are at most a second apart. Every time
+ * bound of a fleet test is stated in these.
+ */
+export const TEST_TIMINGS = Object.freeze({ leaseMs: 1000, renewMs: 200, probeMs: 250, reconnectCapMs: 1000 }) satisfies FleetTimings
 
 export interface Replica {
   readonly proxy: RunningProxy
@@ -40,11 +52,11 @@ async function statusOf (url: string): Promise<Record<string, unknown>> {
   return await res.body.json() as Record<string, unknown>
 }
 
-/** A replica in this process, shut down when `t` ends. */
-export async function startReplica (t: Teardown, mock: MockRoecny, redisUrl: string | undefined, env: Env = {}): Promise<Replica> {
+/** A replica in this process with the tests' fleet timings (unless `timings` says otherwise), shut down when `t` ends. */
+export async function startReplica (t: Teardown, mock: MockRoecny, redisUrl: string | undefined, env: Env = {}, timings: FleetTimings = TEST_TIMINGS): Promise<Replica> {
   const config = loadConfig(replicaEnv(mock, redisUrl, env))
   const { stream, logs } = captureLogs()
-  const proxy = await startProxy(config, { logger: createLogger(config.logLevel, stream), clock: systemClock })
+  const proxy = await startProxy(config, { logger: createLogger(config.logLevel, stream), clock: systemClock, fleet: timings })
   t.teardown(() => proxy.shutdown())
   return { proxy, logs, url: proxy.url, status: async () => await statusOf(proxy.url) }
 }
@@ -55,9 +67,28 @@ export interface ReplicaProcess {
   status: () => Promise<Record<string, unknown>>
 }
 
-/** A replica as a real process of the built CLI (starts in a fraction of a second), killed when `t` ends. */
-export async function spawnReplica (t: Teardown, mock: MockRoecny, redisUrl: string | undefined, env: Env = {}): Promise<ReplicaProcess> {
-  const child = spawnScript(t, built('cli'), ['serve'], replicaEnv(mock, redisUrl, { LOG_LEVEL: 'info', ...env }))
+/** test/helpers/replica-main.ts compiled beside the build of src/ (once per test process), which it imports. */
+function replicaMain (): Script {
+  const cli = built('cli').path
+  const target = join(dirname(dirname(cli)), 'test', 'helpers', 'replica-main.js')
+  if (!existsSync(target)) {
+    const source = fileURLToPath(new URL('./replica-main.ts', import.meta.url))
+    const { outputText } = ts.transpileModule(readFileSync(source, 'utf8'), { fileName: source, compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } })
+    mkdirSync(dirname(target), { recursive: true })
+    writeFileSync(target, outputText)
+  }
+  return { path: target, nodeArgs: [] }
+}
+
+/**
+ * A replica as a real process (starts in a fraction of a second), killed when `t` ends: the built CLI's
+ * `serve`, or with `timings` the real startProxy given those fleet timings (test/helpers/replica-main.ts).
+ */
+export async function spawnReplica (t: Teardown, mock: MockRoecny, redisUrl: string | undefined, env: Env = {}, timings?: FleetTimings): Promise<ReplicaProcess> {
+  const variables = replicaEnv(mock, redisUrl, { LOG_LEVEL: 'info', ...env })
+  const child = timings === undefined
+    ? spawnScript(t, built('cli'), ['serve'], variables)
+    : spawnScript(t, replicaMain(), [JSON.stringify(timings)], variables)
   const started = JSON.parse(await child.line(/roecny-auth-proxy listening/)) as { address: string }
   return { child, url: started.address, status: async () => await statusOf(started.address) }
 }
