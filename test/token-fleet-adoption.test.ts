@@ -1,7 +1,7 @@
 // A token adopted from the fleet is planned like one of this replica's own: a long-lived one adopted late is served, not expired on arrival.
 import t from 'tap'
 import { request } from 'undici'
-import { fleetKeys } from '../src/fleet/keys.js'
+import { tokenKeys } from '../src/fleet/keys.js'
 import { tokenSeal } from '../src/fleet/seal.js'
 import { DEMO_API_KEY, DEMO_CLIENT_ID, LOGIN_PATH } from '../src/mock/roecny.js'
 import { MAX_LIFETIME_MS, usableSpanMs } from '../src/token/plan.js'
@@ -19,7 +19,7 @@ t.test('a 7-day token stored 2 days ago is adopted and served for a day, without
   mock.loginQueue.push({ lifetimeSeconds: 7 * DAY / 1000 })
   const login = await request(mock.url + LOGIN_PATH, { method: 'POST', headers: { 'x-client-id': DEMO_CLIENT_ID, 'x-api-key': DEMO_API_KEY } })
   const { token } = await login.body.json() as { token: string }
-  const keys = fleetKeys('roecny-auth-proxy', { baseUrl: mock.url, clientId: DEMO_CLIENT_ID, scope: undefined, loginAs: undefined })
+  const keys = tokenKeys('roecny-auth-proxy', { baseUrl: mock.url, clientId: DEMO_CLIENT_ID, apiKey: DEMO_API_KEY, scope: undefined, loginAs: undefined })
   const client = await redis.client()
   await client.set(keys.token, tokenSeal(DEMO_API_KEY, keys.token).seal({ token, lifetimeMs: 7 * DAY }), { expiration: { type: 'PX', value: usableSpanMs(7 * DAY) - 2 * DAY } })
 
