@@ -6,7 +6,7 @@ import type { TokenHarness } from './helpers/token-harness.js'
 import { until } from './helpers/until.js'
 
 function said (h: TokenHarness): string[] {
-  return h.records().filter((r) => r.level === 30 && typeof r.msg === 'string' && r.msg.startsWith('no usable token')).map((r) => r.msg as string)
+  return h.records().filter((r) => r.level === 'info' && typeof r.msg === 'string' && r.msg.startsWith('no usable token')).map((r) => r.msg as string)
 }
 
 t.test('in backoff: the retry starts at once, the backoff timer is dropped, and the token comes', async (t) => {
@@ -24,7 +24,7 @@ t.test('in backoff: the retry starts at once, the backoff timer is dropped, and 
   t.equal(h.clock.monotonic(), 999)
   t.match(h.manager.status(), { state: 'ready', ready: true })
   t.equal(h.clock.nextTimerIn(), 1_206_000 * (1 - 0.05 * 0.999), 'only the refresh is scheduled')
-  t.match(h.records().find((r) => r.msg === 'no usable token; logging in now instead of at the scheduled retry'), { level: 30, state: 'backoff' })
+  t.match(h.records().find((r) => r.msg === 'no usable token; logging in now instead of at the scheduled retry'), { level: 'info', state: 'backoff' })
 })
 
 t.test('what retryNow() does, and why, in each situation', async (t) => {
@@ -111,5 +111,5 @@ t.test('at most one login on request per 10 s, counted from the last one retryNo
   t.equal(h.manager.retryNow(), 'started', 'the interval has passed')
   await until(() => h.results.length === 3, 'the second login on request')
   t.equal(h.mock.logins.length, 3)
-  t.equal(h.records().filter((r) => r.level === 50).length, 1, 'rejected credentials are still one error line')
+  t.equal(h.records().filter((r) => r.level === 'error').length, 1, 'rejected credentials are still one error line')
 })
