@@ -51,7 +51,7 @@ interface Running {
   write: (yaml: string) => void
 }
 
-function run (t: Test, yaml: string, options: { env?: Partial<ProfilesEnvironment>, watchEnv?: ProfilesEnvironment, files?: Record<string, string>, clock?: Clock, before?: (file: string) => void, setup?: (dir: string) => void } = {}): Running {
+function run (t: Test, yaml: string, options: { env?: Partial<ProfilesEnvironment> | ((dir: string) => Partial<ProfilesEnvironment>), watchEnv?: ProfilesEnvironment, files?: Record<string, string>, clock?: Clock, before?: (file: string) => void, setup?: (dir: string) => void } = {}): Running {
   const dir = t.testdir()
   const file = join(dir, 'profiles.yaml')
   const write = (text: string): void => writeFileSync(file, text.replaceAll('{dir}', dir))
@@ -63,11 +63,12 @@ function run (t: Test, yaml: string, options: { env?: Partial<ProfilesEnvironmen
   const log = createLogger('debug', { write (line: string) { lines.push(JSON.parse(line) as Record<string, unknown>) } })
   const applied: ProfilesDescription[] = []
   const reloads: string[] = []
-  const description = loadProfiles(file, environment(options.env))
+  const env = environment(typeof options.env === 'function' ? options.env(dir) : options.env)
+  const description = loadProfiles(file, env)
   options.before?.(file)
   const watcher = watchProfiles({
     description,
-    environment: options.watchEnv ?? environment(options.env),
+    environment: options.watchEnv ?? env,
     pollMs: POLL_MS,
     clock: options.clock ?? clock,
     log,
@@ -323,4 +324,42 @@ t.test('without onReload nothing is reported, and the watcher works the same', a
   writeFileSync(file, `profiles:\n  a:\n    accessKeys: ["${sha(KEY_A)}"]\n`)
   watcher.reload()
   t.equal(applied.length, 1)
+})
+
+t.test('profiles that take the environment\'s API key from ROECNY_API_KEY_FILE follow its changes, keeping its last good value', async (t) => {
+  const { clock, applied, warnings, watcher, dir, write } = run(t, TWO, {
+    setup: (dir) => secretFile(join(dir, 'env-api-key'), API_KEY_1),
+    env: (dir) => ({ apiKey: API_KEY_1, secretFiles: { ROECNY_API_KEY_FILE: join(dir, 'env-api-key') } })
+  })
+  t.same(Object.keys(watcher.status()), ['PROXY_PROFILES_FILE', 'ROECNY_API_KEY_FILE'])
+  secretFile(join(dir, 'env-api-key'), API_KEY_2)
+  await clock.advance(POLL_MS)
+  t.equal(applied.length, 1)
+  t.same([...applied[0]?.profiles.values() ?? []].map((p) => p.apiKey.value), [API_KEY_2, API_KEY_2])
+  t.match(watcher.status(), { ROECNY_API_KEY_FILE: { generation: 2 } })
+  secretFile(join(dir, 'env-api-key'), 'bad\u0001key')
+  await clock.advance(POLL_MS * 2)
+  t.equal(applied.length, 1, 'an invalid value keeps the last good one')
+  t.equal(warnings().length, 1)
+  t.match(warnings()[0], /^ROECNY_API_KEY_FILE changed but was ignored: ROECNY_API_KEY_FILE must not contain control characters/)
+  secretFile(join(dir, 'env-api-key'), '')
+  await clock.advance(POLL_MS)
+  t.equal(applied.length, 1)
+  t.equal(warnings().length, 2)
+  write(`profiles:\n  a:\n    accessKeys: ["${sha(KEY_A)}"]\n`)
+  await clock.advance(POLL_MS)
+  t.equal(applied.length, 2)
+  t.equal(applied[1]?.profiles.get('a')?.apiKey.value, API_KEY_2, 'the profiles file applies with the key file\'s last good value')
+})
+
+t.test('ROECNY_CLIENT_ID_FILE broken before the watch starts: the value read at start stays, warned about once', async (t) => {
+  const { applied, warnings, clock } = run(t, TWO, {
+    setup: (dir) => secretFile(join(dir, 'env-client-id'), 'start-client'),
+    env: (dir) => ({ clientId: 'start-client', secretFiles: { ROECNY_CLIENT_ID_FILE: join(dir, 'env-client-id') } }),
+    before: (file) => secretFile(join(file, '..', 'env-client-id'), 'bad\u0001client')
+  })
+  await clock.advance(POLL_MS)
+  t.equal(applied.length, 0)
+  t.same(warnings().length, 1)
+  t.match(warnings()[0], /^ROECNY_CLIENT_ID_FILE changed but was ignored: ROECNY_CLIENT_ID_FILE must not contain control characters/)
 })

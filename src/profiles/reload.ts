@@ -2,7 +2,7 @@
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import { ConfigError } from '../config.js'
-import { MAX_CA_FILE_BYTES, MAX_SECRET_FILE_BYTES } from '../config/secret-files.js'
+import { MAX_CA_FILE_BYTES, MAX_SECRET_FILE_BYTES, parseCredential, readSecretFile } from '../config/secret-files.js'
 import { createSecretWatcher } from '../secrets/watch.js'
 import type { ApplyOutcome, ReloadResult, SecretWatcher, WatchedFile } from '../secrets/watch.js'
 import { readProfiles } from './file.js'
@@ -29,7 +29,11 @@ export interface ProfilesWatcher {
   start: () => void
   /** Re-reads every file now (SIGHUP). */
   reload: () => void
-  /** Per file (PROXY_PROFILES_FILE, and `<profile>.<field>` for each file it names): when loaded, and its generation; never a value. */
+  /**
+   * Per file (PROXY_PROFILES_FILE, `<profile>.<field>` for each file it names, ROECNY_CLIENT_ID_FILE /
+   * ROECNY_API_KEY_FILE when a profile takes its credential from the environment's file): when
+   * loaded, and its generation; never a value.
+   */
   status: () => Record<string, unknown>
   /** Stops watching and polling. Final. */
   close: () => void
@@ -40,16 +44,22 @@ interface Loaded {
   generation: number
 }
 
-/** Each file the description names, by path, under the name of the first profile and field naming it. */
+/** The environment's credential files, which profiles naming none of their own use (their changes apply to those profiles too). */
+const ENVIRONMENT_FILES = [['ROECNY_CLIENT_ID_FILE', 'clientId'], ['ROECNY_API_KEY_FILE', 'apiKey']] as const
+
+/**
+ * Each file the description uses, by path: under the name of the first profile and field naming it,
+ * or of the environment's variable for a credential a profile takes from the environment's file.
+ */
 function namedFiles (description: ProfilesDescription): Map<string, string> {
   const files = new Map<string, string>()
   for (const profile of description.profiles.values()) {
-    const own: Array<[string, string | undefined]> = [
-      ['accessKeysFile', profile.accessKeysFile],
-      ['clientIdFile', profile.clientId.own ? profile.clientId.file : undefined],
-      ['apiKeyFile', profile.apiKey.own ? profile.apiKey.file : undefined]
+    const used: Array<[string, string | undefined]> = [
+      [`${profile.name}.accessKeysFile`, profile.accessKeysFile],
+      [profile.clientId.own ? `${profile.name}.clientIdFile` : 'ROECNY_CLIENT_ID_FILE', profile.clientId.file],
+      [profile.apiKey.own ? `${profile.name}.apiKeyFile` : 'ROECNY_API_KEY_FILE', profile.apiKey.file]
     ]
-    for (const [field, path] of own) if (path !== undefined && !files.has(path)) files.set(path, `${profile.name}.${field}`)
+    for (const [name, path] of used) if (path !== undefined && !files.has(path)) files.set(path, name)
   }
   return files
 }
@@ -178,8 +188,12 @@ class ProfilesReloader implements ProfilesWatcher {
       const text = this.#texts?.get(path)
       if (text !== undefined) lastGood.set(path, text)
     }
+    const texts = new Map<string, string>()
+    const kept = new Map<string, string>()
     try {
-      return readProfiles(this.#path, this.#options.environment, lastGood)
+      const environment = this.#environment(texts, kept)
+      const read = readProfiles(this.#path, environment, lastGood)
+      return { description: read.description, texts: new Map([...read.texts, ...texts]), kept: new Map([...read.kept, ...kept]) }
     } catch (err) {
       // Problems name the profile and the field, never a key, a digest or a credential. Anything else is
       // a bug, which must not stop the proxy either: its type alone is told, as its message may quote a value.
@@ -189,6 +203,26 @@ class ProfilesReloader implements ProfilesWatcher {
           : `could not be checked (${(err as Error).name})`
       }
     }
+  }
+
+  /**
+   * The environment with its credential files read again (§10): one that is now empty, unreadable or
+   * invalid keeps its last good value. Their texts and any kept go with the profiles file's.
+   */
+  #environment (texts: Map<string, string>, kept: Map<string, string>): ProfilesEnvironment {
+    let environment = this.#options.environment
+    for (const [name, field] of ENVIRONMENT_FILES) {
+      const path = environment.secretFiles[name]
+      if (path === undefined) continue
+      const read = readSecretFile(name, path, MAX_SECRET_FILE_BYTES)
+      const parsed = read.ok ? parseCredential(name, read.value.text) : read
+      if (!parsed.ok) kept.set(path, parsed.problem)
+      // With the variable's file given, loadConfig() read its value at start.
+      const value = parsed.ok ? parsed.value : this.#texts?.get(path) ?? environment[field] as string
+      texts.set(path, value)
+      environment = { ...environment, [field]: value }
+    }
+    return environment
   }
 
   #use (read: ProfilesRead): void {
