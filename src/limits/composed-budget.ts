@@ -43,13 +43,11 @@ export class ComposedBudget implements Budget {
       this.#giveBack(inner)
       return outer
     }
+    // A budget's promise never rejects: a shared one whose store fails answers from local state.
     return outer.then((took) => {
       if (isLease(took)) return composed(inner, took)
       this.#giveBack(inner)
       return took
-    }, (err: unknown) => {
-      this.#giveBack(inner)
-      throw err
     })
   }
 
