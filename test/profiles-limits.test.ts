@@ -301,3 +301,15 @@ t.test('a removed profile\'s waiting requests are still served; close() ends eve
   limiters.close()
   t.equal(clock.pendingTimers(), 0)
 })
+
+t.test('an account dropped and back while its requests are in flight keeps counting them', async (t) => {
+  const { admit, release, heard, limiters } = setup(t, describe(t, { c: 'scope: x' }), accountLimits({ maxInFlight: 1 }))
+  const c1 = admit('c', 'c1')
+  limiters.apply(describe(t, {}))
+  t.equal(limiters.forProfile('c'), undefined)
+  limiters.apply(describe(t, { c: 'scope: x' }))
+  admit('c', 'c2')
+  t.same(heard, ['c1 granted'], 'c1 still holds the account\'s one slot')
+  release(c1)
+  t.same(heard, ['c1 granted', 'c2 granted'])
+})

@@ -98,7 +98,7 @@ class Limiters implements ProfileLimiters {
       if (!limited(profile, this.#limits)) continue
       let account = accounts.get(profile.account)
       if (account === undefined) {
-        account = this.#accounts.get(profile.account) ?? this.#newAccount(profile.account)
+        account = this.#accounts.get(profile.account) ?? this.#finishing(profile.account) ?? this.#newAccount(profile.account)
         accounts.set(profile.account, account)
       }
       const kept = this.#profiles.get(profile.name)
@@ -124,6 +124,12 @@ class Limiters implements ProfileLimiters {
 
   close (): void {
     for (const state of this.#live) state.limiter.close()
+  }
+
+  /** An account dropped by an earlier description whose retired limiters still hold requests: its count goes on. */
+  #finishing (key: string): AccountState | undefined {
+    for (const state of this.#live) if (state.account.key === key) return state.account
+    return undefined
   }
 
   #newAccount (key: string): AccountState {
