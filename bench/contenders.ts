@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createHash } from 'node:crypto'
 import { request } from 'undici'
 import { BENCH_API_KEY, BENCH_CLIENT_ID, LOAD_PATH, STATIC_TOKEN } from './common.js'
 import { childPids } from './proc.js'
@@ -39,6 +40,8 @@ export interface Contender {
   readonly url: string
   /** Headers the load sends (direct: the token a proxy would have added). */
   readonly headers?: Record<string, string>
+  /** Headers each connection sends in turn, one set per request (callers alternating keys); unset: `headers` alone. */
+  readonly alternating?: ReadonlyArray<Record<string, string>>
   /** Processes whose CPU and memory count; empty for direct. */
   pids: () => readonly number[]
   stop: () => Promise<void>
@@ -194,6 +197,57 @@ export function shapedBuild (nodeFlags = ''): ProxyBuild {
     nodeFlags,
     env: { UPSTREAM_MAX_IN_FLIGHT: '100000', UPSTREAM_RATE_LIMIT: '1000000' }
   }
+}
+
+/** The keys of the two profiles' callers: random-looking, at least 16 characters, as §13 asks. */
+export const PROFILE_KEYS = ['bench-reporting-key-4f1c9a27d0b3e865', 'bench-payments-key-9e2b7c41a8d05f36'] as const
+
+function digest (key: string): string {
+  return createHash('sha256').update(key).digest('hex')
+}
+
+/**
+ * This build with PROXY_PROFILES_FILE: two profiles, each with its own key, scope (so its own token
+ * and login) and a policy of its own over the load's path, as two applications sharing a sidecar
+ * would have. The load alternates their keys on every connection.
+ */
+export function profilesBuild (dir: string, nodeFlags = ''): ProxyBuild {
+  const file = join(dir, 'profiles.yaml')
+  const [reporting, payments] = PROFILE_KEYS
+  writeFileSync(file, `profiles:
+  reporting:
+    accessKeys: ["${digest(reporting)}"]
+    scope: "r:awx_action:balances_view"
+    allowMethods: [GET, HEAD]
+    allowPaths: ["/api/v1/balances/**"]
+  payments:
+    accessKeys: ["${digest(payments)}"]
+    scope: "w:awx_action:transfers_create r:awx_action:balances_view"
+    allowPaths: ["/api/v1/**"]
+`)
+  return { name: 'proxy (profiles)', cli: CLI, nodeFlags, env: { PROXY_PROFILES_FILE: file } }
+}
+
+/** Each profile's caller, one set of headers each. */
+export const PROFILE_CALLERS: ReadonlyArray<Record<string, string>> = PROFILE_KEYS.map((key) => ({ 'x-proxy-key': key }))
+
+/**
+ * True when the running build reads PROXY_PROFILES_FILE: a request without a key is refused (401;
+ * the bench's profiles have no keyless one) and each profile's key is served. A build that does not
+ * know the variable forwards the keyless request instead.
+ */
+export async function servesProfiles (proxy: Contender): Promise<boolean> {
+  const statusOf = async (headers: Record<string, string>): Promise<number> => {
+    const res = await request(proxy.url + LOAD_PATH, { headers })
+    await res.body.dump()
+    return res.statusCode
+  }
+  if (await statusOf({}) !== 401) return false
+  for (const headers of PROFILE_CALLERS) {
+    const status = await statusOf(headers)
+    if (status !== 200) throw new Error(`the proxy with profiles answered ${status} to a profile's key`)
+  }
+  return true
 }
 
 /**

@@ -8,6 +8,8 @@ export interface LoadOptions {
   connections: number
   durationS: number
   headers?: Record<string, string>
+  /** Headers each connection sends in turn, one set per request; unset: `headers` on every request. */
+  alternating?: ReadonlyArray<Record<string, string>>
   /** Requests per second over all connections; unset: as fast as answers come. */
   rate?: number
   /** Processes whose CPU and RSS are measured over the window; none for the direct run. */
@@ -62,9 +64,14 @@ function run (options: autocannon.Options, onResponse?: (status: number, ms: num
   })
 }
 
+/** autocannon's requests, cycled by each connection: one per set of headers. */
+function requests (alternating: LoadOptions['alternating']): autocannon.Request[] | undefined {
+  return alternating?.map((headers) => ({ headers: { ...headers } }))
+}
+
 /** Load without measuring: warms the JIT, the pools and the connections. */
-export async function warm (url: string, connections: number, durationS: number, headers?: Record<string, string>): Promise<void> {
-  await run({ url, connections, duration: durationS, headers })
+export async function warm (url: string, connections: number, durationS: number, headers?: Record<string, string>, alternating?: LoadOptions['alternating']): Promise<void> {
+  await run({ url, connections, duration: durationS, headers, requests: requests(alternating) })
 }
 
 export async function load (options: LoadOptions): Promise<LoadResult> {
@@ -78,6 +85,7 @@ export async function load (options: LoadOptions): Promise<LoadResult> {
     connections: options.connections,
     duration: options.durationS,
     headers: options.headers,
+    requests: requests(options.alternating),
     overallRate: options.rate
   }, function record (status, ms) {
     if (status >= 200 && status < 300) samples.add(ms)

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick | --rounds N | --profile | --compare CLI | --shaped]`: the proxy side by side with
+// `npm run bench [-- --quick | --rounds N | --profile | --compare CLI | --shaped | --two-profiles]`: the proxy side by side with
 // direct, bare Fastify, the floor and nginx, interleaved round by round, every Node contender on the node that
 // runs the bench; prints a table and the ratios the targets use, and writes bench/results/latest.json (quick:
 // quick.json).
@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { LOAD_PATH } from './common.js'
-import { direct, FASTIFY, FLOOR, PROXY_MALLOC_ARENA_MAX, PROXY_NODE_OPTIONS, scratchDir, shapedBuild, startNginx, startProxy, startServer, startUpstream, thisBuild } from './contenders.js'
+import { direct, FASTIFY, FLOOR, PROFILE_CALLERS, profilesBuild, PROXY_MALLOC_ARENA_MAX, PROXY_NODE_OPTIONS, scratchDir, servesProfiles, shapedBuild, startNginx, startProxy, startServer, startUpstream, thisBuild } from './contenders.js'
 import type { Contender, Placement, ProxyBuild, ProxyProcess } from './contenders.js'
 import { coldBurst, serverTimeToReady, timeToReady, transfer } from './extras.js'
 import { profile } from './profile.js'
@@ -34,7 +34,9 @@ const { values: args } = parseArgs({
     // Before/after: another build's cli.js (e.g. a copy of dist/ made before a change) runs as one more contender.
     compare: { type: 'string' },
     // What the upstream limits cost: this build once more, with limits set too high to be reached.
-    shaped: { type: 'boolean', default: false }
+    shaped: { type: 'boolean', default: false },
+    // What profiles cost: this build once more with two profiles (PROXY_PROFILES_FILE), the load alternating their keys.
+    'two-profiles': { type: 'boolean', default: false }
   }
 })
 const proxyFlags = args['proxy-node-flags'] ?? ''
@@ -115,10 +117,11 @@ async function accessLogLines (file: string): Promise<number> {
 
 async function measure (contender: Contender, directRound: RoundFigures | undefined): Promise<RoundFigures> {
   const url = contender.url + LOAD_PATH
-  await warm(url, 50, plan.warmS, contender.headers)
-  const c50 = await load({ url, connections: 50, durationS: plan.c50S, headers: contender.headers, pids: contender.pids })
-  const c1 = await load({ url, connections: 1, durationS: plan.c1S, headers: contender.headers, pids: contender.pids })
-  const fixed = await load({ url, connections: 10, rate: plan.fixedRate, durationS: plan.fixedS, headers: contender.headers, pids: contender.pids })
+  const { headers, alternating, pids } = contender
+  await warm(url, 50, plan.warmS, headers, alternating)
+  const c50 = await load({ url, connections: 50, durationS: plan.c50S, headers, alternating, pids })
+  const c1 = await load({ url, connections: 1, durationS: plan.c1S, headers, alternating, pids })
+  const fixed = await load({ url, connections: 10, rate: plan.fixedRate, durationS: plan.fixedS, headers, alternating, pids })
   const added = directRound === undefined ? '' : `, +${ms(c1.p50Ms - directRound.c1.p50Ms)} over direct`
   const bad = c50.non2xx + c50.errors + c1.non2xx + c1.errors + fixed.non2xx + fixed.errors
   const cpu = fixed.cpuMicrosPerRequest === undefined ? '' : `; ${plain(fixed.cpuMicrosPerRequest, 1)} CPU µs/req at ${plain(fixed.rps)} req/s`
@@ -168,6 +171,15 @@ async function main (): Promise<void> {
       const shaped = await startProxy(placement, upstream, 'proxy-shaped', shapedBuild(proxyFlags))
       running.push(shaped)
       contenders.push(shaped)
+    }
+    if (args['two-profiles'] === true) {
+      const profiled = await startProxy(placement, upstream, 'proxy-profiles', profilesBuild(placement.dir, proxyFlags))
+      running.push(profiled)
+      if (await servesProfiles(profiled)) {
+        contenders.push({ ...profiled, alternating: PROFILE_CALLERS })
+      } else {
+        say('proxy (profiles): skipped: this build does not read PROXY_PROFILES_FILE yet (a request without x-proxy-key was forwarded, not refused with 401)')
+      }
     }
     for (const server of SERVERS) {
       const started = await startServer(placement, upstream, server)
@@ -227,6 +239,9 @@ async function main (): Promise<void> {
     const shapedFigures = byName('proxy (shaped)')
     const shapedToProxy = shapedFigures === undefined ? undefined : ratio(shapedFigures, proxyFigures)
     const shapedCpu = shapedFigures === undefined ? undefined : perRequestCpu(shapedFigures, proxyFigures)
+    const profilesFigures = byName('proxy (profiles)')
+    const profilesToProxy = profilesFigures === undefined ? undefined : ratio(profilesFigures, proxyFigures)
+    const profilesCpu = profilesFigures === undefined ? undefined : perRequestCpu(profilesFigures, proxyFigures)
     const growth = Math.max(moved.upload.growthBytes, moved.download.growthBytes)
     const readyMedian = proxyFigures.startToReadyMs ?? NaN
     const targets: Target[] = [
@@ -260,6 +275,11 @@ async function main (): Promise<void> {
         `CPU µs/req @1k/s ${shapedCpu.ratio.median.toFixed(3)}× (rounds: ${shapedCpu.ratio.perRound.map((r) => r.toFixed(3)).join(', ')}), ` +
         `${shapedCpu.addedMicros >= 0 ? '+' : ''}${shapedCpu.addedMicros.toFixed(2)} µs a request`)
     }
+    if (profilesToProxy !== undefined && profilesCpu !== undefined) {
+      say(`proxy (profiles) / roecny-auth-proxy: ${profilesToProxy.median.toFixed(3)}× req/s @50 (rounds: ${profilesToProxy.perRound.map((r) => r.toFixed(3)).join(', ')}); ` +
+        `CPU µs/req @1k/s ${profilesCpu.ratio.median.toFixed(3)}× (rounds: ${profilesCpu.ratio.perRound.map((r) => r.toFixed(3)).join(', ')}), ` +
+        `${profilesCpu.addedMicros >= 0 ? '+' : ''}${profilesCpu.addedMicros.toFixed(2)} µs a request`)
+    }
     say(`upload ${mib(plan.transferBytes)}: ${(plan.transferBytes / MiB / moved.upload.seconds).toFixed(0)} MiB/s, RSS ${mib(moved.idleRssBytes)} -> peak ${mib(moved.upload.peakRssBytes)}; download: ${(plan.transferBytes / MiB / moved.download.seconds).toFixed(0)} MiB/s, peak ${mib(moved.download.peakRssBytes)}`)
     say(`cold burst: ${burst.requests} concurrent requests, ${burst.ok} answered 200, ${burst.logins} login(s)${burst.coldAtBurst ? '' : ' (WARNING: the proxy was already ready)'}`)
     say(`access log: ${logLines} request lines at info for ${proxyRequests} measured requests (plus warm-up)`)
@@ -289,6 +309,8 @@ async function main (): Promise<void> {
         proxyToCompared: toCompared ?? null,
         shapedToProxy: shapedToProxy ?? null,
         shapedToProxyCpu: shapedCpu ?? null,
+        profilesToProxy: profilesToProxy ?? null,
+        profilesToProxyCpu: profilesCpu ?? null,
         proxyToFloorByCpu: toFloorByCpu,
         proxyToNginxByCpu: toNginxByCpu ?? null
       },

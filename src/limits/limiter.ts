@@ -70,6 +70,11 @@ export interface Budget {
   take: () => Take | Promise<Take>
   /** The exchange holding `lease` ended, however it ended. Called once per lease. */
   release: (lease: Lease) => void
+  /**
+   * Gives back a lease whose request never started (another budget it was composed with said no):
+   * the slot and the rate's token return, as if never taken. Optional: without it, release() serves.
+   */
+  untake?: (lease: Lease) => void
   /** Roecny answered 429 to the request holding `lease`, asking to wait `retryAfterMs` (undefined: it did not say). */
   throttled: (lease: Lease, retryAfterMs: number | undefined) => PauseChange | undefined
   /** Roecny answered the request holding `lease` with another status: 429s are no longer in a row. */

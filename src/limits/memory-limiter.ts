@@ -52,6 +52,11 @@ export class MemoryBudget implements Budget {
     this.#inFlight--
   }
 
+  untake (_lease: Lease): void {
+    this.#inFlight--
+    if (this.#limits.rateLimit > 0) this.#tokens = Math.min(this.#limits.rateBurst, this.#tokens + 1)
+  }
+
   throttled (lease: Lease, retryAfterMs: number | undefined): PauseChange | undefined {
     const now = this.#clock.monotonic()
     if (lease.episode === this.#episode) {

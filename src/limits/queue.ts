@@ -88,6 +88,14 @@ export class QueuedLimiter implements UpstreamLimiter {
     this.#drain()
   }
 
+  /**
+   * The budget may allow a start now though no lease of this queue was released (a budget it shares
+   * with other queues freed a slot): the waiting are granted in order, as far as it allows.
+   */
+  wake (): void {
+    this.#drain()
+  }
+
   throttled (lease: Lease, retryAfter: string | undefined, date: string | undefined): void {
     // A Retry-After date is read against the answer's own Date, so a skewed clock on either side changes nothing.
     const retryAfterMs = parseRetryAfter(retryAfter, parseHttpDate(date) ?? this.#clock.wallNow())

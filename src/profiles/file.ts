@@ -100,13 +100,25 @@ function digestOf (values: readonly unknown[]): string {
   return hash('sha256', JSON.stringify(values), 'hex')
 }
 
+/**
+ * The files a read used: their trimmed texts by path (the profiles file's and each named file's), and
+ * for a reload, the last good texts of the named files an applied description uses.
+ */
+interface Reading {
+  readonly lastGood: ReadonlyMap<string, string>
+  readonly texts: Map<string, string>
+  /** Named files that were empty, unreadable or invalid and whose last good text served, with the first problem found. */
+  readonly kept: Map<string, string>
+}
+
 /** The file's data, or the problems of reading and parsing it; the YAML's own messages quote lines, so only places are given. */
-function readYaml (path: string, problems: string[]): unknown {
+function readYaml (path: string, problems: string[], reading: Reading): unknown {
   const file = readSecretFile(FILE, path, MAX_CA_FILE_BYTES)
   if (!file.ok) {
     problems.push(file.problem)
     return undefined
   }
+  reading.texts.set(path, file.value.text)
   const document = parseDocument(file.value.text)
   for (const error of document.errors) {
     // With prettyErrors (the default) every error carries its place; its message, which quotes the line, is not used.
@@ -142,22 +154,45 @@ function parsed<T> (result: Parsed<T>, problems: string[]): T | undefined {
   return result.ok ? result.value : undefined
 }
 
-/** Digests of the keys in clear of an accessKeysFile, each at least MIN_KEY_LENGTH long. */
-function fileDigests (label: string, path: string, problems: string[], warnings: string[]): string[] {
-  const file = readNamed(label, 'accessKeysFile', path, problems, warnings)
-  if (file === undefined) return []
-  const keys = parsed(parseAccessKeys(`${label}: accessKeysFile`, file.text), problems) ?? []
-  if (keys.some((key) => key.length < MIN_KEY_LENGTH)) {
-    problems.push(`${label}: accessKeysFile holds a key shorter than ${MIN_KEY_LENGTH} characters; keys must be random, e.g. from roecny-auth-proxy hash-key`)
+/**
+ * A named file's value, checked by `parse`. On a reload (SPEC §10), a file that is empty, unreadable or
+ * invalid and has a last good text keeps it: that text is used instead and the file is noted as kept.
+ */
+function named<T> (label: string, field: string, path: string, parse: (text: string, problems: string[]) => T | undefined,
+  reading: Reading, problems: string[], warnings: string[]): T | undefined {
+  const own: string[] = []
+  const file = readNamed(label, field, path, own, warnings)
+  const value = file === undefined ? undefined : parse(file.text, own)
+  if (file !== undefined && own.length === 0) {
+    reading.texts.set(path, file.text)
+    return value
   }
-  return keys.map(textDigest)
+  const good = reading.lastGood.get(path)
+  if (good === undefined) {
+    // What was read is still used, so the checks between profiles (a key in two) see it.
+    problems.push(...own)
+    return value
+  }
+  reading.kept.set(path, own[0] as string)
+  reading.texts.set(path, good)
+  return parse(good, problems)
+}
+
+/** Digests of the keys in clear of an accessKeysFile, each at least MIN_KEY_LENGTH long. */
+function fileDigests (label: string, path: string, reading: Reading, problems: string[], warnings: string[]): string[] {
+  return named(label, 'accessKeysFile', path, function digests (text, found) {
+    const keys = parsed(parseAccessKeys(`${label}: accessKeysFile`, text), found) ?? []
+    if (keys.some((key) => key.length < MIN_KEY_LENGTH)) {
+      found.push(`${label}: accessKeysFile holds a key shorter than ${MIN_KEY_LENGTH} characters; keys must be random, e.g. from roecny-auth-proxy hash-key`)
+    }
+    return keys.map(textDigest)
+  }, reading, problems, warnings) ?? []
 }
 
 function credential (label: string, field: 'clientIdFile' | 'apiKeyFile', path: string | undefined, environment: { value: string | undefined, file: string | undefined },
-  problems: string[], warnings: string[]): Credential | undefined {
+  reading: Reading, problems: string[], warnings: string[]): Credential | undefined {
   if (path === undefined) return environment.value === undefined ? undefined : { value: environment.value, file: environment.file, own: false }
-  const file = readNamed(label, field, path, problems, warnings)
-  const value = file === undefined ? undefined : parsed(parseCredential(`${label}: ${field}`, file.text), problems)
+  const value = named(label, field, path, (text, found) => parsed(parseCredential(`${label}: ${field}`, text), found), reading, problems, warnings)
   return value === undefined ? undefined : { value, file: path, own: true }
 }
 
@@ -199,7 +234,7 @@ function isMap (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function draft (name: string, label: string, given: Record<string, unknown>, environment: ProfilesEnvironment, problems: string[], warnings: string[]): Draft {
+function draft (name: string, label: string, given: Record<string, unknown>, environment: ProfilesEnvironment, reading: Reading, problems: string[], warnings: string[]): Draft {
   // A way in that is there but malformed is reported as such, not as missing.
   const listed = given.accessKeys
   const noKeys = listed === undefined || (Array.isArray(listed) && listed.length === 0)
@@ -216,9 +251,9 @@ function draft (name: string, label: string, given: Record<string, unknown>, env
     label,
     entry,
     listed: new Set(listedDigests(listed)),
-    inFile: new Set(entry.accessKeysFile === undefined ? [] : fileDigests(label, entry.accessKeysFile, problems, warnings)),
-    clientId: credential(label, 'clientIdFile', entry.clientIdFile, { value: environment.clientId, file: files.ROECNY_CLIENT_ID_FILE }, problems, warnings),
-    apiKey: credential(label, 'apiKeyFile', entry.apiKeyFile, { value: environment.apiKey, file: files.ROECNY_API_KEY_FILE }, problems, warnings),
+    inFile: new Set(entry.accessKeysFile === undefined ? [] : fileDigests(label, entry.accessKeysFile, reading, problems, warnings)),
+    clientId: credential(label, 'clientIdFile', entry.clientIdFile, { value: environment.clientId, file: files.ROECNY_CLIENT_ID_FILE }, reading, problems, warnings),
+    apiKey: credential(label, 'apiKeyFile', entry.apiKeyFile, { value: environment.apiKey, file: files.ROECNY_API_KEY_FILE }, reading, problems, warnings),
     allowMethods: parseList(label, 'allowMethods', entry.allowMethods, parseMethod, METHOD_PROBLEM, problems),
     allowPaths: parseList(label, 'allowPaths', entry.allowPaths, parsePathPattern, PATTERN_PROBLEM, problems),
     denyPaths: parseList(label, 'denyPaths', entry.denyPaths, parsePathPattern, PATTERN_PROBLEM, problems)
@@ -335,15 +370,34 @@ function describe (path: string, drafts: readonly Draft[], environment: Profiles
   })
 }
 
+/** A description and the files it was read from. */
+export interface ProfilesRead {
+  readonly description: ProfilesDescription
+  /** The trimmed text used of the profiles file and of each file it names, by path: to compare, never to log. */
+  readonly texts: ReadonlyMap<string, string>
+  /** Named files that were empty, unreadable or invalid and kept their last good text, with the first problem found (never a value). */
+  readonly kept: ReadonlyMap<string, string>
+}
+
 /**
  * Reads PROXY_PROFILES_FILE and every file it names, and returns the frozen description, or throws
  * one ConfigError listing every problem (one line each, naming the profile and the field, never a
  * key, a digest or a credential). Used at start and, the same way, for every reload.
  */
 export function loadProfiles (path: string, environment: ProfilesEnvironment): ProfilesDescription {
+  return readProfiles(path, environment).description
+}
+
+/**
+ * loadProfiles() for a reload: a named file found in `lastGood` (the texts of the files the applied
+ * description names) that is now empty, unreadable or invalid keeps that text (SPEC §10); any other
+ * problem throws as at start.
+ */
+export function readProfiles (path: string, environment: ProfilesEnvironment, lastGood: ReadonlyMap<string, string> = new Map()): ProfilesRead {
   const problems: string[] = []
   const warnings: string[] = []
-  const data = readYaml(path, problems)
+  const reading: Reading = { lastGood, texts: new Map(), kept: new Map() }
+  const data = readYaml(path, problems, reading)
   if (problems.length > 0) throw new ConfigError(problems)
   problems.push(...shapeProblems(data))
   const profiles = isMap(data) ? data.profiles : undefined
@@ -353,8 +407,8 @@ export function loadProfiles (path: string, environment: ProfilesEnvironment): P
   const names = entries.map(([name]) => name)
   const drafts = entries
     .filter((named): named is [string, Record<string, unknown>] => isMap(named[1]))
-    .map(([name, entry]) => draft(name, profileLabel(name, names), entry, environment, problems, warnings))
+    .map(([name, entry]) => draft(name, profileLabel(name, names), entry, environment, reading, problems, warnings))
   crossProblems(drafts, environment, problems, warnings)
   if (problems.length > 0) throw new ConfigError(problems)
-  return describe(path, drafts, environment, warnings)
+  return { description: describe(path, drafts, environment, warnings), texts: reading.texts, kept: reading.kept }
 }

@@ -47,6 +47,8 @@ export interface SecretWatcherOptions {
   readonly log: Logger
   /** Told of each change applied or ignored (metrics). */
   readonly onReload?: (name: string, result: ReloadResult) => void
+  /** Called after each pass over the files (a file event, a poll, reload()), whatever changed. */
+  readonly afterPass?: () => void
 }
 
 export interface SecretWatcher {
@@ -130,6 +132,7 @@ export function createSecretWatcher (options: SecretWatcherOptions): SecretWatch
   function reload (): void {
     if (closed) return
     for (const state of states) check(state)
+    options.afterPass?.()
   }
 
   function debounced (): void {

@@ -1,0 +1,177 @@
+// Each profile's upstream limiter: its own queue and cap, drawing on its Roecny account's shared budget (SPEC §13 "Limits").
+import type { Logger } from 'pino'
+import type { Clock } from '../clock.js'
+import { ComposedBudget } from '../limits/composed-budget.js'
+import type { Budget, LimiterStatus, Limits, UpstreamLimiter } from '../limits/limiter.js'
+import { MemoryBudget } from '../limits/memory-limiter.js'
+import { QueuedLimiter } from '../limits/queue.js'
+import type { Profile, ProfilesDescription } from './file.js'
+
+/**
+ * Makes a budget: the account's (`profile` undefined; `limits` are UPSTREAM_*, or all 0 when only its
+ * profiles have caps, so it only carries Roecny's pauses) or a profile's cap within it. Fleet mode
+ * passes one keyed by the account, and by the account and the profile's name for a cap.
+ */
+export type BudgetFactory = (account: string, profile: string | undefined, limits: Limits) => Budget
+
+export interface ProfileLimitersDeps {
+  readonly clock: Clock
+  readonly log: Logger
+  /** Default: a MemoryBudget, this process alone. */
+  readonly budgetFor?: BudgetFactory
+  /**
+   * UPSTREAM_QUEUE_TIMEOUT_MS and UPSTREAM_QUEUE_MAX, for profiles with caps when neither account
+   * limit is set (`limits` undefined); with `limits`, its own serve. Default: the variables' defaults.
+   */
+  readonly queue?: Pick<Limits, 'queueTimeoutMs' | 'queueMax'>
+}
+
+export interface ProfileLimiters {
+  /** The profile's limiter; undefined when neither its account nor the profile has a limit (nothing is queued). */
+  forProfile: (name: string) => UpstreamLimiter | undefined
+  /** Applies a new description: budgets of accounts and profiles that remain are kept, with their in-flight counts. */
+  apply: (description: ProfilesDescription) => void
+  /** Per limited profile of the applied description. */
+  status: () => Record<string, LimiterStatus>
+  /** Cancels every timer (at shutdown, once no request is left). */
+  close: () => void
+}
+
+/** The defaults of UPSTREAM_QUEUE_TIMEOUT_MS and UPSTREAM_QUEUE_MAX. */
+const DEFAULT_QUEUE = { queueTimeoutMs: 10_000, queueMax: 1000 }
+
+interface AccountState {
+  readonly key: string
+  readonly budget: Budget
+  /** The profile queues drawing on it, retired ones included until they are done. */
+  readonly queues: ProfileState[]
+  /** Which queue is woken first at the next release: it moves on each time, so none is always last. */
+  turn: number
+}
+
+interface ProfileState {
+  readonly name: string
+  readonly account: AccountState
+  /** The caps it was made for: a change makes a new limiter. */
+  readonly caps: string
+  readonly limiter: QueuedLimiter
+  retired: boolean
+}
+
+function capsOf (profile: Profile): string {
+  return `${profile.maxInFlight}/${profile.rateLimit}/${profile.rateBurst}`
+}
+
+function limited (profile: Profile, limits: Limits | undefined): boolean {
+  return limits !== undefined || profile.maxInFlight > 0 || profile.rateLimit > 0
+}
+
+class Limiters implements ProfileLimiters {
+  readonly #limits: Limits | undefined
+  /** What an account's budget enforces: UPSTREAM_*, or nothing but Roecny's pauses. */
+  readonly #accountLimits: Limits
+  readonly #queue: Pick<Limits, 'queueTimeoutMs' | 'queueMax'>
+  readonly #deps: ProfileLimitersDeps
+  readonly #budgetFor: BudgetFactory
+  #accounts = new Map<string, AccountState>()
+  #profiles = new Map<string, ProfileState>()
+  /** Every limiter not yet closed: those of the applied description, and retired ones still finishing. */
+  readonly #live = new Set<ProfileState>()
+
+  constructor (limits: Limits | undefined, deps: ProfileLimitersDeps) {
+    this.#limits = limits
+    const { queueTimeoutMs, queueMax } = limits ?? deps.queue ?? DEFAULT_QUEUE
+    this.#queue = { queueTimeoutMs, queueMax }
+    this.#accountLimits = limits ?? { maxInFlight: 0, rateLimit: 0, rateBurst: 0, ...this.#queue }
+    this.#deps = deps
+    this.#budgetFor = deps.budgetFor ?? ((_account, _profile, budgetLimits) => new MemoryBudget(budgetLimits, deps.clock))
+  }
+
+  forProfile (name: string): UpstreamLimiter | undefined {
+    return this.#profiles.get(name)?.limiter
+  }
+
+  apply (description: ProfilesDescription): void {
+    const accounts = new Map<string, AccountState>()
+    const profiles = new Map<string, ProfileState>()
+    for (const profile of description.profiles.values()) {
+      if (!limited(profile, this.#limits)) continue
+      let account = accounts.get(profile.account)
+      if (account === undefined) {
+        account = this.#accounts.get(profile.account) ?? this.#finishing(profile.account) ?? this.#newAccount(profile.account)
+        accounts.set(profile.account, account)
+      }
+      const kept = this.#profiles.get(profile.name)
+      profiles.set(profile.name, kept !== undefined && kept.account === account && kept.caps === capsOf(profile)
+        ? kept
+        : this.#newProfile(profile, account))
+    }
+    const before = this.#profiles
+    this.#accounts = accounts
+    this.#profiles = profiles
+    for (const state of before.values()) {
+      if (profiles.get(state.name) === state) continue
+      state.retired = true
+      this.#closeIfDone(state)
+    }
+  }
+
+  status (): Record<string, LimiterStatus> {
+    const result: Record<string, LimiterStatus> = {}
+    for (const [name, state] of this.#profiles) result[name] = state.limiter.status()
+    return result
+  }
+
+  close (): void {
+    for (const state of this.#live) state.limiter.close()
+  }
+
+  /** An account dropped by an earlier description whose retired limiters still hold requests: its count goes on. */
+  #finishing (key: string): AccountState | undefined {
+    for (const state of this.#live) if (state.account.key === key) return state.account
+    return undefined
+  }
+
+  #newAccount (key: string): AccountState {
+    return { key, budget: this.#budgetFor(key, undefined, this.#accountLimits), queues: [], turn: 0 }
+  }
+
+  #newProfile (profile: Profile, account: AccountState): ProfileState {
+    const caps: Limits = { maxInFlight: profile.maxInFlight, rateLimit: profile.rateLimit, rateBurst: profile.rateBurst, ...this.#queue }
+    const cap = this.#budgetFor(account.key, profile.name, caps)
+    const budget = new ComposedBudget(cap, account.budget, () => this.#released(state))
+    const limiter = new QueuedLimiter(budget, caps, { clock: this.#deps.clock, log: this.#deps.log.child({ profile: profile.name }) })
+    const state: ProfileState = { name: profile.name, account, caps: capsOf(profile), limiter, retired: false }
+    account.queues.push(state)
+    this.#live.add(state)
+    return state
+  }
+
+  /**
+   * A lease went back to the account's budget: every queue of the account is woken, the first one
+   * in turn first, and the first to take the slot wins; the turn moves on so that no queue starves.
+   */
+  #released (state: ProfileState): void {
+    const { queues } = state.account
+    const first = state.account.turn++ % queues.length
+    for (const queue of [...queues.slice(first), ...queues.slice(0, first)]) queue.limiter.wake()
+    if (state.retired) this.#closeIfDone(state)
+  }
+
+  /** A retired profile's limiter goes once nothing of it is in flight or waiting. */
+  #closeIfDone (state: ProfileState): void {
+    const { inFlight, queued } = state.limiter.status()
+    if (inFlight > 0 || queued > 0) return
+    state.limiter.close()
+    this.#live.delete(state)
+    const { queues } = state.account
+    queues.splice(queues.indexOf(state), 1)
+  }
+}
+
+/** The limiters of a description's profiles; apply() replaces the description. */
+export function createProfileLimiters (description: ProfilesDescription, limits: Limits | undefined, deps: ProfileLimitersDeps): ProfileLimiters {
+  const limiters = new Limiters(limits, deps)
+  limiters.apply(description)
+  return limiters
+}
