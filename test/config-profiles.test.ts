@@ -52,13 +52,13 @@ test('with PROXY_PROFILES_FILE the environment may leave them out; the profiles 
 
 test('a non-loopback PROXY_HOST without an access key is the profiles file\'s to judge', async (t) => {
   t.match(problemsOf(() => loadConfig({ ...BASE, ROECNY_CLIENT_ID: 'c', ROECNY_API_KEY: 'k', PROXY_HOST: '0.0.0.0' })).join('\n'), /PROXY_HOST/)
-  const path = profilesFile(`profiles:\n  local:\n    keyless: true\n`)
+  const path = profilesFile('profiles:\n  local:\n    keyless: true\n')
   const config = loadConfig({ ...BASE, ROECNY_CLIENT_ID: 'c', ROECNY_API_KEY: 'k', PROXY_HOST: '0.0.0.0', PROXY_PROFILES_FILE: path })
   t.match(problemsOf(() => loadProfilesFor(config)), [/^profile local: keyless on a non-loopback PROXY_HOST/])
 })
 
 test('PROXY_ACCESS_KEY beside PROXY_PROFILES_FILE is a problem of the profiles file', async (t) => {
-  const path = profilesFile(`profiles:\n  local:\n    keyless: true\n`)
+  const path = profilesFile('profiles:\n  local:\n    keyless: true\n')
   const config = loadConfig({ ...BASE, ROECNY_CLIENT_ID: 'c', ROECNY_API_KEY: 'k', PROXY_ACCESS_KEY: 'a-long-access-key-0123456789', PROXY_PROFILES_FILE: path })
   const problems = problemsOf(() => loadProfilesFor(config))
   t.same(problems, ['PROXY_ACCESS_KEY is set beside PROXY_PROFILES_FILE; profiles replace it: give its keys to a profile (accessKeys or accessKeysFile) and unset it'])
