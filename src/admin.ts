@@ -75,11 +75,11 @@ function probeRoutes (app: FastifyInstance, options: ProbeOptions): void {
     }
     : async function profilesReadyz (request: FastifyRequest, reply: FastifyReply) {
       reply.header('cache-control', NO_STORE)
+      if (state.draining) return reply.code(503).send({ ready: false, reason: 'draining' })
       const asked = (request.query as { profile?: string | string[] }).profile
       // A name no profile has is a probe pointed at the wrong place (a typo, a removed profile): 404, not "not ready".
       const one = typeof asked === 'string' ? profiles.readyFor(asked) : undefined
       if (asked !== undefined && one === undefined) return sendProxyError(reply, 'PROXY_NOT_FOUND')
-      if (state.draining) return reply.code(503).send({ ready: false, reason: 'draining' })
       if (one === false) return reply.code(503).send({ ready: false, reason: 'no usable Roecny token', profiles: [asked] })
       const unready = one === true ? [] : profiles.unready()
       if (unready.length > 0) return reply.code(503).send({ ready: false, reason: 'no usable Roecny token', profiles: unready })

@@ -8,6 +8,7 @@ import { DEMO_API_KEY, DEMO_CLIENT_ID } from '../src/mock/roecny.js'
 import { get, json } from './helpers/http.js'
 import { startStack } from './helpers/stack.js'
 import type { Stack, Teardown } from './helpers/stack.js'
+import { until } from './helpers/until.js'
 
 const READ_BALANCES = 'r:awx_action:balances_view'
 const PAY = 'w:awx_action:transfers_create r:awx_action:balances_view'
@@ -228,4 +229,49 @@ test('readiness names a profile whose credentials are rejected while the others 
   const refused = await json(`${url}/api/v1/balances/current`, { headers: { 'x-proxy-key': PAYMENTS_KEY } })
   t.equal(refused.status, 503)
   t.equal(refused.body.code, 'PROXY_TOKEN_UNAVAILABLE')
+})
+
+test('the account\'s UPSTREAM_MAX_IN_FLIGHT is shared by two profiles on one client ID', async (t) => {
+  const folder = dir()
+  const file = secretFile(folder, 'profiles.yaml', `profiles:\n  a:\n    accessKeys: ["${sha256(REPORTING_KEY)}"]\n  b:\n    accessKeys: ["${sha256(OPS_KEY)}"]\n`)
+  const { mock, url } = await startStack(t, { env: { ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, PROXY_PROFILES_FILE: file, UPSTREAM_MAX_IN_FLIGHT: '1' } })
+  const first = get(`${url}/api/v1/test/held`, { headers: { 'x-proxy-key': REPORTING_KEY } })
+  await until(() => mock.held.length === 1, 'a\'s request held at the mock')
+  const second = get(`${url}/api/v1/test/held`, { headers: { 'x-proxy-key': OPS_KEY } })
+  const status = await json<{ limits: { queued: number } }>(`${url}/-/status`, { headers: { 'x-proxy-key': OPS_KEY } })
+  await until(async () => (await json<{ limits: { queued: number } }>(`${url}/-/status`, { headers: { 'x-proxy-key': OPS_KEY } })).body.limits.queued === 1, 'b waiting for the account\'s slot')
+  t.equal(status.status, 200)
+  t.equal(mock.requests.length, 1, 'b waits: one slot for the account')
+  mock.releaseHeld()
+  await until(() => mock.requests.length === 2 && mock.inFlight === 1, 'b\'s request at the mock in its turn')
+  mock.releaseHeld()
+  t.same([(await first).status, (await second).status], [200, 200])
+  t.equal(mock.peakInFlight, 1)
+})
+
+test('the profiles\' tokens seen as one by the server: SIGHUP, rotated environment credentials, the earliest times', async (t) => {
+  const folder = dir()
+  const apiKeyFile = secretFile(folder, 'api-key', DEMO_API_KEY)
+  const own = secretFile(folder, 'own-key', 'own-api-key-value')
+  const file = secretFile(folder, 'profiles.yaml', `profiles:\n  a:\n    accessKeys: ["${sha256(REPORTING_KEY)}"]\n  b:\n    accessKeys: ["${sha256(OPS_KEY)}"]\n    apiKeyFile: ${own}\n    scope: "${READ_BALANCES}"\n`)
+  const { mock, proxy } = await startStack(t, {
+    env: { ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY_FILE: apiKeyFile, PROXY_PROFILES_FILE: file, SECRETS_POLL_MS: '0' },
+    beforeProxy: (mock) => { mock.acceptedCredentials.push({ clientId: DEMO_CLIENT_ID, apiKey: 'own-api-key-value' }, { clientId: DEMO_CLIENT_ID, apiKey: 'rotated-api-key' }) }
+  })
+  const tokens = proxy.tokens
+  t.equal(tokens.current(), undefined, 'no token is the token: each request takes its profile\'s')
+  tokens.invalidate('anything')
+  t.equal(tokens.loginInFlight(), false)
+  t.ok(tokens.expiresAtWallMs() > Date.now())
+  t.ok(tokens.refreshAtWallMs() <= tokens.expiresAtWallMs())
+  t.equal(tokens.retryAfterSeconds() >= 1, true)
+  t.equal(tokens.retryNow(), 'token-usable', 'SIGHUP with every token usable starts no login')
+  t.equal(mock.logins.length, 2)
+  // A rotated ROECNY_API_KEY_FILE belongs to the profiles that use the environment's key: a alone.
+  t.equal(tokens.setCredentials({ apiKey: 'rotated-api-key' }), true)
+  await until(() => mock.logins.length === 3, 'a\'s login with the rotated key')
+  t.equal(mock.logins.at(-1)?.headers['x-api-key'], 'rotated-api-key')
+  t.equal(mock.logins.at(-1)?.headers.scope, undefined)
+  t.equal(tokens.setCredentials({ clientId: DEMO_CLIENT_ID }), false, 'the client ID in use: nothing to do')
+  proxy.reloadSecrets()
 })
