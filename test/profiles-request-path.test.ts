@@ -17,6 +17,7 @@ import { profileLimiters } from '../src/server.js'
 import { json, rawRequest } from './helpers/http.js'
 import { startStack } from './helpers/stack.js'
 import { testConfig } from './helpers/config.js'
+import { until } from './helpers/until.js'
 
 const KEY = 'reporting-key-0123456789abcdef'
 
@@ -44,9 +45,20 @@ test('under a profile, a bad target is 400 before its policy; the admin listener
   }
   t.same(ready.body, { ready: false, reason: 'no usable Roecny token', profiles: ['payments'] })
   t.equal((await json(`${admin}/-/readyz?profile=reporting`)).status, 200)
-  void proxy.shutdown()
+  // The tokens seen as one: not every profile has a token; SIGHUP starts the rejected one's login at once.
+  t.equal(await proxy.tokens.acquire(), undefined)
+  t.equal(proxy.tokens.retryNow(), 'started')
+  // payments names its own client ID: a rotated environment API key is its, a rotated client ID is reporting's alone.
+  t.equal(proxy.tokens.setCredentials({ apiKey: DEMO_API_KEY }), false, 'the API key in use')
+  const logins = mock.logins.length
+  t.equal(proxy.tokens.setCredentials({ clientId: 'rotated-client' }), true)
+  await until(() => mock.logins.some((login, i) => i >= logins && login.headers['x-client-id'] === 'rotated-client'), 'reporting\'s login with the rotated client ID')
+  t.notOk(mock.logins.slice(logins).some((login) => login.headers['x-client-id'] === 'unknown-client' && login.headers['x-api-key'] !== DEMO_API_KEY))
+  const stopping = proxy.shutdown()
   const draining = await json(`${admin}/-/readyz?profile=reporting`)
   t.same([draining.status, draining.body], [503, { ready: false, reason: 'draining' }])
+  await stopping
+  t.equal(proxy.tokens.retryNow(), 'not-running', 'stopped: no lifecycle left')
 })
 
 test('profileLimiters: every profile waits for the account\'s limiter, or for none without limits', async (t) => {
