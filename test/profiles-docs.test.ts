@@ -75,7 +75,7 @@ test('the worked example: ConfigMap and Secret volumes load, and each key select
 })
 
 test('the page\'s hash-key output is a key and its digest, the one the ConfigMap lists', async (t) => {
-  const session = blocks('sh')[0] as string
+  const session = blocks('text')[0] as string
   const key = /^key: (\S+)$/m.exec(session)?.[1] as string
   const digest = /^digest: (\S+)$/m.exec(session)?.[1] as string
   t.equal(sha(key), digest)
