@@ -171,7 +171,8 @@ test('a 401 retires the token of that profile only, and the request is replayed 
 })
 
 test('status lists each profile, never a key, digest or credential; readiness per profile; metrics and access log name the profile', async (t) => {
-  const { url, logs } = await profilesStack(t)
+  const stack = await profilesStack(t)
+  const { url, logs } = stack
   await get(`${url}/api/v1/balances/current`, { headers: { 'x-proxy-key': REPORTING_KEY } })
   await get(`${url}/api/v1/balances/current`, { headers: { 'x-proxy-key': 'unknown-key-0123456789abcdef' } })
   const status = await json<{ ready: boolean, profiles: Array<Record<string, unknown>> }>(`${url}/-/status`)
@@ -202,6 +203,11 @@ test('status lists each profile, never a key, digest or credential; readiness pe
   t.match(metrics, /roecny_proxy_logins_total\{result="ok",profile="payments"\} 1/)
   t.match(metrics, /roecny_proxy_token_expiry_timestamp_seconds\{profile="local"\} \d/)
   t.match(metrics, /roecny_proxy_token_refresh_in_seconds\{profile="payments"\} \d/)
+  const series = metrics.split('\n').filter((line) => /^roecny_proxy_(requests_total|request_duration_seconds|upstream_duration_seconds|logins_total|login_duration_seconds|token_expiry_timestamp_seconds|token_refresh_in_seconds)/.test(line))
+  t.ok(series.length > 20)
+  t.same(series.filter((line) => !line.includes('profile="')), [], 'every request and token series carries its profile')
+  stack.proxy.metrics.registry.resetMetrics()
+  t.match(await stack.proxy.metrics.render(), /roecny_proxy_request_duration_seconds_count\{profile="reporting"\} 0/, 'the per-profile histograms reset with the registry')
 
   const lines = logs.records().filter((r) => r.msg === 'request' && r.path === '/api/v1/balances/current')
   t.same(lines.map((r) => [r.profile, r.status]), [['reporting', 200], ['', 401]])

@@ -87,3 +87,14 @@ test('shaping with a limiter per profile: a request whose profile has none passe
   t.same(waited, [0])
   t.equal(limiter.status().inFlight, 0, 'the lease was given back')
 })
+
+test('without PROXY_PROFILES_FILE no metric and no access log line has a profile', async (t) => {
+  const { url, logs } = await startStack(t)
+  await json(`${url}/api/v1/balances/current`)
+  const metrics = await (await fetch(`${url}/-/metrics`)).text()
+  t.match(metrics, /roecny_proxy_requests_total\{method="GET",status_class="2xx"\} 1/)
+  t.notMatch(metrics, 'profile=')
+  const line = logs.records().find((r) => r.msg === 'request' && r.path === '/api/v1/balances/current')
+  t.ok(line)
+  t.notOk(line !== undefined && 'profile' in line)
+})
