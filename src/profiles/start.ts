@@ -153,6 +153,7 @@ export function createProfileTokens (description: ProfilesDescription, factory: 
     invalidate: () => {},
     retryAfterSeconds: () => Math.max(...live().map(({ manager }) => manager.retryAfterSeconds())),
     isReady: () => unready().length === 0,
+    // /-/status spreads this into its answer: with profiles, one entry per profile instead of one token's fields.
     status: status as unknown as TokenManager['status'],
     loginInFlight: () => live().some(({ manager }) => manager.loginInFlight()),
     expiresAtWallMs: () => earliest((manager) => manager.expiresAtWallMs()),
