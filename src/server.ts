@@ -38,6 +38,8 @@ export interface RunningProxy {
   shutdown: () => Promise<void>
   /** SIGHUP: re-reads the file secrets at once; with no usable token, also tries a login at once (TokenManager.retryNow). */
   reloadSecrets: () => void
+  /** With PROXY_PROFILES_FILE: applies a new description, whole (tokens, selection, limits), to the next request. */
+  readonly applyProfiles: ((description: ProfilesDescription) => void) | undefined
 }
 
 export interface StartOptions {
@@ -61,6 +63,7 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
   if (fleet !== undefined) metrics.watchFleet(fleet.link)
   let tokens: TokenManager
   let profiles: AppProfiles | undefined
+  let applyProfiles: ((description: ProfilesDescription) => void) | undefined
   if (profilesModule === undefined || description === undefined) {
     tokens = createTokenManager({ config, dispatcher: pool, clock, log: logger.child({ component: 'token' }), onLoginResult: metrics.login, fleet: fleet?.tokens })
     metrics.watchToken(tokens)
@@ -80,7 +83,13 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
     })
     metrics.watchProfileTokens(() => profileTokens.managers().map(({ tuple, manager }) => ({ profile: profilesModule.tokenLabel(tuple), schedule: manager })))
     tokens = profileTokens
-    const selector = profilesModule.createSelector(description)
+    let selector = profilesModule.createSelector(description)
+    // A reload (src/profiles/reload.ts's `apply`) calls this with the new description, checked whole.
+    applyProfiles = function applyProfiles (next) {
+      profileTokens.apply(next)
+      selector = profilesModule.createSelector(next)
+      limiterOf?.apply(next)
+    }
     profiles = {
       guard: { select: () => selector, verdict: profilesModule.verdict },
       sourceOf: profileTokens.sourceOf,
@@ -178,13 +187,15 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
     return shutdownPromise
   }
 
-  return { url: address, logger, app, tokens, metrics, adminUrl, secrets, shutdown, reloadSecrets }
+  return { url: address, logger, app, tokens, metrics, adminUrl, secrets, shutdown, reloadSecrets, applyProfiles }
 }
 
 /** Each profile's limits, as forwarding and /-/status read them. */
 export interface ProfileLimiters {
   /** The limiter a profile's requests wait for; undefined: that profile is not limited at all. */
   forProfile: (name: string) => UpstreamLimiter | undefined
+  /** A reloaded description: caps of new or changed profiles. */
+  apply: (description: ProfilesDescription) => void
   /** Per profile, its own queue and caps (none while only the account's limiter applies). */
   status: () => Record<string, LimiterStatus>
   close: () => void
@@ -199,6 +210,8 @@ export interface ProfileLimiters {
 export function profileLimiters (_description: ProfilesDescription, account: UpstreamLimiter | undefined): ProfileLimiters {
   return {
     forProfile: () => account,
+    // The account's limiter does not depend on the profiles.
+    apply: () => {},
     status: () => ({}),
     // The account's limiter is closed with the proxy, as without profiles.
     close: () => {}

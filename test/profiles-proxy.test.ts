@@ -4,7 +4,9 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'tap'
+import { loadConfig } from '../src/config.js'
 import { DEMO_API_KEY, DEMO_CLIENT_ID } from '../src/mock/roecny.js'
+import { loadProfilesFor } from '../src/profiles/start.js'
 import { get, json } from './helpers/http.js'
 import { startStack } from './helpers/stack.js'
 import type { Stack, Teardown } from './helpers/stack.js'
@@ -280,4 +282,23 @@ test('the profiles\' tokens seen as one by the server: SIGHUP, rotated environme
   t.equal(mock.logins.at(-1)?.headers.scope, undefined)
   t.equal(tokens.setCredentials({ clientId: DEMO_CLIENT_ID }), false, 'the client ID in use: nothing to do')
   proxy.reloadSecrets()
+})
+
+test('a new description applied whole (what a reload does): a new key is accepted, a removed one gets 401, a new tuple logs in', async (t) => {
+  const folder = dir()
+  const file = secretFile(folder, 'profiles.yaml', `profiles:\n  a:\n    accessKeys: ["${sha256(REPORTING_KEY)}"]\n`)
+  const env = { ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, PROXY_PROFILES_FILE: file }
+  const { mock, url, proxy } = await startStack(t, { env })
+  t.equal((await get(`${url}/api/v1/balances/current`, { headers: { 'x-proxy-key': OPS_KEY } })).status, 401)
+  writeFileSync(file, `profiles:\n  b:\n    accessKeys: ["${sha256(OPS_KEY)}"]\n    scope: "${READ_BALANCES}"\n`)
+  const config = loadConfig({ ...env, ROECNY_BASE_URL: mock.url, PROXY_PORT: '0' })
+  const apply = proxy.applyProfiles as NonNullable<typeof proxy.applyProfiles>
+  apply(loadProfilesFor(config))
+  t.equal((await get(`${url}/api/v1/balances/current`, { headers: { 'x-proxy-key': REPORTING_KEY } })).status, 401, 'the removed key')
+  t.equal((await get(`${url}/api/v1/balances/current`, { headers: { 'x-proxy-key': OPS_KEY } })).status, 200, 'the new key, with a token of its own scope')
+  t.equal(mock.requests.at(-1)?.grant?.scope, READ_BALANCES)
+  t.equal(mock.logins.length, 2)
+  const status = await json<{ profiles: Array<{ name: string }> }>(`${url}/-/status`, { headers: { 'x-proxy-key': OPS_KEY } })
+  t.same(status.body.profiles.map((p) => p.name), ['b'])
+  t.same((await json(`${url}/-/readyz`)).body, { ready: true })
 })

@@ -69,6 +69,8 @@ test('profileLimiters: every profile waits for the account\'s limiter, or for no
   const limiters = profileLimiters(description, account)
   t.equal(limiters.forProfile('any'), account)
   t.same(limiters.status(), {})
+  limiters.apply(description)
+  t.equal(limiters.forProfile('any'), account, 'a new description changes nothing of the account\'s limiter')
   limiters.close()
   t.equal(profileLimiters(description, undefined).forProfile('any'), undefined)
 })

@@ -52,7 +52,10 @@ export interface ProfileStatus {
  * rotated environment secrets, readiness, status), and each profile's own token source for its requests.
  */
 export interface ProfileTokens extends TokenManager {
-  readonly description: ProfilesDescription
+  /** The description applied last. */
+  readonly description: () => ProfilesDescription
+  /** Applies a new description, whole (a reload): lifecycles kept, started and retired as the registry says. */
+  readonly apply: (description: ProfilesDescription) => void
   readonly registry: ProfileRegistry
   /** The token source of the request's profile: its tuple's lifecycle (or, during a handover, the one it replaces). */
   readonly sourceOf: (profile: Profile) => TokenSource
@@ -79,11 +82,18 @@ export function createProfileTokens (description: ProfilesDescription, factory: 
       }
     }
   })
+  let current = description
   /** Which of each tuple's credentials are the environment's: a rotated ROECNY_*_FILE is theirs alone. */
-  const environmentCredentials = new Map<string, { clientId: boolean, apiKey: boolean }>()
-  for (const profile of description.profiles.values()) {
-    environmentCredentials.set(profile.tuple, { clientId: !profile.clientId.own, apiKey: !profile.apiKey.own })
+  let environmentCredentials = new Map<string, { clientId: boolean, apiKey: boolean }>()
+
+  function describe (next: ProfilesDescription): void {
+    current = next
+    environmentCredentials = new Map()
+    for (const profile of next.profiles.values()) {
+      environmentCredentials.set(profile.tuple, { clientId: !profile.clientId.own, apiKey: !profile.apiKey.own })
+    }
   }
+  describe(description)
 
   function live (): Array<{ tuple: TokenTuple, manager: TokenManager }> {
     return registry.tokens().map(({ tuple }) => ({ tuple, manager: managers.get(tuple.key) as TokenManager }))
@@ -98,13 +108,13 @@ export function createProfileTokens (description: ProfilesDescription, factory: 
   }
 
   function unready (): string[] {
-    return [...description.profiles.keys()].filter((name) => readyFor(name) !== true)
+    return [...current.profiles.keys()].filter((name) => readyFor(name) !== true)
   }
 
   function status (): { profiles: Array<ProfileStatus & object> } {
-    const byKey = new Map(description.tuples.map((tuple) => [tuple.key, tuple]))
+    const byKey = new Map(current.tuples.map((tuple) => [tuple.key, tuple]))
     return {
-      profiles: [...description.profiles.values()].map((profile) => ({
+      profiles: [...current.profiles.values()].map((profile) => ({
         name: profile.name,
         keys: profile.digests.size,
         keyless: profile.keyless,
@@ -123,13 +133,17 @@ export function createProfileTokens (description: ProfilesDescription, factory: 
   }
 
   return {
-    description,
+    description: () => current,
+    apply (next) {
+      registry.apply(next)
+      describe(next)
+    },
     registry,
     sourceOf,
     managers: live,
     unready,
     readyFor,
-    start: () => registry.apply(description),
+    start: () => registry.apply(current),
     stop: async () => await registry.stop(),
     setCredentials (credentials) {
       let changed = false
