@@ -52,8 +52,6 @@ export interface ProfileStatus {
  * rotated environment secrets, readiness, status), and each profile's own token source for its requests.
  */
 export interface ProfileTokens extends TokenManager {
-  /** The description applied last. */
-  readonly description: () => ProfilesDescription
   /** Applies a new description, whole (a reload): lifecycles kept, started and retired as the registry says. */
   readonly apply: (description: ProfilesDescription) => void
   readonly registry: ProfileRegistry
@@ -133,7 +131,6 @@ export function createProfileTokens (description: ProfilesDescription, factory: 
   }
 
   return {
-    description: () => current,
     apply (next) {
       registry.apply(next)
       describe(next)
