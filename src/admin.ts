@@ -16,10 +16,20 @@ export interface AdminState {
   draining: boolean
 }
 
+/** Readiness per profile (SPEC §13), with PROXY_PROFILES_FILE. */
+export interface ProfileReadiness {
+  /** The names of the profiles without a usable token, in file order. */
+  readonly unready: () => string[]
+  /** Whether the named profile has a usable token; undefined for a name no profile has. */
+  readonly readyFor: (name: string) => boolean | undefined
+}
+
 export interface ProbeOptions {
   tokens: TokenSource
   state: AdminState
   metrics: ProxyMetrics
+  /** With profiles: readiness names the profiles without a token, and answers for one with `?profile=NAME`. */
+  profiles?: ProfileReadiness
 }
 
 export interface AdminOptions extends ProbeOptions {
@@ -54,12 +64,27 @@ function probeRoutes (app: FastifyInstance, options: ProbeOptions): void {
     return { status: 'ok' }
   })
 
-  app.get('/-/readyz', async function readyz (_request, reply) {
-    reply.header('cache-control', NO_STORE)
-    if (state.draining) return reply.code(503).send({ ready: false, reason: 'draining' })
-    if (!tokens.isReady()) return reply.code(503).send({ ready: false, reason: 'no usable Roecny token' })
-    return { ready: true }
-  })
+  const profiles = options.profiles
+  // Decided once: with profiles, ready means every profile has a usable token, or the one asked for.
+  app.get('/-/readyz', profiles === undefined
+    ? async function readyz (_request, reply) {
+      reply.header('cache-control', NO_STORE)
+      if (state.draining) return reply.code(503).send({ ready: false, reason: 'draining' })
+      if (!tokens.isReady()) return reply.code(503).send({ ready: false, reason: 'no usable Roecny token' })
+      return { ready: true }
+    }
+    : async function profilesReadyz (request: FastifyRequest, reply: FastifyReply) {
+      reply.header('cache-control', NO_STORE)
+      if (state.draining) return reply.code(503).send({ ready: false, reason: 'draining' })
+      const asked = (request.query as { profile?: string | string[] }).profile
+      // A name no profile has is a probe pointed at the wrong place (a typo, a removed profile): 404, not "not ready".
+      const one = typeof asked === 'string' ? profiles.readyFor(asked) : undefined
+      if (asked !== undefined && one === undefined) return sendProxyError(reply, 'PROXY_NOT_FOUND')
+      if (one === false) return reply.code(503).send({ ready: false, reason: 'no usable Roecny token', profiles: [asked] })
+      const unready = one === true ? [] : profiles.unready()
+      if (unready.length > 0) return reply.code(503).send({ ready: false, reason: 'no usable Roecny token', profiles: unready })
+      return { ready: true }
+    })
 
   // Gauges are read here, at scrape time; the request path only bumps counters.
   app.get('/-/metrics', async function metricsText (_request, reply) {

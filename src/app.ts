@@ -14,6 +14,8 @@ import type { ProxyMetrics } from './metrics.js'
 import { handleExpectations } from './proxy/expect.js'
 import { addForwardedMethods, failUpstreamBody, forwarding } from './proxy/forward.js'
 import { createGuards } from './proxy/guards.js'
+import type { ProfileGuard } from './proxy/guards.js'
+import type { Profile } from './profiles/file.js'
 import { clientLeft, decorateRequestContext } from './proxy/request-context.js'
 import { isOwnTarget, pathOf } from './proxy/target.js'
 import type { AccessKeys } from './proxy/access-keys.js'
@@ -36,6 +38,20 @@ export interface AppDeps {
   secrets?: { status: () => object }
   /** Fleet mode, for /-/status: its state, never its URL. */
   fleet?: { status: () => object }
+  /** With PROXY_PROFILES_FILE (SPEC §13): undefined without it, and then nothing of profiles is on the request path. */
+  profiles?: AppProfiles
+}
+
+/** What the app needs of profiles: the caller's profile, its token, its limits, readiness per profile. */
+export interface AppProfiles {
+  readonly guard: ProfileGuard
+  readonly sourceOf: (profile: Profile) => TokenSource
+  /** The limiter a profile's requests wait for (undefined: none); absent when no profile is limited. */
+  readonly limiterOf?: (name: string) => UpstreamLimiter | undefined
+  /** The names of the profiles without a usable token. */
+  readonly unready: () => string[]
+  /** Whether the named profile has a usable token; undefined for an unknown name. */
+  readonly readyFor: (name: string) => boolean | undefined
 }
 
 export interface AppState extends AdminState {
@@ -68,8 +84,9 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     app.log.info({ method, path, status: res.statusCode }, 'request')
     if (!isOwnTarget(path)) metrics.request(method, res.statusCode, 0, -1)
   })
-  const guards = createGuards(config, state, deps.accessKeys)
-  decorateRequestContext(app)
+  const { profiles } = deps
+  const guards = createGuards(config, state, deps.accessKeys, profiles?.guard)
+  decorateRequestContext(app, profiles !== undefined)
 
   // Draining, target form, host, origin, access key, target hygiene, method and path policy, body size, login path: cheapest first.
   app.addHook('onRequest', function guard (request, reply, done) {
@@ -87,15 +104,30 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   })
 
   // One line per request; probes of the proxy's own routes log at debug so they do not drown the rest.
+  // With profiles the line names the request's profile ('' when refused before one was chosen); decided once.
+  const lineOf = profiles === undefined
+    ? function line (request: FastifyRequest, reply: FastifyReply, path: string): object {
+      return {
+        method: request.method,
+        path,
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 100) / 100,
+        upstreamMs: request.upstreamMs < 0 ? undefined : Math.round(request.upstreamMs * 100) / 100
+      }
+    }
+    : function profileLine (request: FastifyRequest, reply: FastifyReply, path: string): object {
+      return {
+        method: request.method,
+        path,
+        profile: request.proxyProfile?.name ?? '',
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 100) / 100,
+        upstreamMs: request.upstreamMs < 0 ? undefined : Math.round(request.upstreamMs * 100) / 100
+      }
+    }
   app.addHook('onResponse', function accessLog (request, reply, done) {
     const path = pathOf(request.url)
-    const line = {
-      method: request.method,
-      path,
-      status: reply.statusCode,
-      durationMs: Math.round(reply.elapsedTime * 100) / 100,
-      upstreamMs: request.upstreamMs < 0 ? undefined : Math.round(request.upstreamMs * 100) / 100
-    }
+    const line = lineOf(request, reply, path)
     if (isOwnTarget(path)) request.log.debug(line, 'request')
     else request.log.info(line, 'request')
     // A connection that just finished its last answer is idle now; closing it lets shutdown complete.
@@ -104,10 +136,15 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   })
 
   // The request path's whole metrics cost: a cached counter child and one or two histogram observations.
-  app.addHook('onResponse', function countRequest (request, reply, done) {
-    if (!isOwnTarget(request.url)) metrics.request(request.method, reply.statusCode, reply.elapsedTime, request.upstreamMs)
-    done()
-  })
+  app.addHook('onResponse', profiles === undefined
+    ? function countRequest (request, reply, done) {
+      if (!isOwnTarget(request.url)) metrics.request(request.method, reply.statusCode, reply.elapsedTime, request.upstreamMs)
+      done()
+    }
+    : function countProfileRequest (request, reply, done) {
+      if (!isOwnTarget(request.url)) metrics.profileRequest(request.proxyProfile?.name ?? '', request.method, reply.statusCode, reply.elapsedTime, request.upstreamMs)
+      done()
+    })
 
   // A client that leaves before its answer is complete is its own outcome, never an upstream failure:
   // this line and this count, nothing else (forwarding cancels its upstream call without a word).
@@ -146,15 +183,24 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     uptimeSeconds: deps.uptimeSeconds ?? process.uptime,
     limiter: deps.limiter,
     secrets: deps.secrets,
-    fleet: deps.fleet
+    fleet: deps.fleet,
+    profiles
   })
+  const limiterOf = profiles?.limiterOf
   await app.register(forwarding, {
     config,
     tokens: deps.tokens,
     dispatcher: deps.dispatcher,
     onUpstreamError: metrics.upstreamError,
     // Decided once, here: without limits none of their hooks is registered and forwarding is untouched.
-    limits: deps.limiter === undefined ? undefined : { limiter: deps.limiter, onWaited: metrics.queueWait }
+    limits: deps.limiter === undefined
+      ? undefined
+      : {
+          limiter: deps.limiter,
+          onWaited: metrics.queueWait,
+          limiterOf: limiterOf === undefined ? undefined : (request) => limiterOf((request.proxyProfile as Profile).name)
+        },
+    tokensOf: profiles === undefined ? undefined : (request) => profiles.sourceOf(request.proxyProfile as Profile)
   })
   return app
 }

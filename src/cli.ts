@@ -11,6 +11,7 @@ import { ConfigError, loadConfig, loadMockConfig } from './config.js'
 import { defaultOf, VARIABLES } from './config/variables.js'
 import type { VariableName } from './config/variables.js'
 import type { RunningProxy } from './server.js'
+import type { LoginResult } from './token/login.js'
 import { exitOnFatalError, stopOnSignals } from './signals.js'
 import { VERSION } from './version.js'
 
@@ -153,22 +154,39 @@ async function mock (env: Env, io: CliIo): Promise<number> {
   return await stopped
 }
 
+/** What a login told, for one line of `check`; `profile` names the profile when there are profiles. */
+function loginLine (io: CliIo, result: LoginResult, nowMs: number, profile?: string): boolean {
+  const who = profile === undefined ? '' : `profile ${profile}: `
+  if (result.ok) {
+    const expiresAt = new Date(nowMs + result.lifetimeMs).toISOString()
+    io.stdout(`${who}login succeeded: the token expires at ${expiresAt} (in ${Math.round(result.lifetimeMs / 1000)} s)\n`)
+    return true
+  }
+  io.stderr(`${NAME}: ${who}login failed (${result.kind}): ${result.message}; status ${result.status ?? 'none'}, code ${result.code ?? 'none'}\n`)
+  return false
+}
+
+/** Validates the configuration (and the profiles file), logs in once per distinct token, one line per profile. */
 async function check (env: Env, io: CliIo): Promise<number> {
   const config = loadConfig(env)
-  for (const warning of config.warnings) io.stderr(`${NAME}: warning: ${warning}\n`)
+  const profiles = config.profilesFile === undefined ? undefined : (await import('./profiles/start.js')).loadProfilesFor(config)
+  for (const warning of [...config.warnings, ...profiles?.warnings ?? []]) io.stderr(`${NAME}: warning: ${warning}\n`)
   const { createUpstreamPool } = await import('./proxy/upstream-pool.js')
   const { login } = await import('./token/login.js')
   const { systemClock } = await import('./clock.js')
   const pool = createUpstreamPool(config)
   try {
-    const result = await login({ config, dispatcher: pool, clock: systemClock })
-    if (result.ok) {
-      const expiresAt = new Date(systemClock.wallNow() + result.lifetimeMs).toISOString()
-      io.stdout(`login succeeded: the token expires at ${expiresAt} (in ${Math.round(result.lifetimeMs / 1000)} s)\n`)
-      return EXIT_OK
+    if (profiles === undefined) {
+      return loginLine(io, await login({ config, dispatcher: pool, clock: systemClock }), systemClock.wallNow()) ? EXIT_OK : EXIT_FAILURE
     }
-    io.stderr(`${NAME}: login failed (${result.kind}): ${result.message}; status ${result.status ?? 'none'}, code ${result.code ?? 'none'}\n`)
-    return EXIT_FAILURE
+    // One login per distinct token, together; each of its profiles gets its line, in file order.
+    const results = new Map(await Promise.all(profiles.tuples.map(async (tuple) =>
+      [tuple.key, await login({ config: { ...config, clientId: tuple.clientId, apiKey: tuple.apiKey, scope: tuple.scope, loginAs: tuple.loginAs }, dispatcher: pool, clock: systemClock })] as const)))
+    let failed = false
+    for (const profile of profiles.profiles.values()) {
+      if (!loginLine(io, results.get(profile.tuple) as LoginResult, systemClock.wallNow(), profile.name)) failed = true
+    }
+    return failed ? EXIT_FAILURE : EXIT_OK
   } finally {
     await pool.close()
   }

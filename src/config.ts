@@ -18,6 +18,10 @@ export interface Config extends LimitSettings, FleetSettings {
   readonly upstreamOrigin: string
   /** Path prefix of baseUrl without a trailing slash (`''` when none). */
   readonly upstreamPathPrefix: string
+  /**
+   * The environment's credentials. `''` only with PROXY_PROFILES_FILE when neither is set: every
+   * profile then names its own files (src/profiles/file.ts checks it), and nothing logs in with these.
+   */
   readonly clientId: string
   readonly apiKey: string
   readonly scope: string | undefined
@@ -70,6 +74,8 @@ export interface Config extends LimitSettings, FleetSettings {
   readonly secretFiles: Readonly<Partial<Record<FileSecretName, string>>>
   /** Fallback re-read period of the file secrets; 0: file events and SIGHUP only. */
   readonly secretsPollMs: number
+  /** PROXY_PROFILES_FILE (SPEC §13); undefined: one implicit profile from the environment, and nothing of profiles is loaded. */
+  readonly profilesFile: string | undefined
   /** What an operator should fix but may run with (never a secret's value); logged at start. */
   readonly warnings: readonly string[]
 }
@@ -179,8 +185,10 @@ export function loadConfig (env: Env): Config {
   const warnings: string[] = []
   const data = pick(env, PROXY_VARIABLES)
   const parsed = validate<ProxyEnv>(data, PROXY_VARIABLES, ['ROECNY_BASE_URL'], problems)
-  const clientId = secret('ROECNY_CLIENT_ID', data, problems, warnings)
-  const apiKey = secret('ROECNY_API_KEY', data, problems, warnings)
+  // With profiles, each profile may name its own credential files: the profiles file says whether these are needed.
+  const credentialsRequired = data.PROXY_PROFILES_FILE === undefined
+  const clientId = secret('ROECNY_CLIENT_ID', data, problems, warnings, credentialsRequired)
+  const apiKey = secret('ROECNY_API_KEY', data, problems, warnings, credentialsRequired)
   const scope = headerOption('ROECNY_SCOPE', data.ROECNY_SCOPE, problems)
   const loginAs = headerOption('ROECNY_LOGIN_AS', data.ROECNY_LOGIN_AS, problems)
   // The URL rules depend on ROECNY_ALLOW_INSECURE_HTTP; read it as env-schema would when the
@@ -211,8 +219,8 @@ export function loadConfig (env: Env): Config {
     baseUrl: up.baseUrl,
     upstreamOrigin: up.upstreamOrigin,
     upstreamPathPrefix: up.upstreamPathPrefix,
-    clientId: clientId as string,
-    apiKey: apiKey as string,
+    clientId: clientId ?? '',
+    apiKey: apiKey ?? '',
     scope,
     loginAs,
     proxyHost: values.PROXY_HOST,
@@ -235,6 +243,7 @@ export function loadConfig (env: Env): Config {
     ...fleet,
     secretFiles: secretFiles(data),
     secretsPollMs: values.SECRETS_POLL_MS,
+    profilesFile: data.PROXY_PROFILES_FILE,
     warnings: Object.freeze(warnings)
   })
 }

@@ -34,6 +34,15 @@ export interface ProxyMetrics {
   readonly contentType: string
   /** One answered request: the only call on the request path. `upstreamMs` < 0 when nothing reached Roecny. */
   request: (method: string, statusCode: number, durationMs: number, upstreamMs: number) => void
+  /**
+   * As request(), with the request's profile (`''` when it was refused before one was chosen); only
+   * with MetricsOptions.profiles, whose request metrics then carry a `profile` label.
+   */
+  profileRequest: (profile: string, method: string, statusCode: number, durationMs: number, upstreamMs: number) => void
+  /** With profiles: the token metrics of each lifecycle, labelled by the names of the profiles using it (read when scraped). */
+  watchProfileTokens: (tokens: () => ReadonlyArray<{ profile: string, schedule: TokenSchedule }>) => void
+  /** With profiles: a login of the lifecycle that serves these profiles (their names joined by `,`). */
+  profileLogin: (profile: string, result: LoginOutcome, durationMs: number) => void
   /** An upstream failure answered with this PROXY_* code. */
   upstreamError: (code: ProxyErrorCode) => void
   /** A client went away before its answer was complete. */
@@ -63,6 +72,8 @@ export interface MetricsOptions {
   now?: () => number
   /** The default process metrics (CPU, memory, event loop, GC, handles); default true. */
   processMetrics?: boolean
+  /** PROXY_PROFILES_FILE is set: request and token metrics carry a `profile` label; without it none does. */
+  profiles?: boolean
 }
 
 interface Inc { inc: () => void }
@@ -80,12 +91,15 @@ export class RequestHistogram {
   /** Observations per bucket, not cumulative; the last slot is +Inf. */
   readonly counts: Float64Array
   sum = 0
+  /** Labels every value carries besides `le` (a profile's histogram of a family). */
+  readonly labels: Readonly<Record<string, string>>
 
-  constructor (name: string, help: string, bounds: readonly number[]) {
+  constructor (name: string, help: string, bounds: readonly number[], labels: Readonly<Record<string, string>> = {}) {
     this.name = name
     this.help = help
     this.bounds = bounds
     this.counts = new Float64Array(bounds.length + 1)
+    this.labels = labels
   }
 
   observe (value: number): void {
@@ -103,15 +117,48 @@ export class RequestHistogram {
     let cumulative = 0
     for (let i = 0; i < this.counts.length; i++) {
       cumulative += this.counts[i] as number
-      values.push({ metricName: bucket, labels: { le: i < this.bounds.length ? this.bounds[i] as number : '+Inf' }, value: cumulative })
+      values.push({ metricName: bucket, labels: { ...this.labels, le: i < this.bounds.length ? this.bounds[i] as number : '+Inf' }, value: cumulative })
     }
-    values.push({ metricName: `${this.name}_sum`, labels: {}, value: this.sum }, { metricName: `${this.name}_count`, labels: {}, value: cumulative })
+    values.push({ metricName: `${this.name}_sum`, labels: { ...this.labels }, value: this.sum }, { metricName: `${this.name}_count`, labels: { ...this.labels }, value: cumulative })
     return { name: this.name, help: this.help, type: 'histogram', aggregator: 'sum', values }
   }
 
   reset (): void {
     this.counts.fill(0)
     this.sum = 0
+  }
+}
+
+/** Request histograms by profile, exposed as one metric whose values carry a `profile` label. */
+export class ProfileHistograms {
+  readonly name: string
+  readonly help: string
+  readonly bounds: readonly number[]
+  readonly byProfile = new Map<string, RequestHistogram>()
+
+  constructor (name: string, help: string, bounds: readonly number[]) {
+    this.name = name
+    this.help = help
+    this.bounds = bounds
+  }
+
+  /** The profile's histogram, made at its first request: the profiles file bounds the names. */
+  of (profile: string): RequestHistogram {
+    let histogram = this.byProfile.get(profile)
+    if (histogram === undefined) {
+      histogram = new RequestHistogram(this.name, this.help, this.bounds, { profile })
+      this.byProfile.set(profile, histogram)
+    }
+    return histogram
+  }
+
+  get (): ReturnType<RequestHistogram['get']> {
+    const values = [...this.byProfile.values()].flatMap((histogram) => histogram.get().values)
+    return { name: this.name, help: this.help, type: 'histogram', aggregator: 'sum', values }
+  }
+
+  reset (): void {
+    for (const histogram of this.byProfile.values()) histogram.reset()
   }
 }
 
@@ -125,34 +172,39 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
   // Request counts live in plain arrays, one slot per status class, one array per method seen;
   // the counter reads them when scraped.
   const requestCounts = new Map<string, Float64Array>()
+  // With profiles: the same, per profile.
+  const profileCounts = new Map<string, Map<string, Float64Array>>()
+  const profiled = options.profiles === true
   // eslint-disable-next-line no-new -- registered with the registry; read only through it
   new Counter({
     name: `${METRICS_PREFIX}requests_total`,
-    help: 'Requests answered, by method and status class (the proxy\'s own /-/ routes excluded)',
-    labelNames: ['method', 'status_class'] as const,
+    help: profiled
+      ? 'Requests answered, by profile, method and status class (the proxy\'s own /-/ routes excluded)'
+      : 'Requests answered, by method and status class (the proxy\'s own /-/ routes excluded)',
+    labelNames: profiled ? ['profile', 'method', 'status_class'] : ['method', 'status_class'],
     registers,
     collect () {
       this.reset()
-      for (const [method, byClass] of requestCounts) {
-        byClass.forEach((count, statusClass) => {
-          if (count > 0) this.inc({ method, status_class: STATUS_CLASSES[statusClass] as string }, count)
-        })
+      const counted = (counts: Map<string, Float64Array>, labels: Record<string, string>): void => {
+        for (const [method, byClass] of counts) {
+          byClass.forEach((count, statusClass) => {
+            if (count > 0) this.inc({ ...labels, method, status_class: STATUS_CLASSES[statusClass] as string }, count)
+          })
+        }
       }
+      counted(requestCounts, {})
+      for (const [profile, counts] of profileCounts) counted(counts, { profile })
     }
   })
-  const requestDuration = new RequestHistogram(
-    `${METRICS_PREFIX}request_duration_seconds`,
-    'Whole-request latency, from the request\'s arrival to the last byte of the answer',
-    LATENCY_BUCKETS
-  )
-  const upstreamDuration = new RequestHistogram(
-    `${METRICS_PREFIX}upstream_duration_seconds`,
-    'Upstream latency, from sending the request to Roecny to its response headers',
-    LATENCY_BUCKETS
-  )
+  const durationHelp = 'Whole-request latency, from the request\'s arrival to the last byte of the answer'
+  const upstreamHelp = 'Upstream latency, from sending the request to Roecny to its response headers'
+  const requestDuration = new RequestHistogram(`${METRICS_PREFIX}request_duration_seconds`, durationHelp, LATENCY_BUCKETS)
+  const upstreamDuration = new RequestHistogram(`${METRICS_PREFIX}upstream_duration_seconds`, upstreamHelp, LATENCY_BUCKETS)
+  const profileDurations = new ProfileHistograms(`${METRICS_PREFIX}request_duration_seconds`, durationHelp, LATENCY_BUCKETS)
+  const profileUpstreamDurations = new ProfileHistograms(`${METRICS_PREFIX}upstream_duration_seconds`, upstreamHelp, LATENCY_BUCKETS)
   // prom-client formats any object with its metric shape (name, help, get, reset).
-  registry.registerMetric(requestDuration as unknown as Metric)
-  registry.registerMetric(upstreamDuration as unknown as Metric)
+  registry.registerMetric((profiled ? profileDurations : requestDuration) as unknown as Metric)
+  registry.registerMetric((profiled ? profileUpstreamDurations : upstreamDuration) as unknown as Metric)
   const upstreamErrors = new Counter({
     name: `${METRICS_PREFIX}upstream_errors_total`,
     help: 'Upstream requests that failed, by the PROXY_* code answered',
@@ -164,34 +216,49 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
     help: 'Requests whose client went away before its answer was complete (never counted as upstream errors)',
     registers
   })
+  // With profiles, each token's metrics carry the names of the profiles that use it, so each login is counted once.
+  const tokenLabels = profiled ? ['result', 'profile'] : ['result']
   const logins = new Counter({
     name: `${METRICS_PREFIX}logins_total`,
     help: 'Logins to Roecny by result: ok, rejected (401/403), rate_limited (429), error',
-    labelNames: ['result'] as const,
+    labelNames: tokenLabels,
     registers
   })
   const loginDuration = new Histogram({
     name: `${METRICS_PREFIX}login_duration_seconds`,
     help: 'Login latency by result',
-    labelNames: ['result'] as const,
+    labelNames: tokenLabels,
     buckets: LOGIN_BUCKETS,
     registers
   })
+  let profileTokens: () => ReadonlyArray<{ profile: string, schedule: TokenSchedule }> = () => []
+  /** The token gauges' values: the one token's, or each profile token's with its `profile` label. */
+  function schedules (): Array<{ labels: Record<string, string>, schedule: TokenSchedule }> {
+    return profiled ? profileTokens().map(({ profile, schedule }) => ({ labels: { profile }, schedule })) : [{ labels: {}, schedule }]
+  }
   // eslint-disable-next-line no-new -- registered with the registry; read only through it
   new Gauge({
     name: `${METRICS_PREFIX}token_expiry_timestamp_seconds`,
     help: 'Unix time at which the current token expires; 0 without a token',
+    labelNames: profiled ? ['profile'] : [],
     registers,
-    collect () { this.set(schedule.expiresAtWallMs() / 1000) }
+    collect () {
+      this.reset()
+      for (const { labels, schedule } of schedules()) this.set(labels, schedule.expiresAtWallMs() / 1000)
+    }
   })
   // eslint-disable-next-line no-new -- as above
   new Gauge({
     name: `${METRICS_PREFIX}token_refresh_in_seconds`,
     help: 'Seconds until the current token is refreshed; 0 without a token or while the refresh is due',
+    labelNames: profiled ? ['profile'] : [],
     registers,
     collect () {
-      const refreshAt = schedule.refreshAtWallMs()
-      this.set(refreshAt === 0 ? 0 : Math.max(0, (refreshAt - now()) / 1000))
+      this.reset()
+      for (const { labels, schedule } of schedules()) {
+        const refreshAt = schedule.refreshAtWallMs()
+        this.set(labels, refreshAt === 0 ? 0 : Math.max(0, (refreshAt - now()) / 1000))
+      }
     }
   })
   const secretReloads = new Counter({
@@ -211,7 +278,7 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
   // Known label sets start at 0, so rate() and absent-series alerts work before the first event.
   const loginCounters = new Map<string, Inc>()
   const loginDurations = new Map<string, Observe>()
-  for (const result of LOGIN_RESULTS) {
+  for (const result of profiled ? [] : LOGIN_RESULTS) {
     loginCounters.set(result, logins.labels(result))
     loginDurations.set(result, loginDuration.labels(result))
     logins.labels(result).inc(0)
@@ -230,6 +297,35 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
     byClass[statusClass] = (byClass[statusClass] as number) + 1
     requestDuration.observe(durationMs / 1000)
     if (upstreamMs >= 0) upstreamDuration.observe(upstreamMs / 1000)
+  }
+
+  function profileRequest (profile: string, method: string, statusCode: number, durationMs: number, upstreamMs: number): void {
+    let counts = profileCounts.get(profile)
+    if (counts === undefined) {
+      counts = new Map()
+      profileCounts.set(profile, counts)
+    }
+    let byClass = counts.get(method)
+    if (byClass === undefined) {
+      byClass = new Float64Array(STATUS_CLASSES.length)
+      counts.set(method, byClass)
+    }
+    const statusClass = (statusCode / 100) | 0
+    byClass[statusClass] = (byClass[statusClass] as number) + 1
+    profileDurations.of(profile).observe(durationMs / 1000)
+    if (upstreamMs >= 0) profileUpstreamDurations.of(profile).observe(upstreamMs / 1000)
+  }
+
+  function watchProfileTokens (tokens: () => ReadonlyArray<{ profile: string, schedule: TokenSchedule }>): void {
+    profileTokens = tokens
+    // Known label sets start at 0, as without profiles.
+    for (const { profile } of tokens()) for (const result of LOGIN_RESULTS) logins.labels(result, profile).inc(0)
+  }
+
+  // A login: rare, the label object may be made each time.
+  function profileLogin (profile: string, result: LoginOutcome, durationMs: number): void {
+    logins.inc({ result, profile })
+    loginDuration.observe({ result, profile }, durationMs / 1000)
   }
 
   // Failures are rare: the label object may be made each time.
@@ -305,6 +401,9 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
     registry,
     contentType: registry.contentType,
     request,
+    profileRequest,
+    watchProfileTokens,
+    profileLogin,
     upstreamError,
     clientAbort,
     login,

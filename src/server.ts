@@ -3,12 +3,13 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { buildAdminApp } from './admin.js'
 import { buildApp } from './app.js'
-import type { AppState } from './app.js'
+import type { AppProfiles, AppState } from './app.js'
 import { systemClock } from './clock.js'
 import type { Clock, TimerHandle } from './clock.js'
 import type { Config } from './config.js'
 import type { FleetTimings } from './fleet/start.js'
 import { limitsOf } from './limits/limiter.js'
+import type { LimiterStatus, UpstreamLimiter } from './limits/limiter.js'
 import { createMemoryLimiter } from './limits/memory-limiter.js'
 import { createLogger } from './log.js'
 import { createMetrics } from './metrics.js'
@@ -21,6 +22,7 @@ import { createTokenManager } from './token/token-manager.js'
 import type { TokenManager } from './token/token-manager.js'
 import { listenOnSocket } from './unix-socket.js'
 import { VERSION } from './version.js'
+import type { ProfilesDescription } from './profiles/file.js'
 
 export interface RunningProxy {
   /** `http://host:port` the proxy listens on, or `unix:/path` on a Unix socket. */
@@ -37,6 +39,8 @@ export interface RunningProxy {
   shutdown: () => Promise<void>
   /** SIGHUP: re-reads the file secrets at once; with no usable token, also tries a login at once (TokenManager.retryNow). */
   reloadSecrets: () => void
+  /** With PROXY_PROFILES_FILE: applies a new description, whole (tokens, selection, limits), to the next request. */
+  readonly applyProfiles: ((description: ProfilesDescription) => void) | undefined
 }
 
 export interface StartOptions {
@@ -49,15 +53,53 @@ export interface StartOptions {
 export async function startProxy (config: Config, options: StartOptions = {}): Promise<RunningProxy> {
   const logger = options.logger ?? createLogger(config.logLevel)
   const clock = options.clock ?? systemClock
+  // Decided once: without PROXY_PROFILES_FILE nothing of profiles is loaded. Read before anything
+  // starts, so that its problems (a ConfigError: exit 78) leave nothing running.
+  const profilesModule = config.profilesFile === undefined ? undefined : await import('./profiles/start.js')
+  const description = profilesModule?.loadProfilesFor(config)
   const pool = createUpstreamDispatcher(config)
-  const metrics = createMetrics({ now: clock.wallNow })
+  const metrics = createMetrics({ now: clock.wallNow, profiles: description !== undefined })
   // Decided once: without REDIS_URL nothing of fleet mode is loaded, and the token manager works alone.
   const fleet = config.redisUrl === undefined
     ? undefined
     : (await import('./fleet/start.js')).startFleet(config, { clock, log: logger.child({ component: 'fleet' }), onState: metrics.fleetState, timings: options.fleet })
   if (fleet !== undefined) metrics.watchFleet(fleet.link)
-  const tokens = createTokenManager({ config, dispatcher: pool, clock, log: logger.child({ component: 'token' }), onLoginResult: metrics.login, fleet: fleet?.tokens })
-  metrics.watchToken(tokens)
+  let tokens: TokenManager
+  let profiles: AppProfiles | undefined
+  let applyProfiles: ((description: ProfilesDescription) => void) | undefined
+  if (profilesModule === undefined || description === undefined) {
+    tokens = createTokenManager({ config, dispatcher: pool, clock, log: logger.child({ component: 'token' }), onLoginResult: metrics.login, fleet: fleet?.tokens })
+    metrics.watchToken(tokens)
+  } else {
+    for (const warning of description.warnings) logger.warn(warning)
+    // One token manager per distinct tuple (client ID, API key, scope, login-as); in fleet mode each is its own fleet.
+    const profileTokens = profilesModule.createProfileTokens(description, function tokenManager (tuple, onToken) {
+      const label = profilesModule.tokenLabel(tuple)
+      return createTokenManager({
+        config: { ...config, clientId: tuple.clientId, apiKey: tuple.apiKey, scope: tuple.scope, loginAs: tuple.loginAs },
+        dispatcher: pool,
+        clock,
+        log: logger.child({ component: 'token', profile: label }),
+        onLoginResult: profilesModule.profileLoginHook(tuple, onToken, metrics.profileLogin),
+        fleet: fleet?.tokens
+      })
+    })
+    metrics.watchProfileTokens(() => profileTokens.managers().map(({ tuple, manager }) => ({ profile: profilesModule.tokenLabel(tuple), schedule: manager })))
+    tokens = profileTokens
+    let selector = profilesModule.createSelector(description)
+    // A reload (src/profiles/reload.ts's `apply`) calls this with the new description, checked whole.
+    applyProfiles = function applyProfiles (next) {
+      profileTokens.apply(next)
+      selector = profilesModule.createSelector(next)
+      limiterOf?.apply(next)
+    }
+    profiles = {
+      guard: { select: () => selector, verdict: profilesModule.verdict },
+      sourceOf: profileTokens.sourceOf,
+      unready: profileTokens.unready,
+      readyFor: profileTokens.readyFor
+    }
+  }
   const limits = limitsOf(config)
   const limitsLog = logger.child({ component: 'limits' })
   // In fleet mode the limits count for the whole fleet (SPEC §12), falling back to these local ones while Redis is away.
@@ -65,13 +107,15 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
     ? undefined
     : fleet === undefined ? createMemoryLimiter(limits, { clock, log: limitsLog }) : await fleet.limiter(limits, limitsLog)
   if (limiter !== undefined) metrics.watchLimits(limiter)
+  const limiterOf = description === undefined ? undefined : profileLimiters(description, limiter)
   const accessKeys = new AccessKeys(config.accessKeys)
   const upstream = pool instanceof RotatingPool ? pool : undefined
   const secrets = watchFileSecrets(config, { tokens, accessKeys, upstream, fleet: fleet?.link }, { clock, log: logger.child({ component: 'secrets' }), metrics })
   const state: AppState = { draining: false, closing: false }
-  const app = await buildApp(config, { logger, tokens, dispatcher: pool, state, metrics, limiter, accessKeys, secrets, fleet })
+  const app = await buildApp(config, { logger, tokens, dispatcher: pool, state, metrics, limiter, accessKeys, secrets, fleet, profiles: profiles === undefined ? undefined : { ...profiles, limiterOf: limiterOf?.forProfile } })
   app.addHook('onClose', async function closePool () {
     secrets?.close()
+    limiterOf?.close()
     limiter?.close()
     await tokens.stop()
     fleet?.close()
@@ -90,7 +134,7 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
     throw err
   }
   // Probes keep answering through the drain (liveness must hold, readiness says draining); closed last.
-  const admin = config.adminPort === undefined ? undefined : await buildAdminApp({ logger, tokens, state, metrics, limits: config })
+  const admin = config.adminPort === undefined ? undefined : await buildAdminApp({ logger, tokens, state, metrics, limits: config, profiles })
   let adminUrl: string | undefined
   if (admin !== undefined) {
     try {
@@ -146,5 +190,33 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
     return shutdownPromise
   }
 
-  return { url: address, logger, app, tokens, metrics, adminUrl, secrets, shutdown, reloadSecrets }
+  return { url: address, logger, app, tokens, metrics, adminUrl, secrets, shutdown, reloadSecrets, applyProfiles }
+}
+
+/** Each profile's limits, as forwarding and /-/status read them. */
+export interface ProfileLimiters {
+  /** The limiter a profile's requests wait for; undefined: that profile is not limited at all. */
+  forProfile: (name: string) => UpstreamLimiter | undefined
+  /** A reloaded description: caps of new or changed profiles. */
+  apply: (description: ProfilesDescription) => void
+  /** Per profile, its own queue and caps (none while only the account's limiter applies). */
+  status: () => Record<string, LimiterStatus>
+  close: () => void
+}
+
+/**
+ * The one place per-profile limits plug in. Here every profile waits for the account's limiter
+ * (the environment's UPSTREAM_* limits, shared by all), or for none when those are off; the
+ * profiles' own maxInFlight / rateLimit / rateBurst are applied by a ProfileLimiters that takes the
+ * description and that limiter's settings, behind this same shape.
+ */
+export function profileLimiters (_description: ProfilesDescription, account: UpstreamLimiter | undefined): ProfileLimiters {
+  return {
+    forProfile: () => account,
+    // The account's limiter does not depend on the profiles.
+    apply: () => {},
+    status: () => ({}),
+    // The account's limiter is closed with the proxy, as without profiles.
+    close: () => {}
+  }
 }

@@ -23,7 +23,7 @@ import type { Block, Command } from './helpers/docs.js'
 
 const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string, version: string, scripts: Record<string, string>, bin: Record<string, string> }
 const IMAGE = `${PACKAGE.name}:${PACKAGE.version}`
-const CLI_COMMANDS = new Set(['serve', 'demo', 'mock', 'check', '--help', '-h', '--version', '-v'])
+const CLI_COMMANDS = new Set(['serve', 'demo', 'mock', 'check', 'hash-key', '--help', '-h', '--version', '-v'])
 const NPM_COMMANDS = new Set(['ci', 'test', 'start', 'pack'])
 /** Runtimes that run one file of this project, named as their first argument that is not a flag. */
 const FILE_RUNNERS = new Set(['node', 'bash', 'sh', 'php', 'python3', 'java', 'mcs', 'mono'])

@@ -271,6 +271,8 @@ function reads (objects: K8sObject[]): { keys: Set<string>, files: Map<string, {
           const volume = spec.volumes?.find((v) => v.name === mount?.name)
           const path = e.value?.slice((mount?.mountPath.length ?? 0) + 1)
           const source = volume?.secret
+          // A file from a ConfigMap (the profiles file): its items are counted with the mounts below.
+          if (source === undefined && volume?.configMap !== undefined) continue
           if (source === undefined) throw new Error(`${c.name}: ${e.name}=${String(e.value)} is on no Secret volume`)
           const key = source.items === undefined ? path : source.items.find((item) => item.path === path)?.key
           if (key === undefined) throw new Error(`${c.name}: ${e.name}: the volume ${volume?.name} has no ${String(path)}`)

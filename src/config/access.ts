@@ -169,7 +169,8 @@ export function accessSettings (data: Record<string, string>, parsed: ProxyEnv |
   // The rule follows the address the proxy binds, so a typo cannot open it up: only loopback goes without a key.
   const allowUnauthenticatedRemote = parsed?.PROXY_ALLOW_UNAUTHENTICATED_REMOTE ?? data.PROXY_ALLOW_UNAUTHENTICATED_REMOTE === 'true'
   const host = data.PROXY_HOST ?? defaultOf('PROXY_HOST') as string
-  if (proxySocket === undefined && accessKeys.length === 0 && validHost(host) && !isLoopbackHost(host)) {
+  // With profiles, only a keyless profile serves callers without a key: the profiles file applies this rule to it.
+  if (data.PROXY_PROFILES_FILE === undefined && proxySocket === undefined && accessKeys.length === 0 && validHost(host) && !isLoopbackHost(host)) {
     if (allowUnauthenticatedRemote) warnings.push(REMOTE_WARNING)
     else problems.push(REMOTE_PROBLEM)
   }

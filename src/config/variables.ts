@@ -111,7 +111,8 @@ export const PROXY_VARIABLES = {
     schema: { type: 'string', default: 'roecny-auth-proxy', pattern: '^[\\x21-\\x7e]{1,100}$' },
     problem: 'must be 1 to 100 visible ASCII characters',
     help: 'prefix of every Redis key fleet mode uses'
-  }
+  },
+  PROXY_PROFILES_FILE: text('a YAML file of per-caller profiles: each caller\'s x-proxy-key selects its own token, paths, methods and caps; off unless set')
 } satisfies Record<string, Variable>
 
 /** What the `mock` command reads: it needs no Roecny variable at all. */

@@ -27,9 +27,12 @@ export interface FleetTokensOptions {
   readonly log: Logger
 }
 
+/** One token's fleet: a replica serves several at once with profiles (one per distinct token tuple). */
 interface Fleet {
   readonly keys: TokenKeys
   readonly seal: TokenSeal
+  /** The sealed form of the token this replica last stored or adopted in this fleet: what a 401 deletes. */
+  sealedOf: { token: string, sealed: string } | undefined
 }
 
 /** A stored token, as read: what it is, and its sealed form (the 401's compare-and-delete matches that). */
@@ -49,21 +52,25 @@ function newHint (): Hint {
 
 export function createFleetTokens (options: FleetTokensOptions): TokenFleet {
   const { link, clock, log, loginTimeoutMs } = options
-  let cached: { credentials: FleetCredentials, fleet: Fleet } | undefined
-  /** The sealed form of each token this replica stored or adopted, latest only: what a 401 deletes. */
-  let sealedOf: { token: string, sealed: string } | undefined
-  /** Settles at the next message of the channel ("a token was stored"), then is replaced: a waiting replica reads the key at once. */
-  let hint = newHint()
+  /** Every fleet this replica took part in, by its keys' id: one per token tuple. */
+  const fleets = new Map<string, Fleet>()
+  /** Per channel: settles at its next message ("a token was stored"), then is replaced, so a waiting replica reads the key at once. */
+  const hints = new Map<string, Hint>()
 
   function fleetOf (credentials: FleetCredentials): Fleet {
-    if (cached?.credentials === credentials) return cached.fleet
+    // The keys' id covers the API key (through its tag), so two tuples that differ only by it are two fleets.
     const keys = tokenKeys(options.prefix, credentials)
-    const fleet = { keys, seal: tokenSeal(credentials.apiKey, keys.token) }
-    cached = { credentials, fleet }
-    link.listen(keys.channel, function hinted () {
-      hint.resolve()
-      hint = newHint()
-    })
+    const known = fleets.get(keys.id)
+    if (known !== undefined) return known
+    const fleet: Fleet = { keys, seal: tokenSeal(credentials.apiKey, keys.token), sealedOf: undefined }
+    fleets.set(keys.id, fleet)
+    if (!hints.has(keys.channel)) {
+      hints.set(keys.channel, newHint())
+      link.listen(keys.channel, function hinted () {
+        (hints.get(keys.channel) as Hint).resolve()
+        hints.set(keys.channel, newHint())
+      })
+    }
     return fleet
   }
 
@@ -79,8 +86,8 @@ export function createFleetTokens (options: FleetTokensOptions): TokenFleet {
     return { adopted: { token: stored.token, lifetimeMs: stored.lifetimeMs, ageMs }, sealed }
   }
 
-  function adopt (found: Found): FleetOutcome {
-    sealedOf = { token: found.adopted.token, sealed: found.sealed }
+  function adopt (fleet: Fleet, found: Found): FleetOutcome {
+    fleet.sealedOf = { token: found.adopted.token, sealed: found.sealed }
     return { adopted: found.adopted }
   }
 
@@ -89,7 +96,7 @@ export function createFleetTokens (options: FleetTokensOptions): TokenFleet {
     // At least 1 ms: Redis refuses an expiry of 0, and a token that short-lived expires there at once anyway.
     const usableMs = Math.max(1, Math.floor(usableSpanMs(result.lifetimeMs) - (clock.monotonic() - sentAt)))
     const sealed = fleet.seal.seal({ token: result.token, lifetimeMs: result.lifetimeMs })
-    sealedOf = { token: result.token, sealed }
+    fleet.sealedOf = { token: result.token, sealed }
     await link.run(async (client: RedisClient) => {
       await client.set(fleet.keys.token, sealed, { expiration: { type: 'PX', value: usableMs } })
       await client.publish(fleet.keys.channel, 'stored')
@@ -102,7 +109,7 @@ export function createFleetTokens (options: FleetTokensOptions): TokenFleet {
       // Another replica may have stored a token, and released the lock, between this replica's read and its lock.
       const found = await read(fleet, request)
       /* c8 ignore next -- a race between two replicas' steps, which no test can order from outside */
-      if (found !== undefined) return adopt(found)
+      if (found !== undefined) return adopt(fleet, found)
       const sentAt = clock.monotonic()
       const result = await request.login()
       await store(fleet, result, sentAt).catch(ignoreRedisFailure) // Redis away: the token serves this replica; it was logged.
@@ -132,9 +139,9 @@ export function createFleetTokens (options: FleetTokensOptions): TokenFleet {
     const lock = randomUUID()
     for (;;) {
       // Taken before the read: a message that comes between the read and the wait still wakes it.
-      const next = hint.promise
+      const next = (hints.get(fleet.keys.channel) as Hint).promise
       const found = await read(fleet, request)
-      if (found !== undefined) return adopt(found)
+      if (found !== undefined) return adopt(fleet, found)
       // The lock outlives one login: a replica that dies holding it blocks the fleet no longer than that.
       const taken = await link.run(async (client: RedisClient) => await client.set(fleet.keys.lock, lock, { condition: 'NX', expiration: { type: 'PX', value: loginTimeoutMs + 1000 } }))
       if (taken !== null) return await loginHolding(fleet, request, lock)
@@ -159,9 +166,9 @@ export function createFleetTokens (options: FleetTokensOptions): TokenFleet {
   }
 
   function refused (token: string, credentials: FleetCredentials): void {
-    const known = sealedOf
-    if (known?.token !== token) return
     const fleet = fleetOf(credentials)
+    const known = fleet.sealedOf
+    if (known?.token !== token) return
     log.debug('fleet: removing the refused token from the store, if still there')
     link.run(async (client: RedisClient) => await client.eval(COMPARE_AND_DELETE, { keys: [fleet.keys.token], arguments: [known.sealed] })).catch(ignoreRedisFailure)
   }

@@ -1,10 +1,12 @@
 // The limits on the request path: a forwarded request waits for its start, holds it until its exchange ends, and tells the limiter what Roecny answered.
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { sendProxyError } from '../errors.js'
 import type { Lease, Refusal, Ticket, UpstreamLimiter, Waiter } from './limiter.js'
 
 export interface ShapingOptions {
   limiter: UpstreamLimiter
+  /** With profiles: the limiter of the request's profile (undefined: that request waits for none), instead of `limiter`. */
+  limiterOf?: (request: FastifyRequest) => UpstreamLimiter | undefined
   /** Told how long each forwarded request waited for its start, 0 when it started at once (metrics). */
   onWaited: (waitedMs: number) => void
 }
@@ -21,11 +23,14 @@ export class Passage implements Waiter {
   readonly #reply: FastifyReply
   readonly #done: (err?: Error) => void
   readonly #options: ShapingOptions
+  /** The limiter it waits for and gives its lease back to. */
+  readonly limiter: UpstreamLimiter
 
-  constructor (reply: FastifyReply, done: (err?: Error) => void, options: ShapingOptions) {
+  constructor (reply: FastifyReply, done: (err?: Error) => void, options: ShapingOptions, limiter = options.limiter) {
     this.#reply = reply
     this.#done = done
     this.#options = options
+    this.limiter = limiter
   }
 
   granted (lease: Lease, waitedMs: number): void {
@@ -47,7 +52,7 @@ export class Passage implements Waiter {
       this.ticket = undefined
     }
     if (this.lease !== undefined) {
-      this.#options.limiter.release(this.lease)
+      this.limiter.release(this.lease)
       this.lease = undefined
     }
   }
@@ -67,21 +72,35 @@ function header (reply: FastifyReply, name: string): string | undefined {
  * request path.
  */
 export function registerShaping (app: FastifyInstance, options: ShapingOptions): void {
-  const { limiter } = options
+  const { limiter, limiterOf } = options
 
-  app.addHook('preHandler', function waitForLimits (request, reply, done) {
-    const passage = new Passage(reply, done, options)
-    request.upstreamPassage = passage
-    passage.ticket = limiter.admit(passage)
-  })
+  // Decided once: with profiles, the limiter of the request's profile, if it has one.
+  app.addHook('preHandler', limiterOf === undefined
+    ? function waitForLimits (request, reply, done) {
+      const passage = new Passage(reply, done, options)
+      request.upstreamPassage = passage
+      passage.ticket = limiter.admit(passage)
+    }
+    : function waitForProfileLimits (request, reply, done) {
+      const own = limiterOf(request)
+      if (own === undefined) {
+        done()
+        return
+      }
+      const passage = new Passage(reply, done, options, own)
+      request.upstreamPassage = passage
+      passage.ticket = own.admit(passage)
+    })
 
   // Before the answer's headers go out: a 429 pauses the queue at once, not when its body is done.
   app.addHook('onSend', function readRoecnyAnswer (request, reply, payload, done) {
-    const lease = request.upstreamPassage?.lease
+    const passage = request.upstreamPassage
+    const lease = passage?.lease
     // upstreamMs is set once Roecny's headers arrived: the proxy's own answers (PROXY_*) are not Roecny's.
     if (lease !== undefined && request.upstreamMs >= 0) {
-      if (reply.statusCode === 429) limiter.throttled(lease, header(reply, 'retry-after'), header(reply, 'date'))
-      else limiter.answered(lease)
+      const own = (passage as Passage).limiter
+      if (reply.statusCode === 429) own.throttled(lease, header(reply, 'retry-after'), header(reply, 'date'))
+      else own.answered(lease)
     }
     done(null, payload)
   })

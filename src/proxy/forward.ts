@@ -43,6 +43,8 @@ export interface ForwardOptions {
   onUpstreamError: (code: ProxyErrorCode) => void
   /** The upstream limits, when configured: the plugin then registers their hooks on its routes. */
   limits?: ShapingOptions
+  /** With PROXY_PROFILES_FILE: the token source of the request's profile, which then replaces `tokens`. */
+  tokensOf?: (request: FastifyRequest) => TokenSource
 }
 
 function ignoreBodyError (): void {}
@@ -131,7 +133,12 @@ export function addForwardedMethods (app: FastifyInstance): void {
  * (./request-context.ts), so the app's access log and metrics read it on every request.
  */
 export const forwarding: FastifyPluginAsync<ForwardOptions> = async function forwarding (app, options) {
-  const { config, tokens } = options
+  const { config, tokens, tokensOf } = options
+
+  /** The source the request's token comes from: only a 401's rare path asks, so the branch costs nothing per request. */
+  function sourceOf (request: FastifyRequest): TokenSource {
+    return tokensOf === undefined ? tokens : tokensOf(request)
+  }
   const stripCors = config.corsOrigins.length === 0
 
   function rewriteRequestHeaders (request: FastifyRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders {
@@ -171,7 +178,8 @@ export const forwarding: FastifyPluginAsync<ForwardOptions> = async function for
   function onResponse (request: FastifyRequest, reply: FastifyReply, res: { statusCode: number, headers: IncomingHttpHeaders, stream: Readable }): void {
     request.upstreamMs = performance.now() - request.upstreamStart
     if (res.statusCode === 401) {
-      tokens.invalidate(request.roecnyToken)
+      // The token of this request's profile is retired, never another profile's.
+      sourceOf(request).invalidate(request.roecnyToken)
       if (!request.replayed && !hasBody(request.headers)) {
         replayAfter401(request, reply, res).catch(/* c8 ignore next -- replay never rejects; kept so a bug cannot crash the process */ (err: unknown) => reply.send(err))
         return
@@ -192,9 +200,10 @@ export const forwarding: FastifyPluginAsync<ForwardOptions> = async function for
     res.stream.resume()
     // The 401's headers were already copied onto the reply; none of them belongs to the answer the client gets.
     for (const name of Object.keys(res.headers)) reply.removeHeader(name)
-    const token = await tokens.acquire()
+    const source = sourceOf(request)
+    const token = await source.acquire()
     if (token === undefined) {
-      sendProxyError(reply, 'PROXY_TOKEN_UNAVAILABLE', { 'retry-after': String(tokens.retryAfterSeconds()) })
+      sendProxyError(reply, 'PROXY_TOKEN_UNAVAILABLE', { 'retry-after': String(source.retryAfterSeconds()) })
       return
     }
     request.roecnyToken = token
@@ -225,22 +234,38 @@ export const forwarding: FastifyPluginAsync<ForwardOptions> = async function for
 
   // A callback hook, not an async one: with a token at hand (nearly always) no promise and no
   // microtask turn are spent per request.
-  app.addHook('preHandler', function attachToken (request, reply, done) {
-    const token = tokens.current()
-    if (token !== undefined) {
-      useToken(request, reply, token)
-      done()
-      return
-    }
-    tokens.acquire().then(function acquired (waited) {
+  function waitForToken (source: TokenSource, request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
+    source.acquire().then(function acquired (waited) {
       if (waited === undefined) {
-        sendProxyError(reply, 'PROXY_TOKEN_UNAVAILABLE', { 'retry-after': String(tokens.retryAfterSeconds()) })
+        sendProxyError(reply, 'PROXY_TOKEN_UNAVAILABLE', { 'retry-after': String(source.retryAfterSeconds()) })
         return
       }
       useToken(request, reply, waited)
       done()
     }, done)
-  })
+  }
+
+  // Decided once: with profiles, the token of the request's profile (a lookup per request), else the one source.
+  app.addHook('preHandler', tokensOf === undefined
+    ? function attachToken (request, reply, done) {
+      const token = tokens.current()
+      if (token !== undefined) {
+        useToken(request, reply, token)
+        done()
+        return
+      }
+      waitForToken(tokens, request, reply, done)
+    }
+    : function attachProfileToken (request, reply, done) {
+      const source = tokensOf(request)
+      const token = source.current()
+      if (token !== undefined) {
+        useToken(request, reply, token)
+        done()
+        return
+      }
+      waitForToken(source, request, reply, done)
+    })
 
   // Fastify runs this when the connection closes before the answer is complete (its one 'close'
   // listener per request is there anyway, for the access log's abort line).

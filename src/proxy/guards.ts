@@ -6,8 +6,11 @@ import { sendProxyError } from '../errors.js'
 import { bodyLimitHook } from './body-limit.js'
 import { AccessKeys } from './access-keys.js'
 import { createCallerCheck } from './caller-checks.js'
+import type { RequestCheck } from './caller-checks.js'
 import { corsHeadersHook } from './cors.js'
 import { createTargetCheck } from './target-checks.js'
+import type { PolicyCheck } from './target-checks.js'
+import type { SelectProfile } from '../profiles/select.js'
 import { isOwnTarget, pathOf, PROBE_PATHS } from './target.js'
 
 export interface Guards {
@@ -30,10 +33,21 @@ export interface GuardState {
   readonly closing: boolean
 }
 
-/** `accessKeys`: the keys callers may present, replaceable at run time (default: the configured ones, fixed). */
-export function createGuards (config: Config, state: GuardState, accessKeys = new AccessKeys(config.accessKeys)): Guards {
-  const checkCaller = createCallerCheck(config, accessKeys)
-  const checkRequest = createTargetCheck(config)
+/** With PROXY_PROFILES_FILE: the caller's profile from its `x-proxy-key`, and the profiles' policy check. */
+export interface ProfileGuard {
+  /** Read at each request, so that a reloaded description applies to the next one. */
+  readonly select: () => SelectProfile
+  readonly verdict: PolicyCheck
+}
+
+/**
+ * `accessKeys`: the keys callers may present, replaceable at run time (default: the configured ones,
+ * fixed). `profiles`: the caller's profile is chosen after the caller checks (PROXY_ACCESS_KEY is
+ * never set beside it), and its policy replaces the environment's, which it holds.
+ */
+export function createGuards (config: Config, state: GuardState, accessKeys = new AccessKeys(config.accessKeys), profiles?: ProfileGuard): Guards {
+  const checkCaller = profiles === undefined ? createCallerCheck(config, accessKeys) : profiledCallerCheck(createCallerCheck(config, accessKeys), profiles.select)
+  const checkRequest = createTargetCheck(config, profiles?.verdict)
 
   function refused (request: FastifyRequest, reply: FastifyReply): boolean {
     if (state.closing) {
@@ -62,4 +76,18 @@ export function createGuards (config: Config, state: GuardState, accessKeys = ne
   }
 
   return { refused, limitBody: bodyLimitHook(config.maxBodyBytes), corsHeaders: corsHeadersHook(new Set(config.corsOrigins)) }
+}
+
+/** The caller checks, then the caller's profile: none (an unknown key, an empty header, no key and no keyless profile) is 401. */
+function profiledCallerCheck (checkCaller: RequestCheck, select: () => SelectProfile): RequestCheck {
+  return function checkProfiledCaller (request, reply) {
+    if (checkCaller(request, reply)) return true
+    const profile = select()(request.headers['x-proxy-key'])
+    if (profile === undefined) {
+      sendProxyError(reply, 'PROXY_ACCESS_DENIED')
+      return true
+    }
+    request.proxyProfile = profile
+    return false
+  }
 }

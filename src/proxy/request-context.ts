@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Passage } from '../limits/shaping.js'
+import type { Profile } from '../profiles/file.js'
 
 /**
  * One forwarded request's call to Roecny. Undici takes it as the call's abort signal (an emitter
@@ -58,14 +59,20 @@ export interface RequestContext {
   bodyTooLarge: boolean
   /** The request's passage through the upstream limits; null when it is not limited (not forwarded, or no limits). */
   upstreamPassage: Passage | null
+  /**
+   * The caller's profile (SPEC §13), chosen by the onRequest guard from `x-proxy-key`; null before
+   * it is chosen or when none is. Decorated only with PROXY_PROFILES_FILE: without it, nothing reads it.
+   */
+  proxyProfile: Profile | null
 }
 
 declare module 'fastify' {
   interface FastifyRequest extends RequestContext {}
 }
 
-/** Decorates the root instance with the request's context, before any hook or route reads it. */
-export function decorateRequestContext (app: FastifyInstance): void {
+/** Decorates the root instance with the request's context, before any hook or route reads it; `profiles`: PROXY_PROFILES_FILE is set. */
+export function decorateRequestContext (app: FastifyInstance, profiles = false): void {
+  if (profiles) app.decorateRequest('proxyProfile', null)
   app.decorateRequest('roecnyToken', '')
   app.decorateRequest('upstreamStart', 0)
   app.decorateRequest('upstreamMs', -1)

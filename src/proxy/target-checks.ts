@@ -4,6 +4,8 @@ import type { Config } from '../config.js'
 import { sendProxyError } from '../errors.js'
 import { declaredTooLarge } from './body-limit.js'
 import type { RequestCheck } from './caller-checks.js'
+import type { Profile } from '../profiles/file.js'
+import type { PolicyVerdict, ProfilePolicy } from '../profiles/policy.js'
 import { decodePath, HAS_PERCENT, isLoginPath, normalisePath, scanTarget, TARGET_BAD } from './target.js'
 
 const CLOSE = { connection: 'close' }
@@ -31,8 +33,15 @@ export function compilePathPatterns (patterns: readonly string[] | undefined): R
   return new RegExp(`^(?:${patterns.map(patternSource).join('|')})$`, 'i')
 }
 
-/** Request target, method and path policy, transfer coding, declared body size, login path. */
-export function createTargetCheck (config: Config): RequestCheck {
+/** The profiles' policy check (src/profiles/policy.ts), handed in so that nothing of profiles loads without them. */
+export type PolicyCheck = (policy: ProfilePolicy, method: string, normalPath: string) => PolicyVerdict
+
+/**
+ * Request target, method and path policy, transfer coding, declared body size, login path. With
+ * `verdict` (PROXY_PROFILES_FILE), the method and path policy is the request's profile's, which
+ * holds the environment's lists too; the choice is made here, once.
+ */
+export function createTargetCheck (config: Config, verdict?: PolicyCheck): RequestCheck {
   const methods = config.allowMethods === undefined ? undefined : new Set(config.allowMethods)
   const allowHeader = config.allowMethods?.join(', ')
   const allowPaths = compilePathPatterns(config.allowPaths)
@@ -69,6 +78,11 @@ export function createTargetCheck (config: Config): RequestCheck {
       sendProxyError(reply, 'PROXY_PATH_NOT_ALLOWED')
       return true
     }
+    return checkBodyAndLogin(request, reply, post, normal)
+  }
+
+  /** Transfer coding, declared body size, login path: the checks after the policy. */
+  function checkBodyAndLogin (request: FastifyRequest, reply: FastifyReply, post: boolean, normal: string): boolean {
     const coding = request.headers['transfer-encoding']
     // Node decodes chunked alone and passes a body sent with other codings ("gzip, chunked") on still
     // coded: forwarded without the header that says so, it would reach Roecny as other content.
@@ -89,5 +103,34 @@ export function createTargetCheck (config: Config): RequestCheck {
     return false
   }
 
-  return checkRequest
+  /** As checkRequest, under the policy of the profile the guard chose (set before this runs). */
+  function checkProfiledRequest (request: FastifyRequest, reply: FastifyReply): boolean {
+    const url = request.url
+    const query = url.indexOf('?')
+    const pathEnd = query === -1 ? url.length : query
+    const flags = scanTarget(url, pathEnd)
+    if (flags === TARGET_BAD) {
+      sendProxyError(reply, 'PROXY_BAD_REQUEST')
+      return true
+    }
+    const path = (flags & HAS_PERCENT) !== 0 ? decodePath(url.slice(0, pathEnd)) : url.slice(0, pathEnd)
+    if (path === undefined) {
+      sendProxyError(reply, 'PROXY_BAD_REQUEST')
+      return true
+    }
+    const policy = (request.proxyProfile as Profile).policy
+    const normal = normalisePath(path)
+    const outcome = (verdict as PolicyCheck)(policy, request.method, normal)
+    if (outcome === 'method') {
+      sendProxyError(reply, 'PROXY_METHOD_NOT_ALLOWED', { allow: policy.allowHeader as string })
+      return true
+    }
+    if (outcome === 'path') {
+      sendProxyError(reply, 'PROXY_PATH_NOT_ALLOWED')
+      return true
+    }
+    return checkBodyAndLogin(request, reply, request.method === 'POST', normal)
+  }
+
+  return verdict === undefined ? checkRequest : checkProfiledRequest
 }
