@@ -92,7 +92,9 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
         dispatcher: pool,
         clock,
         log: logger.child({ component: 'token', profile: label }),
-        onLoginResult: profilesModule.profileLoginHook(tuple, onToken, metrics.profileLogin),
+        onLoginResult: profilesModule.profileLoginHook(tuple, metrics.profileLogin),
+        // A new token, from this replica's login or adopted from the fleet, tells the registry (a handover may end).
+        onToken,
         fleet: fleet?.tokens
       })
     })

@@ -174,12 +174,11 @@ export function createProfileTokens (description: ProfilesDescription, factory: 
   }
 }
 
-/** A token manager's login hook, labelled for its tuple; a successful login also tells the registry. */
-export function profileLoginHook (tuple: TokenTuple, onToken: () => void, count: (profile: string, result: LoginOutcome, durationMs: number) => void) {
+/** A token manager's login hook, labelled for its tuple (metrics). */
+export function profileLoginHook (tuple: TokenTuple, count: (profile: string, result: LoginOutcome, durationMs: number) => void) {
   const label = tokenLabel(tuple)
   return function loginResult (result: LoginOutcome, durationMs: number): void {
     count(label, result, durationMs)
-    if (result === 'ok') onToken()
   }
 }
 
