@@ -194,7 +194,10 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     onUpstreamError: metrics.upstreamError,
     // Decided once, here: without limits none of their hooks is registered and forwarding is untouched.
     limits: limiterOf !== undefined
-      ? { onWaited: metrics.queueWait, limiterOf: (request) => limiterOf((request.proxyProfile as Profile).name) }
+      ? {
+          onWaited: (waitedMs, request) => metrics.profileQueueWait((request.proxyProfile as Profile).name, waitedMs),
+          limiterOf: (request) => limiterOf((request.proxyProfile as Profile).name)
+        }
       : deps.limiter === undefined ? undefined : { limiter: deps.limiter, onWaited: metrics.queueWait },
     tokensOf: profiles === undefined ? undefined : (request) => profiles.sourceOf(request.proxyProfile as Profile)
   })

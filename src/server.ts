@@ -84,6 +84,7 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
     // Each profile's own queue and caps over its account's budget; a profile with neither waits for nothing.
     const profileLimiters = profilesModule.createProfileLimiters(description, limits, { clock, log: limitsLog, queue: { queueTimeoutMs: config.upstreamQueueTimeoutMs, queueMax: config.upstreamQueueMax } })
     limiterOf = profileLimiters
+    metrics.watchProfileLimits(() => profileLimiters.status())
     // One token manager per distinct tuple (client ID, API key, scope, login-as); in fleet mode each is its own fleet.
     const profileTokens = profilesModule.createProfileTokens(description, function tokenManager (tuple, onToken) {
       const label = profilesModule.tokenLabel(tuple)

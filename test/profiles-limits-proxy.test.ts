@@ -10,6 +10,7 @@ import type { LimiterStatus } from '../src/limits/limiter.js'
 import { DEMO_API_KEY, DEMO_CLIENT_ID } from '../src/mock/roecny.js'
 import { loadProfilesFor } from '../src/profiles/start.js'
 import { get, json } from './helpers/http.js'
+import { scrape } from './helpers/metrics.js'
 import type { SimpleResponse } from './helpers/http.js'
 import { MANUAL_CLOCK_START, ManualClock } from './helpers/manual-clock.js'
 import { startStack } from './helpers/stack.js'
@@ -174,4 +175,56 @@ test('a new description applied at run time gives a profile its cap at once, wit
   await until(() => mock.held.length === 2, 'b\'s second at the mock')
   mock.releaseHeld()
   t.same((await Promise.all(b)).map((r) => r.status), [200, 200])
+})
+
+/** The limits' series of a scrape: each sample's name and labels, without its value. */
+function limitSeries (text: string): string[] {
+  return text.split('\n')
+    .filter((line) => /^roecny_proxy_(upstream_in_flight|upstream_queue_length|upstream_queue_wait_seconds|rate_limited_total|upstream_pauses_total|upstream_pause_seconds)/.test(line))
+    .map((line) => line.slice(0, line.lastIndexOf(' ')))
+}
+
+test('without a profiles file the limits\' metrics keep their label sets: none but their own', async (t) => {
+  const stack = await startStack(t, { config: { upstreamMaxInFlight: 1 } })
+  t.equal((await get(`${stack.url}/api/v1/echo/1`)).status, 200)
+  const series = limitSeries((await scrape(stack.url)).text)
+  t.same(series.filter((line) => !line.includes('_bucket')), [
+    'roecny_proxy_upstream_queue_wait_seconds_sum',
+    'roecny_proxy_upstream_queue_wait_seconds_count',
+    'roecny_proxy_upstream_in_flight',
+    'roecny_proxy_upstream_queue_length',
+    'roecny_proxy_rate_limited_total{reason="timeout"}',
+    'roecny_proxy_rate_limited_total{reason="full"}',
+    'roecny_proxy_upstream_pauses_total{cause="retry_after"}',
+    'roecny_proxy_upstream_pauses_total{cause="backoff"}',
+    'roecny_proxy_upstream_pause_seconds'
+  ].sort((a, b) => series.indexOf(a) - series.indexOf(b)))
+  t.notMatch(series.join('\n'), 'profile=')
+})
+
+test('with profiles the limits\' metrics carry the profile: in flight, queue, wait, refusals, pauses', async (t) => {
+  const clock = new ManualClock()
+  const stack = await profilesStack(t, profilesFile(['maxInFlight: 1']), { upstreamQueueMax: 1 }, clock)
+  const { url, mock } = stack
+  const first = get(`${url}/api/v1/test/held`, as(A_KEY))
+  await until(() => mock.held.length === 1, 'a\'s first at the mock')
+  const second = get(`${url}/api/v1/echo/second`, as(A_KEY))
+  await untilQueues(url, (q) => q.a.queue?.queued === 1)
+  t.equal((await get(`${url}/api/v1/echo/third`, as(A_KEY))).status, 429, 'a\'s queue is full')
+  let metrics = await scrape(url)
+  t.equal(metrics.value('roecny_proxy_upstream_in_flight', { profile: 'a' }), 1)
+  t.equal(metrics.value('roecny_proxy_upstream_queue_length', { profile: 'a' }), 1)
+  t.equal(metrics.value('roecny_proxy_rate_limited_total', { profile: 'a', reason: 'full' }), 1)
+  t.notMatch(limitSeries(metrics.text).join('\n'), 'profile="b"', 'b has no limiter: none of its series')
+  await clock.advance(300)
+  mock.releaseHeld()
+  t.same([(await first).status, (await second).status], [200, 200])
+  mock.apiQueue.push({ status: 429, headers: { 'retry-after': '30' } })
+  t.equal((await get(`${url}/api/v1/echo/paused`, as(A_KEY))).status, 429)
+  metrics = await scrape(url)
+  t.equal(metrics.value('roecny_proxy_upstream_queue_wait_seconds_count', { profile: 'a' }), 3)
+  t.equal(metrics.value('roecny_proxy_upstream_queue_wait_seconds_sum', { profile: 'a' }), 0.3, 'the second waited 300 ms')
+  t.equal(metrics.value('roecny_proxy_upstream_pauses_total', { profile: 'a', cause: 'retry_after' }), 1)
+  t.ok((metrics.value('roecny_proxy_upstream_pause_seconds', { profile: 'a' }) ?? 0) > 0, 'a is paused')
+  t.notMatch(metrics.text, /roecny_proxy_upstream_in_flight \d/, 'no series without a profile')
 })

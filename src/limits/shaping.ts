@@ -9,7 +9,7 @@ export interface ShapingOptions {
   /** With profiles: the limiter of the request's profile (undefined: that request waits for none), instead of `limiter`. */
   limiterOf?: (request: FastifyRequest) => UpstreamLimiter | undefined
   /** Told how long each forwarded request waited for its start, 0 when it started at once (metrics). */
-  onWaited: (waitedMs: number) => void
+  onWaited: (waitedMs: number, request: FastifyRequest) => void
 }
 
 /**
@@ -37,7 +37,7 @@ export class Passage implements Waiter {
   granted (lease: Lease, waitedMs: number): void {
     this.lease = lease
     this.ticket = undefined
-    this.#options.onWaited(waitedMs)
+    this.#options.onWaited(waitedMs, this.#reply.request)
     this.#done()
   }
 
