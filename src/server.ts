@@ -23,6 +23,7 @@ import { listenOnSocket } from './unix-socket.js'
 import { VERSION } from './version.js'
 import type { ProfilesDescription } from './profiles/file.js'
 import type { ProfileLimiters } from './profiles/limits.js'
+import type { ProfilesWatcher } from './profiles/reload.js'
 
 export interface RunningProxy {
   /** `http://host:port` the proxy listens on, or `unix:/path` on a Unix socket. */
@@ -73,6 +74,7 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
     : fleet === undefined ? createMemoryLimiter(limits, { clock, log: limitsLog }) : await fleet.limiter(limits, limitsLog)
   if (limiter !== undefined) metrics.watchLimits(limiter)
   let limiterOf: ProfileLimiters | undefined
+  let profilesWatcher: ProfilesWatcher | undefined
   let tokens: TokenManager
   let profiles: AppProfiles | undefined
   let applyProfiles: ((description: ProfilesDescription) => void) | undefined
@@ -109,6 +111,9 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
       selector = profilesModule.createSelector(next)
       profileLimiters.apply(next)
     }
+    // Re-reads the profiles file and the files it names; started once the listeners are up.
+    profilesWatcher = profilesModule.watchProfiles({ description, environment: profilesModule.profilesEnvironment(config), pollMs: config.secretsPollMs, clock, log: logger.child({ component: 'profiles' }), onReload: metrics.secretReload, apply: applyProfiles })
+    metrics.watchSecrets(['PROXY_PROFILES_FILE'])
     profiles = {
       guard: { select: () => selector, verdict: profilesModule.verdict },
       sourceOf: profileTokens.sourceOf,
@@ -120,11 +125,15 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
   }
   const accessKeys = new AccessKeys(config.accessKeys)
   const upstream = pool instanceof RotatingPool ? pool : undefined
-  const secrets = watchFileSecrets(config, { tokens, accessKeys, upstream, fleet: fleet?.link }, { clock, log: logger.child({ component: 'secrets' }), metrics })
+  const fileSecrets = watchFileSecrets(config, { tokens, accessKeys, upstream, fleet: fleet?.link }, { clock, log: logger.child({ component: 'secrets' }), metrics })
+  const watched = profilesWatcher
+  // /-/status's `secrets`: the environment's file secrets and, with profiles, the profiles' files (never a value).
+  const secrets = watched === undefined ? fileSecrets : { status: () => ({ ...fileSecrets?.status(), ...watched.status() }) }
   const state: AppState = { draining: false, closing: false }
   const app = await buildApp(config, { logger, tokens, dispatcher: pool, state, metrics, limiter, accessKeys, secrets, fleet, profiles })
   app.addHook('onClose', async function closePool () {
-    secrets?.close()
+    fileSecrets?.close()
+    profilesWatcher?.close()
     limiterOf?.close()
     limiter?.close()
     await tokens.stop()
@@ -157,16 +166,18 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
   }
   logger.info({ version: VERSION, address, adminAddress: adminUrl, upstream: config.baseUrl, limits }, 'roecny-auth-proxy listening')
   // First: a secret that changed since the configuration was read is then used by the first login.
-  secrets?.start()
+  fileSecrets?.start()
+  profilesWatcher?.start()
   tokens.start()
 
   function reloadSecrets (): void {
-    if (secrets === undefined) {
+    if (fileSecrets === undefined) {
       logger.info('SIGHUP: no file secret to re-read (values set in the environment never change at run time)')
     } else {
       logger.info('SIGHUP: re-reading the file secrets')
-      secrets.reload()
+      fileSecrets.reload()
     }
+    profilesWatcher?.reload()
     // After the re-read: new credentials start their own login, and a login then uses them.
     tokens.retryNow()
   }
@@ -200,5 +211,5 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
     return shutdownPromise
   }
 
-  return { url: address, logger, app, tokens, metrics, adminUrl, secrets, shutdown, reloadSecrets, applyProfiles }
+  return { url: address, logger, app, tokens, metrics, adminUrl, secrets: fileSecrets, shutdown, reloadSecrets, applyProfiles }
 }

@@ -13,6 +13,7 @@ import { verdict } from './policy.js'
 
 export { createSelector, verdict }
 export { createProfileLimiters } from './limits.js'
+export { watchProfiles } from './reload.js'
 
 /** The environment the profiles are checked against: Config's `''` credentials are "not set". */
 export function profilesEnvironment (config: Config): ProfilesEnvironment {
