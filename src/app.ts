@@ -46,7 +46,7 @@ export interface AppDeps {
 export interface AppProfiles {
   readonly guard: ProfileGuard
   readonly sourceOf: (profile: Profile) => TokenSource
-  /** The limiter a profile's requests wait for (undefined: none); absent when no profile is limited. */
+  /** The limiter a profile's requests wait for (undefined: none); with it, the shaping hooks are registered (`limiter` is not used). */
   readonly limiterOf?: (name: string) => UpstreamLimiter | undefined
   /** The names of the profiles without a usable token. */
   readonly unready: () => string[]
@@ -193,13 +193,12 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     dispatcher: deps.dispatcher,
     onUpstreamError: metrics.upstreamError,
     // Decided once, here: without limits none of their hooks is registered and forwarding is untouched.
-    limits: deps.limiter === undefined
-      ? undefined
-      : {
-          limiter: deps.limiter,
-          onWaited: metrics.queueWait,
-          limiterOf: limiterOf === undefined ? undefined : (request) => limiterOf((request.proxyProfile as Profile).name)
-        },
+    limits: limiterOf !== undefined
+      ? {
+          onWaited: (waitedMs, request) => metrics.profileQueueWait((request.proxyProfile as Profile).name, waitedMs),
+          limiterOf: (request) => limiterOf((request.proxyProfile as Profile).name)
+        }
+      : deps.limiter === undefined ? undefined : { limiter: deps.limiter, onWaited: metrics.queueWait },
     tokensOf: profiles === undefined ? undefined : (request) => profiles.sourceOf(request.proxyProfile as Profile)
   })
   return app

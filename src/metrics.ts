@@ -55,6 +55,10 @@ export interface ProxyMetrics {
   watchLimits: (limits: { status: () => LimiterStatus }) => void
   /** How long a forwarded request waited for the limits (0: it started at once). */
   queueWait: (waitedMs: number) => void
+  /** With profiles: the limits' instruments per profile, a `profile` label on each, read from `limits` when scraped. */
+  watchProfileLimits: (limits: () => Readonly<Record<string, LimiterStatus>>) => void
+  /** With profiles: as queueWait, for a request of this profile. */
+  profileQueueWait: (profile: string, waitedMs: number) => void
   /** Starts the reload counters of these file secrets at 0, so alerts see them before the first change. */
   watchSecrets: (names: readonly string[]) => void
   /** Adds fleet mode's instruments (SPEC §12); only called with REDIS_URL. */
@@ -357,8 +361,19 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
   }
 
   function watchLimits (limits: { status: () => LimiterStatus }): void {
-    registerLimitMetrics(registry, limits)
+    registerLimitMetrics(registry, () => [{ labels: {}, status: limits.status() }], [])
     registry.registerMetric(queueWaitHistogram as unknown as Metric)
+  }
+
+  const profileQueueWaits = new ProfileHistograms(queueWaitHistogram.name, queueWaitHistogram.help, QUEUE_WAIT_BUCKETS)
+
+  function watchProfileLimits (limits: () => Readonly<Record<string, LimiterStatus>>): void {
+    registerLimitMetrics(registry, () => Object.entries(limits()).map(([profile, status]) => ({ labels: { profile }, status })), ['profile'])
+    registry.registerMetric(profileQueueWaits as unknown as Metric)
+  }
+
+  function profileQueueWait (profile: string, waitedMs: number): void {
+    profileQueueWaits.of(profile).observe(waitedMs / 1000)
   }
 
   function watchSecrets (names: readonly string[]): void {
@@ -410,6 +425,8 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
     watchToken,
     watchLimits,
     queueWait,
+    watchProfileLimits,
+    profileQueueWait,
     watchSecrets,
     secretReload,
     watchFleet,
@@ -418,52 +435,55 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
   }
 }
 
-/** The limits' gauges and counters: every value is read from the limiter's status when scraped. */
-function registerLimitMetrics (registry: Registry, limits: { status: () => LimiterStatus }): void {
+/** One limiter's status and the labels its values carry (none without profiles, `profile` with them). */
+interface LabelledStatus {
+  readonly labels: Record<string, string>
+  readonly status: LimiterStatus
+}
+
+/** The limits' gauges and counters: every value is read from the limiters' status when scraped. */
+function registerLimitMetrics (registry: Registry, read: () => LabelledStatus[], labelNames: string[]): void {
   const registers = [registry]
-  // eslint-disable-next-line no-new -- registered with the registry; read only through it
-  new Gauge({
-    name: `${METRICS_PREFIX}upstream_in_flight`,
-    help: 'Forwarded requests in flight to Roecny, counted against UPSTREAM_MAX_IN_FLIGHT',
-    registers,
-    collect () { this.set(limits.status().inFlight) }
-  })
-  // eslint-disable-next-line no-new -- as above
-  new Gauge({
-    name: `${METRICS_PREFIX}upstream_queue_length`,
-    help: 'Forwarded requests waiting for the upstream limits',
-    registers,
-    collect () { this.set(limits.status().queued) }
-  })
-  /** A counter by one label, its values read from the limiter's status at scrape time. */
-  function countedByLabel (name: string, help: string, label: string, read: () => Record<string, number>): void {
+  /** A gauge whose values are read from each limiter's status at scrape time. */
+  function gauge (name: string, help: string, value: (status: LimiterStatus) => number): void {
+    // eslint-disable-next-line no-new -- registered with the registry; read only through it
+    new Gauge({
+      name: `${METRICS_PREFIX}${name}`,
+      help,
+      labelNames,
+      registers,
+      collect () {
+        this.reset()
+        for (const { labels, status } of read()) this.set(labels, value(status))
+      }
+    })
+  }
+  gauge('upstream_in_flight', 'Forwarded requests in flight to Roecny, counted against UPSTREAM_MAX_IN_FLIGHT', (status) => status.inFlight)
+  gauge('upstream_queue_length', 'Forwarded requests waiting for the upstream limits', (status) => status.queued)
+  /** A counter by one label, its values read from each limiter's status at scrape time. */
+  function countedByLabel (name: string, help: string, label: string, counts: (status: LimiterStatus) => Record<string, number>): void {
     // eslint-disable-next-line no-new -- as above
     new Counter({
       name: `${METRICS_PREFIX}${name}`,
       help,
-      labelNames: [label],
+      labelNames: [...labelNames, label],
       registers,
       collect () {
         this.reset()
-        for (const [value, count] of Object.entries(read())) this.inc({ [label]: value }, count)
+        for (const { labels, status } of read()) {
+          for (const [value, count] of Object.entries(counts(status))) this.inc({ ...labels, [label]: value }, count)
+        }
       }
     })
   }
   countedByLabel('rate_limited_total', 'Requests answered 429 PROXY_RATE_LIMITED, by reason: timeout (waited UPSTREAM_QUEUE_TIMEOUT_MS) or full (UPSTREAM_QUEUE_MAX waiting)', 'reason',
-    function rateLimited () {
-      const { timeout, full } = limits.status().rateLimited
+    function rateLimited (status) {
+      const { timeout, full } = status.rateLimited
       return { timeout, full }
     })
   countedByLabel('upstream_pauses_total', 'Pauses started by a 429 from Roecny, by cause: retry_after (its Retry-After) or backoff (none given)', 'cause',
-    function pauses () {
-      const { pauses } = limits.status()
+    function pauses ({ pauses }) {
       return { retry_after: pauses['retry-after'], backoff: pauses.backoff }
     })
-  // eslint-disable-next-line no-new -- as above
-  new Gauge({
-    name: `${METRICS_PREFIX}upstream_pause_seconds`,
-    help: 'Seconds left of the pause a 429 from Roecny started; 0 when requests flow',
-    registers,
-    collect () { this.set((limits.status().pause?.remainingMs ?? 0) / 1000) }
-  })
+  gauge('upstream_pause_seconds', 'Seconds left of the pause a 429 from Roecny started; 0 when requests flow', (status) => (status.pause?.remainingMs ?? 0) / 1000)
 }

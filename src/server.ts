@@ -9,7 +9,6 @@ import type { Clock, TimerHandle } from './clock.js'
 import type { Config } from './config.js'
 import type { FleetTimings } from './fleet/start.js'
 import { limitsOf } from './limits/limiter.js'
-import type { LimiterStatus, UpstreamLimiter } from './limits/limiter.js'
 import { createMemoryLimiter } from './limits/memory-limiter.js'
 import { createLogger } from './log.js'
 import { createMetrics } from './metrics.js'
@@ -23,6 +22,8 @@ import type { TokenManager } from './token/token-manager.js'
 import { listenOnSocket } from './unix-socket.js'
 import { VERSION } from './version.js'
 import type { ProfilesDescription } from './profiles/file.js'
+import type { ProfileLimiters } from './profiles/limits.js'
+import type { ProfilesWatcher } from './profiles/reload.js'
 
 export interface RunningProxy {
   /** `http://host:port` the proxy listens on, or `unix:/path` on a Unix socket. */
@@ -64,6 +65,16 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
     ? undefined
     : (await import('./fleet/start.js')).startFleet(config, { clock, log: logger.child({ component: 'fleet' }), onState: metrics.fleetState, timings: options.fleet })
   if (fleet !== undefined) metrics.watchFleet(fleet.link)
+  const limits = limitsOf(config)
+  const limitsLog = logger.child({ component: 'limits' })
+  // With profiles, each profile's limiter draws on its account's budget (UPSTREAM_* per account): no proxy-wide limiter.
+  // In fleet mode the limits count for the whole fleet (SPEC §12), falling back to these local ones while Redis is away.
+  const limiter = limits === undefined || description !== undefined
+    ? undefined
+    : fleet === undefined ? createMemoryLimiter(limits, { clock, log: limitsLog }) : await fleet.limiter(limits, limitsLog)
+  if (limiter !== undefined) metrics.watchLimits(limiter)
+  let limiterOf: ProfileLimiters | undefined
+  let profilesWatcher: ProfilesWatcher | undefined
   let tokens: TokenManager
   let profiles: AppProfiles | undefined
   let applyProfiles: ((description: ProfilesDescription) => void) | undefined
@@ -72,6 +83,10 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
     metrics.watchToken(tokens)
   } else {
     for (const warning of description.warnings) logger.warn(warning)
+    // Each profile's own queue and caps over its account's budget; a profile with neither waits for nothing.
+    const profileLimiters = profilesModule.createProfileLimiters(description, limits, { clock, log: limitsLog, queue: { queueTimeoutMs: config.upstreamQueueTimeoutMs, queueMax: config.upstreamQueueMax } })
+    limiterOf = profileLimiters
+    metrics.watchProfileLimits(() => profileLimiters.status())
     // One token manager per distinct tuple (client ID, API key, scope, login-as); in fleet mode each is its own fleet.
     const profileTokens = profilesModule.createProfileTokens(description, function tokenManager (tuple, onToken) {
       const label = profilesModule.tokenLabel(tuple)
@@ -80,41 +95,45 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
         dispatcher: pool,
         clock,
         log: logger.child({ component: 'token', profile: label }),
-        onLoginResult: profilesModule.profileLoginHook(tuple, onToken, metrics.profileLogin),
+        onLoginResult: profilesModule.profileLoginHook(tuple, metrics.profileLogin),
+        // A new token, from this replica's login or adopted from the fleet, tells the registry (a handover may end).
+        onToken,
         fleet: fleet?.tokens
       })
     })
     metrics.watchProfileTokens(() => profileTokens.managers().map(({ tuple, manager }) => ({ profile: profilesModule.tokenLabel(tuple), schedule: manager })))
-    tokens = profileTokens
+    // /-/status: each profile's entry also shows its queue (null when it waits for nothing).
+    tokens = { ...profileTokens, status: profilesModule.withQueues(profileTokens.status, () => profileLimiters.status()) }
     let selector = profilesModule.createSelector(description)
     // A reload (src/profiles/reload.ts's `apply`) calls this with the new description, checked whole.
     applyProfiles = function applyProfiles (next) {
       profileTokens.apply(next)
       selector = profilesModule.createSelector(next)
-      limiterOf?.apply(next)
+      profileLimiters.apply(next)
     }
+    // Re-reads the profiles file and the files it names; started once the listeners are up.
+    profilesWatcher = profilesModule.watchProfiles({ description, environment: profilesModule.profilesEnvironment(config), pollMs: config.secretsPollMs, clock, log: logger.child({ component: 'profiles' }), onReload: metrics.secretReload, apply: applyProfiles })
+    metrics.watchSecrets(['PROXY_PROFILES_FILE'])
     profiles = {
       guard: { select: () => selector, verdict: profilesModule.verdict },
       sourceOf: profileTokens.sourceOf,
       unready: profileTokens.unready,
-      readyFor: profileTokens.readyFor
+      readyFor: profileTokens.readyFor,
+      // Always with profiles, so that caps a reload gives a profile apply at once.
+      limiterOf: (name) => profileLimiters.forProfile(name)
     }
   }
-  const limits = limitsOf(config)
-  const limitsLog = logger.child({ component: 'limits' })
-  // In fleet mode the limits count for the whole fleet (SPEC §12), falling back to these local ones while Redis is away.
-  const limiter = limits === undefined
-    ? undefined
-    : fleet === undefined ? createMemoryLimiter(limits, { clock, log: limitsLog }) : await fleet.limiter(limits, limitsLog)
-  if (limiter !== undefined) metrics.watchLimits(limiter)
-  const limiterOf = description === undefined ? undefined : profileLimiters(description, limiter)
   const accessKeys = new AccessKeys(config.accessKeys)
   const upstream = pool instanceof RotatingPool ? pool : undefined
-  const secrets = watchFileSecrets(config, { tokens, accessKeys, upstream, fleet: fleet?.link }, { clock, log: logger.child({ component: 'secrets' }), metrics })
+  const fileSecrets = watchFileSecrets(config, { tokens, accessKeys, upstream, fleet: fleet?.link }, { clock, log: logger.child({ component: 'secrets' }), metrics })
+  const watched = profilesWatcher
+  // /-/status's `secrets`: the environment's file secrets and, with profiles, the profiles' files (never a value).
+  const secrets = watched === undefined ? fileSecrets : { status: () => ({ ...fileSecrets?.status(), ...watched.status() }) }
   const state: AppState = { draining: false, closing: false }
-  const app = await buildApp(config, { logger, tokens, dispatcher: pool, state, metrics, limiter, accessKeys, secrets, fleet, profiles: profiles === undefined ? undefined : { ...profiles, limiterOf: limiterOf?.forProfile } })
+  const app = await buildApp(config, { logger, tokens, dispatcher: pool, state, metrics, limiter, accessKeys, secrets, fleet, profiles })
   app.addHook('onClose', async function closePool () {
-    secrets?.close()
+    fileSecrets?.close()
+    profilesWatcher?.close()
     limiterOf?.close()
     limiter?.close()
     await tokens.stop()
@@ -147,16 +166,18 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
   }
   logger.info({ version: VERSION, address, adminAddress: adminUrl, upstream: config.baseUrl, limits }, 'roecny-auth-proxy listening')
   // First: a secret that changed since the configuration was read is then used by the first login.
-  secrets?.start()
+  fileSecrets?.start()
+  profilesWatcher?.start()
   tokens.start()
 
   function reloadSecrets (): void {
-    if (secrets === undefined) {
+    if (fileSecrets === undefined) {
       logger.info('SIGHUP: no file secret to re-read (values set in the environment never change at run time)')
     } else {
       logger.info('SIGHUP: re-reading the file secrets')
-      secrets.reload()
+      fileSecrets.reload()
     }
+    profilesWatcher?.reload()
     // After the re-read: new credentials start their own login, and a login then uses them.
     tokens.retryNow()
   }
@@ -190,33 +211,5 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
     return shutdownPromise
   }
 
-  return { url: address, logger, app, tokens, metrics, adminUrl, secrets, shutdown, reloadSecrets, applyProfiles }
-}
-
-/** Each profile's limits, as forwarding and /-/status read them. */
-export interface ProfileLimiters {
-  /** The limiter a profile's requests wait for; undefined: that profile is not limited at all. */
-  forProfile: (name: string) => UpstreamLimiter | undefined
-  /** A reloaded description: caps of new or changed profiles. */
-  apply: (description: ProfilesDescription) => void
-  /** Per profile, its own queue and caps (none while only the account's limiter applies). */
-  status: () => Record<string, LimiterStatus>
-  close: () => void
-}
-
-/**
- * The one place per-profile limits plug in. Here every profile waits for the account's limiter
- * (the environment's UPSTREAM_* limits, shared by all), or for none when those are off; the
- * profiles' own maxInFlight / rateLimit / rateBurst are applied by a ProfileLimiters that takes the
- * description and that limiter's settings, behind this same shape.
- */
-export function profileLimiters (_description: ProfilesDescription, account: UpstreamLimiter | undefined): ProfileLimiters {
-  return {
-    forProfile: () => account,
-    // The account's limiter does not depend on the profiles.
-    apply: () => {},
-    status: () => ({}),
-    // The account's limiter is closed with the proxy, as without profiles.
-    close: () => {}
-  }
+  return { url: address, logger, app, tokens, metrics, adminUrl, secrets: fileSecrets, shutdown, reloadSecrets, applyProfiles }
 }

@@ -246,8 +246,9 @@ test('the account\'s UPSTREAM_MAX_IN_FLIGHT is shared by two profiles on one cli
   const first = get(`${url}/api/v1/test/held`, { headers: { 'x-proxy-key': REPORTING_KEY } })
   await until(() => mock.held.length === 1, 'a\'s request held at the mock')
   const second = get(`${url}/api/v1/test/held`, { headers: { 'x-proxy-key': OPS_KEY } })
-  const status = await json<{ limits: { queued: number } }>(`${url}/-/status`, { headers: { 'x-proxy-key': OPS_KEY } })
-  await until(async () => (await json<{ limits: { queued: number } }>(`${url}/-/status`, { headers: { 'x-proxy-key': OPS_KEY } })).body.limits.queued === 1, 'b waiting for the account\'s slot')
+  type Queues = { profiles: Array<{ name: string, queue: { queued: number } }> }
+  const status = await json<Queues>(`${url}/-/status`, { headers: { 'x-proxy-key': OPS_KEY } })
+  await until(async () => (await json<Queues>(`${url}/-/status`, { headers: { 'x-proxy-key': OPS_KEY } })).body.profiles[1]?.queue.queued === 1, 'b waiting for the account\'s slot, in its own queue')
   t.equal(status.status, 200)
   t.equal(mock.requests.length, 1, 'b waits: one slot for the account')
   mock.releaseHeld()

@@ -7,16 +7,13 @@ import { join } from 'node:path'
 import Fastify from 'fastify'
 import { test } from 'tap'
 import { systemClock } from '../src/clock.js'
-import { limitsOf } from '../src/limits/limiter.js'
 import { createMemoryLimiter } from '../src/limits/memory-limiter.js'
 import { registerShaping } from '../src/limits/shaping.js'
 import { createLogger } from '../src/log.js'
 import { DEMO_API_KEY, DEMO_CLIENT_ID } from '../src/mock/roecny.js'
 import { decorateRequestContext } from '../src/proxy/request-context.js'
-import { profileLimiters } from '../src/server.js'
 import { json, rawRequest } from './helpers/http.js'
 import { startStack } from './helpers/stack.js'
-import { testConfig } from './helpers/config.js'
 import { until } from './helpers/until.js'
 
 const KEY = 'reporting-key-0123456789abcdef'
@@ -59,20 +56,6 @@ test('under a profile, a bad target is 400 before its policy; the admin listener
   t.same([draining.status, draining.body], [503, { ready: false, reason: 'draining' }])
   await stopping
   t.equal(proxy.tokens.retryNow(), 'not-running', 'stopped: no lifecycle left')
-})
-
-test('profileLimiters: every profile waits for the account\'s limiter, or for none without limits', async (t) => {
-  const config = testConfig({ upstreamMaxInFlight: 1 })
-  const account = createMemoryLimiter(limitsOf(config) as NonNullable<ReturnType<typeof limitsOf>>, { clock: systemClock, log: createLogger('silent') })
-  t.teardown(() => account.close())
-  const description = { profiles: new Map(), tuples: [], accounts: [], keyless: undefined, file: '', warnings: [] }
-  const limiters = profileLimiters(description, account)
-  t.equal(limiters.forProfile('any'), account)
-  t.same(limiters.status(), {})
-  limiters.apply(description)
-  t.equal(limiters.forProfile('any'), account, 'a new description changes nothing of the account\'s limiter')
-  limiters.close()
-  t.equal(profileLimiters(description, undefined).forProfile('any'), undefined)
 })
 
 test('shaping with a limiter per profile: a request whose profile has none passes at once, another waits for its own', async (t) => {

@@ -4,11 +4,12 @@ import { sendProxyError } from '../errors.js'
 import type { Lease, Refusal, Ticket, UpstreamLimiter, Waiter } from './limiter.js'
 
 export interface ShapingOptions {
-  limiter: UpstreamLimiter
+  /** Every request's limiter; unused (and absent) with `limiterOf`. */
+  limiter?: UpstreamLimiter
   /** With profiles: the limiter of the request's profile (undefined: that request waits for none), instead of `limiter`. */
   limiterOf?: (request: FastifyRequest) => UpstreamLimiter | undefined
   /** Told how long each forwarded request waited for its start, 0 when it started at once (metrics). */
-  onWaited: (waitedMs: number) => void
+  onWaited: (waitedMs: number, request: FastifyRequest) => void
 }
 
 /**
@@ -26,7 +27,7 @@ export class Passage implements Waiter {
   /** The limiter it waits for and gives its lease back to. */
   readonly limiter: UpstreamLimiter
 
-  constructor (reply: FastifyReply, done: (err?: Error) => void, options: ShapingOptions, limiter = options.limiter) {
+  constructor (reply: FastifyReply, done: (err?: Error) => void, options: ShapingOptions, limiter = options.limiter as UpstreamLimiter) {
     this.#reply = reply
     this.#done = done
     this.#options = options
@@ -36,7 +37,7 @@ export class Passage implements Waiter {
   granted (lease: Lease, waitedMs: number): void {
     this.lease = lease
     this.ticket = undefined
-    this.#options.onWaited(waitedMs)
+    this.#options.onWaited(waitedMs, this.#reply.request)
     this.#done()
   }
 
@@ -72,7 +73,8 @@ function header (reply: FastifyReply, name: string): string | undefined {
  * request path.
  */
 export function registerShaping (app: FastifyInstance, options: ShapingOptions): void {
-  const { limiter, limiterOf } = options
+  const { limiterOf } = options
+  const limiter = options.limiter as UpstreamLimiter
 
   // Decided once: with profiles, the limiter of the request's profile, if it has one.
   app.addHook('preHandler', limiterOf === undefined

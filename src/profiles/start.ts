@@ -1,6 +1,7 @@
 // Profiles' entry (SPEC §13), imported only when PROXY_PROFILES_FILE is set: the file read against the environment,
 // the selector, the policy verdict, and one token lifecycle per distinct tuple behind the registry.
 import type { Config } from '../config.js'
+import type { LimiterStatus } from '../limits/limiter.js'
 import type { LoginOutcome } from '../token/login.js'
 import type { TokenManager } from '../token/token-manager.js'
 import type { TokenSource } from '../token/token-source.js'
@@ -11,6 +12,8 @@ import { createSelector } from './select.js'
 import { verdict } from './policy.js'
 
 export { createSelector, verdict }
+export { createProfileLimiters } from './limits.js'
+export { watchProfiles } from './reload.js'
 
 /** The environment the profiles are checked against: Config's `''` credentials are "not set". */
 export function profilesEnvironment (config: Config): ProfilesEnvironment {
@@ -172,11 +175,19 @@ export function createProfileTokens (description: ProfilesDescription, factory: 
   }
 }
 
-/** A token manager's login hook, labelled for its tuple; a successful login also tells the registry. */
-export function profileLoginHook (tuple: TokenTuple, onToken: () => void, count: (profile: string, result: LoginOutcome, durationMs: number) => void) {
+/** A token manager's login hook, labelled for its tuple (metrics). */
+export function profileLoginHook (tuple: TokenTuple, count: (profile: string, result: LoginOutcome, durationMs: number) => void) {
   const label = tokenLabel(tuple)
   return function loginResult (result: LoginOutcome, durationMs: number): void {
     count(label, result, durationMs)
-    if (result === 'ok') onToken()
   }
+}
+
+/** A profiles status whose entries also show each profile's queue and caps (`queue` null: it waits for nothing). */
+export function withQueues (status: TokenManager['status'], queues: () => Record<string, LimiterStatus>): TokenManager['status'] {
+  return function statusWithQueues () {
+    const own = queues()
+    const { profiles } = status() as unknown as { profiles: ProfileStatus[] }
+    return { profiles: profiles.map((entry) => ({ ...entry, queue: own[entry.name] ?? null })) }
+  } as unknown as TokenManager['status']
 }

@@ -55,6 +55,8 @@ export interface TokenManagerOptions {
   readonly log: Logger
   /** Called after every login that was not aborted by stop(), e.g. for metrics. */
   readonly onLoginResult?: (result: LoginOutcome, durationMs: number) => void
+  /** Called each time a new token starts serving: this replica's own login or one adopted from the fleet. */
+  readonly onToken?: () => void
   /** Fleet mode (SPEC §12): one token for every replica sharing a Redis; undefined: this replica alone. */
   readonly fleet?: TokenFleet
 }
@@ -267,6 +269,7 @@ class TokenLifecycle {
       refreshAt: iso(this.wallAt(plan.refreshAt)),
       refreshInSeconds: Math.round(plan.refreshDelayMs / 1000)
     }, message)
+    this.options.onToken?.()
   }
 
   private failed (result: LoginFailure): void {
