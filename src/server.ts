@@ -78,44 +78,46 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
   let tokens: TokenManager
   let profiles: AppProfiles | undefined
   let applyProfiles: ((description: ProfilesDescription) => void) | undefined
-  if (profilesModule === undefined || description === undefined) {
+  if (description === undefined) {
     tokens = createTokenManager({ config, dispatcher: pool, clock, log: logger.child({ component: 'token' }), onLoginResult: metrics.login, fleet: fleet?.tokens })
     metrics.watchToken(tokens)
   } else {
+    // Loaded whenever a description is: the module reads the file.
+    const profiled = profilesModule as NonNullable<typeof profilesModule>
     for (const warning of description.warnings) logger.warn(warning)
     // Each profile's own queue and caps over its account's budget; a profile with neither waits for nothing.
-    const profileLimiters = profilesModule.createProfileLimiters(description, limits, { clock, log: limitsLog, queue: { queueTimeoutMs: config.upstreamQueueTimeoutMs, queueMax: config.upstreamQueueMax } })
+    const profileLimiters = profiled.createProfileLimiters(description, limits, { clock, log: limitsLog, queue: { queueTimeoutMs: config.upstreamQueueTimeoutMs, queueMax: config.upstreamQueueMax } })
     limiterOf = profileLimiters
     metrics.watchProfileLimits(() => profileLimiters.status())
     // One token manager per distinct tuple (client ID, API key, scope, login-as); in fleet mode each is its own fleet.
-    const profileTokens = profilesModule.createProfileTokens(description, function tokenManager (tuple, onToken) {
-      const label = profilesModule.tokenLabel(tuple)
+    const profileTokens = profiled.createProfileTokens(description, function tokenManager (tuple, onToken) {
+      const label = profiled.tokenLabel(tuple)
       return createTokenManager({
         config: { ...config, clientId: tuple.clientId, apiKey: tuple.apiKey, scope: tuple.scope, loginAs: tuple.loginAs },
         dispatcher: pool,
         clock,
         log: logger.child({ component: 'token', profile: label }),
-        onLoginResult: profilesModule.profileLoginHook(tuple, metrics.profileLogin),
+        onLoginResult: profiled.profileLoginHook(tuple, metrics.profileLogin),
         // A new token, from this replica's login or adopted from the fleet, tells the registry (a handover may end).
         onToken,
         fleet: fleet?.tokens
       })
     })
-    metrics.watchProfileTokens(() => profileTokens.managers().map(({ tuple, manager }) => ({ profile: profilesModule.tokenLabel(tuple), schedule: manager })))
+    metrics.watchProfileTokens(() => profileTokens.managers().map(({ tuple, manager }) => ({ profile: profiled.tokenLabel(tuple), schedule: manager })))
     // /-/status: each profile's entry also shows its queue (null when it waits for nothing).
-    tokens = { ...profileTokens, status: profilesModule.withQueues(profileTokens.status, () => profileLimiters.status()) }
-    let selector = profilesModule.createSelector(description)
+    tokens = { ...profileTokens, status: profiled.withQueues(profileTokens.status, () => profileLimiters.status()) }
+    let selector = profiled.createSelector(description)
     // A reload (src/profiles/reload.ts's `apply`) calls this with the new description, checked whole.
     applyProfiles = function applyProfiles (next) {
       profileTokens.apply(next)
-      selector = profilesModule.createSelector(next)
+      selector = profiled.createSelector(next)
       profileLimiters.apply(next)
     }
     // Re-reads the profiles file and the files it names; started once the listeners are up.
-    profilesWatcher = profilesModule.watchProfiles({ description, environment: profilesModule.profilesEnvironment(config), pollMs: config.secretsPollMs, clock, log: logger.child({ component: 'profiles' }), onReload: metrics.secretReload, apply: applyProfiles })
+    profilesWatcher = profiled.watchProfiles({ description, environment: profiled.profilesEnvironment(config), pollMs: config.secretsPollMs, clock, log: logger.child({ component: 'profiles' }), onReload: metrics.secretReload, apply: applyProfiles })
     metrics.watchSecrets(['PROXY_PROFILES_FILE'])
     profiles = {
-      guard: { select: () => selector, verdict: profilesModule.verdict },
+      guard: { select: () => selector, verdict: profiled.verdict },
       sourceOf: profileTokens.sourceOf,
       unready: profileTokens.unready,
       readyFor: profileTokens.readyFor,

@@ -1,5 +1,6 @@
 // Login and token metrics: logins by result, login duration, the token's expiry and the seconds until its refresh.
 import { test } from 'tap'
+import { createMetrics } from '../src/metrics.js'
 import { scrape } from './helpers/metrics.js'
 import { MANUAL_CLOCK_START, ManualClock } from './helpers/manual-clock.js'
 import { startStack } from './helpers/stack.js'
@@ -74,4 +75,12 @@ test('login duration is measured on the clock, from sending the login to its out
   t.equal(m.value('roecny_proxy_login_duration_seconds_sum', { result: 'error' }), 10)
   t.equal(m.value('roecny_proxy_login_duration_seconds_bucket', { le: '5', result: 'error' }), 0)
   t.equal(m.value('roecny_proxy_login_duration_seconds_bucket', { le: '10', result: 'error' }), 1)
+})
+
+test('with profiles, the token gauges hold a series per watched token, and none before any is watched', async (t) => {
+  const metrics = createMetrics({ profiles: true, processMetrics: false })
+  const before = await metrics.render()
+  t.notMatch(before, /^roecny_proxy_token_expiry_timestamp_seconds\{/m, 'no token yet: no series')
+  metrics.watchProfileTokens(() => [{ profile: 'reporting,audit', schedule: { expiresAtWallMs: () => 2_000_000_000_000, refreshAtWallMs: () => 0 } }])
+  t.match(await metrics.render(), 'roecny_proxy_token_expiry_timestamp_seconds{profile="reporting,audit"} 2000000000', 'the names of the profiles that share it')
 })
