@@ -34,13 +34,18 @@ const TABLE = await benchTable()
 const LATEST = JSON.parse(readFileSync(join(ROOT, LATEST_FILE), 'utf8')) as LatestRun
 const PAGE = readFileSync(join(ROOT, PERFORMANCE_FILE), 'utf8')
 
+/** A contender's name as a pattern: names such as `proxy (compared)` hold characters a pattern reads. */
+function escapeRegExp (text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
 t.test('docs/performance.md shows the latest run', async (t) => {
   t.ok(PAGE === withLatestRun(PAGE, LATEST, TABLE), `docs/performance.md is stale: run \`${REGENERATE}\` and commit the page`)
 })
 
 t.test('the latest run holds the bench\'s table and the proxy against the bare stack', async (t) => {
   const shown = renderLatestRun(LATEST, TABLE)
-  for (const contender of LATEST.contenders) t.match(shown, new RegExp(`^${contender.name} +[\\d,]+ `, 'm'), `${contender.name} has its row`)
+  for (const contender of LATEST.contenders) t.match(shown, new RegExp(`^${escapeRegExp(contender.name)} +[\\d,]+ `, 'm'), `${contender.name} has its row`)
   t.match(shown, /^\| req\/s at 50 connections \| \d\.\d\d× \(rounds: [\d., ]+\) \|$/m)
   t.match(shown, /^\| idle RSS \| [\d.]+ MiB against [\d.]+ MiB \|$/m)
   const unmeasured = renderLatestRun({ ...LATEST, ratios: { proxyToFastify: null } }, TABLE)

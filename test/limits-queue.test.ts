@@ -1,39 +1,14 @@
 // Waiting for the limits: first in first out, bounded in length and time, clients that leave, pauses, a budget that answers later.
 import t from 'tap'
-import type { Budget, Lease, Limits, Refusal, Take, Ticket, Waiter } from '../src/limits/limiter.js'
+import type { Budget, Lease, Limits, Take } from '../src/limits/limiter.js'
 import { createMemoryLimiter, MemoryBudget } from '../src/limits/memory-limiter.js'
 import { QueuedLimiter } from '../src/limits/queue.js'
 import { createLogger } from '../src/log.js'
 import { MANUAL_CLOCK_START, ManualClock } from './helpers/manual-clock.js'
+import { Recorder } from './helpers/recorder.js'
 
 function limits (overrides: Partial<Limits>): Limits {
   return { maxInFlight: 0, rateLimit: 0, rateBurst: 0, queueTimeoutMs: 10_000, queueMax: 1000, ...overrides }
-}
-
-/** A waiter that records what it heard. */
-class Recorder implements Waiter {
-  readonly name: string
-  readonly heard: string[]
-  lease: Lease | undefined
-  waitedMs: number | undefined
-  refusal: { reason: Refusal, retryAfterSeconds: number } | undefined
-  ticket: Ticket | undefined
-
-  constructor (name: string, heard: string[]) {
-    this.name = name
-    this.heard = heard
-  }
-
-  granted (lease: Lease, waitedMs: number): void {
-    this.heard.push(`${this.name} granted`)
-    this.lease = lease
-    this.waitedMs = waitedMs
-  }
-
-  refused (reason: Refusal, retryAfterSeconds: number): void {
-    this.heard.push(`${this.name} refused: ${reason}`)
-    this.refusal = { reason, retryAfterSeconds }
-  }
 }
 
 function setup (overrides: Partial<Limits>, random = 0): {

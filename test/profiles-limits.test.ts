@@ -3,7 +3,7 @@ import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import type { Test } from 'tap'
-import type { Budget, Lease, Limits, Refusal, Ticket, Waiter } from '../src/limits/limiter.js'
+import type { Budget, Lease, Limits } from '../src/limits/limiter.js'
 import { MemoryBudget } from '../src/limits/memory-limiter.js'
 import { createLogger } from '../src/log.js'
 import { loadProfiles } from '../src/profiles/file.js'
@@ -12,6 +12,7 @@ import { createProfileLimiters } from '../src/profiles/limits.js'
 import type { ProfileLimiters, ProfileLimitersDeps } from '../src/profiles/limits.js'
 import { testConfig } from './helpers/config.js'
 import { ManualClock } from './helpers/manual-clock.js'
+import { Recorder } from './helpers/recorder.js'
 
 const A = 'a'.repeat(64)
 const B = 'b'.repeat(64)
@@ -36,32 +37,6 @@ function describe (t: Test, own: { a?: string, b?: string, c?: string, d?: strin
   if (own.d !== undefined) lines.push('  d:', `    accessKeys: ["${D}"]`, `    ${own.d}`)
   writeFileSync(join(dir, 'profiles.yaml'), lines.join('\n') + '\n')
   return loadProfiles(join(dir, 'profiles.yaml'), testConfig())
-}
-
-/** A waiter that records what it heard. */
-class Recorder implements Waiter {
-  readonly name: string
-  readonly heard: string[]
-  lease: Lease | undefined
-  waitedMs: number | undefined
-  refusal: { reason: Refusal, retryAfterSeconds: number } | undefined
-  ticket: Ticket | undefined
-
-  constructor (name: string, heard: string[]) {
-    this.name = name
-    this.heard = heard
-  }
-
-  granted (lease: Lease, waitedMs: number): void {
-    this.heard.push(`${this.name} granted`)
-    this.lease = lease
-    this.waitedMs = waitedMs
-  }
-
-  refused (reason: Refusal, retryAfterSeconds: number): void {
-    this.heard.push(`${this.name} refused: ${reason}`)
-    this.refusal = { reason, retryAfterSeconds }
-  }
 }
 
 interface Setup {

@@ -30,3 +30,14 @@ test('under profiles, a refused Host, a bad target and a dot segment are refused
   t.equal(mock.requests.length, 1, 'only the allowed request reached Roecny')
   t.equal(mock.requests[0]?.url, '/api/v1/balances/%63urrent?a=1', 'byte for byte')
 })
+
+test('what the profiles file warns of is logged at start, naming the profile', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'profiles-warnings-'))
+  const file = join(dir, 'profiles.yaml')
+  writeFileSync(file, `profiles:\n  reporting:\n    accessKeys: ["${createHash('sha256').update(KEY).digest('hex')}"]\n    allowMethods: [POST]\n`)
+  chmodSync(file, 0o600)
+  const { logs } = await startStack(t, { env: { ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, PROXY_PROFILES_FILE: file, PROXY_ALLOW_METHODS: 'GET' } })
+  const warned = logs.records().filter((record) => record.level === 'warn' && String(record.msg).includes('allowMethods leaves no method'))
+  t.equal(warned.length, 1, 'one warning')
+  t.match(warned[0]?.msg, 'reporting', 'naming the profile')
+})
