@@ -120,7 +120,7 @@ test('a change that keeps every right: the old token serves until the new login 
   t.equal(source.current(), oldToken, 'the old token serves meanwhile')
   t.equal(await source.acquire(), oldToken)
   t.ok(source.isReady(), 'the profile stays ready')
-  t.same(source.status(), { ready: false, scope: 'w r', previousTokenServing: true })
+  t.same(source.status(), { ready: true, scope: 'w r', previousTokenServing: true }, 'and /-/status says so, as /-/readyz does')
   t.equal(source.retryAfterSeconds(), 7)
   t.notOk(old.stopped)
   old.token = undefined

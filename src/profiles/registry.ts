@@ -132,7 +132,8 @@ export class ProfileRegistry {
       },
       retryAfterSeconds: () => next.source.retryAfterSeconds(),
       isReady: () => next.source.isReady() || previous.source.isReady(),
-      status: () => ({ ...next.source.status(), previousTokenServing: previous.source.current() !== undefined })
+      // The new lifecycle's login as it goes, and the profile's own readiness (/-/readyz's): the previous token serves it.
+      status: () => ({ ...next.source.status(), ready: source.isReady(), previousTokenServing: previous.source.current() !== undefined })
     }
     const binding: Binding = { next, previous, source }
     return binding
