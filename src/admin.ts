@@ -16,12 +16,14 @@ export interface AdminState {
   draining: boolean
 }
 
-/** Readiness per profile (SPEC §13), with PROXY_PROFILES_FILE. */
+/** Readiness per profile (SPEC §13), and the limits per account, with PROXY_PROFILES_FILE. */
 export interface ProfileReadiness {
   /** The names of the profiles without a usable token, in file order. */
   readonly unready: () => string[]
   /** Whether the named profile has a usable token; undefined for a name no profile has. */
   readonly readyFor: (name: string) => boolean | undefined
+  /** /-/status's `limits` with profiles: UPSTREAM_* per account and each account's state. */
+  readonly limitsStatus: () => object
 }
 
 export interface ProbeOptions {
@@ -107,7 +109,7 @@ export async function adminRoutes (app: FastifyInstance, options: AdminOptions):
       version: VERSION,
       uptimeSeconds: Math.round(options.uptimeSeconds()),
       ...tokens.status(),
-      limits: options.limiter?.status() ?? { enabled: false },
+      limits: options.profiles?.limitsStatus() ?? options.limiter?.status() ?? { enabled: false },
       ...(options.secrets === undefined ? {} : { secrets: options.secrets.status() }),
       ...options.fleet?.status()
     }

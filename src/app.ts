@@ -48,6 +48,8 @@ export interface AppProfiles {
   readonly sourceOf: (profile: Profile) => TokenSource
   /** The limiter a profile's requests wait for (undefined: none); with it, the shaping hooks are registered (`limiter` is not used). */
   readonly limiterOf?: (name: string) => UpstreamLimiter | undefined
+  /** /-/status's `limits`: UPSTREAM_* per account and each account's state (ProfileLimiters.accountsStatus). */
+  readonly limitsStatus: () => object
   /** The names of the profiles without a usable token. */
   readonly unready: () => string[]
   /** Whether the named profile has a usable token; undefined for an unknown name. */

@@ -86,7 +86,8 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
     const profiled = profilesModule as NonNullable<typeof profilesModule>
     for (const warning of description.warnings) logger.warn(warning)
     // Each profile's own queue and caps over its account's budget; a profile with neither waits for nothing.
-    const profileLimiters = profiled.createProfileLimiters(description, limits, { clock, log: limitsLog, queue: { queueTimeoutMs: config.upstreamQueueTimeoutMs, queueMax: config.upstreamQueueMax } })
+    // In fleet mode the account's budget and each profile's cap count for the whole fleet (SPEC §13), alone while Redis is away.
+    const profileLimiters = profiled.createProfileLimiters(description, limits, { clock, log: limitsLog, queue: { queueTimeoutMs: config.upstreamQueueTimeoutMs, queueMax: config.upstreamQueueMax }, budgetFor: await fleet?.budgets() })
     limiterOf = profileLimiters
     metrics.watchProfileLimits(() => profileLimiters.status())
     // One token manager per distinct tuple (client ID, API key, scope, login-as); in fleet mode each is its own fleet.
@@ -122,7 +123,8 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
       unready: profileTokens.unready,
       readyFor: profileTokens.readyFor,
       // Always with profiles, so that caps a reload gives a profile apply at once.
-      limiterOf: (name) => profileLimiters.forProfile(name)
+      limiterOf: (name) => profileLimiters.forProfile(name),
+      limitsStatus: () => profileLimiters.accountsStatus()
     }
   }
   const accessKeys = new AccessKeys(config.accessKeys)

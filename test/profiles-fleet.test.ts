@@ -88,3 +88,55 @@ t.test('a scope change in the fleet: the replica that adopts the new token from 
   t.equal(await through(second, REPORTING_KEY), 200)
   t.equal(mock.requests.at(-1)?.grant?.scope, PAY, 'the new scope\'s token serves')
 })
+
+t.test('three replicas: a profile\'s cap and the account\'s UPSTREAM_MAX_IN_FLIGHT count for the whole fleet', { skip: NO_REDIS }, async (t) => {
+  const redis = await startRedis(t)
+  const mock = await startMock(t)
+  const dir = t.testdir({
+    'profiles.yaml': [
+      'profiles:',
+      '  reporting:',
+      `    accessKeys: ["${sha256(REPORTING_KEY)}"]`,
+      '    maxInFlight: 2',
+      '  payments:',
+      `    accessKeys: ["${sha256(PAYMENTS_KEY)}"]`,
+      ''
+    ].join('\n')
+  })
+  const env = { PROXY_PROFILES_FILE: `${dir}/profiles.yaml`, UPSTREAM_MAX_IN_FLIGHT: '3' }
+  const replicas = await Promise.all([1, 2, 3].map(async () => await startReplica(t, mock, redis.url, env)))
+  await until(async () => (await Promise.all(replicas.map(async (replica) => (await replica.status()).fleet))).every((state) => state === 'joined'), 'every replica to join the fleet')
+  await until(() => replicas.every((replica) => replica.proxy.tokens.isReady()), 'every replica to hold the token')
+  const held = (replica: Replica, key: string): Promise<number> => request(`${replica.url}/api/v1/test/held`, { headers: { 'x-proxy-key': key } })
+    .then(async (res) => { await res.body.dump(); return res.statusCode })
+  const answers: Array<Promise<number>> = []
+  for (const replica of replicas) answers.push(held(replica, REPORTING_KEY), held(replica, REPORTING_KEY))
+  await until(() => mock.inFlight === 2, 'reporting\'s two slots to be taken')
+  // Each replica would let two through on its own: the fleet's cap holds them to two in all, request after request.
+  const queued = async (): Promise<number> => {
+    let sum = 0
+    for (const replica of replicas) {
+      const entries = (await replica.status()).profiles as Array<{ name: string, queue: { queued: number } | null }>
+      sum += (entries.find((entry) => entry.name === 'reporting')?.queue as { queued: number }).queued
+    }
+    return sum
+  }
+  await until(async () => await queued() === 4, 'the other four reporting requests to wait')
+  for (const replica of replicas) answers.push(held(replica, PAYMENTS_KEY))
+  await until(() => mock.inFlight === 3, 'one payments request to take the account\'s third slot')
+  const status = await replicas[0]?.status() as { limits: { per: string, maxInFlight: number, accounts: Array<{ profiles: string[] }> } }
+  t.match(status.limits, { enabled: true, per: 'account', maxInFlight: 3, accounts: [{ profiles: ['reporting', 'payments'] }] }, '/-/status shows the account\'s limits, named by its profiles')
+  t.equal(mock.peakInFlight, 3, 'the account\'s limit holds across the fleet')
+  const keys = Object.keys(await redis.dump()).filter((key) => key.endsWith(':leases'))
+  t.equal(keys.length, 2, 'two lease sets: the account\'s and reporting\'s cap')
+  for (const key of keys) t.notMatch(key, /reporting|demo-client/, 'no profile name or client ID in clear')
+  let settled = 0
+  const all = Promise.all(answers.map(async (answer) => { const status = await answer; settled++; return status }))
+  while (settled < answers.length) {
+    const arrived = mock.held.length
+    mock.releaseHeld()
+    await until(() => settled === answers.length || mock.held.length > arrived, 'the next requests to reach Roecny, or the last answers')
+  }
+  t.same(await all, [200, 200, 200, 200, 200, 200, 200, 200, 200], 'every request was served in turn')
+  t.equal(mock.peakInFlight, 3, 'never more than the account\'s three in flight')
+})

@@ -82,6 +82,9 @@ test('the account\'s UPSTREAM_MAX_IN_FLIGHT is shared by two profiles on one cli
   const status = await queues(url)
   t.equal(status.a.queue?.maxInFlight, 0, 'no cap of its own')
   t.equal((status.a.queue?.inFlight ?? 0) + (status.b.queue?.inFlight ?? 0), 2)
+  const { body } = await json<{ limits: unknown }>(`${url}/-/status`, as(A_KEY))
+  t.same(body.limits, { enabled: true, per: 'account', maxInFlight: 2, rateLimit: 0, rateBurst: 0, queueTimeoutMs: 10_000, queueMax: 1000, accounts: [{ profiles: ['a', 'b'], inFlight: 2, pause: null }] },
+    'the top-level limits are the account\'s: its settings and its two requests in flight, named by its profiles')
   while (mock.requests.length < 6) {
     const before = mock.requests.length
     mock.releaseHeld()

@@ -205,7 +205,7 @@ t.test('a cap\'s rate token comes back when the account says no', async (t) => {
 })
 
 t.test('budgets come from the factory: the account\'s, and each cap by account and profile; one without untake() gets release()', async (t) => {
-  const made: Array<{ account: string, profile: string | undefined, limits: Limits }> = []
+  const made: Array<{ account: object, profile: string | undefined, limits: Limits }> = []
   const clock = new ManualClock()
   const description = describe(t, { a: 'rateLimit: 1', b: 'scope: other' })
   const { admit, release, heard } = setup(t, description, accountLimits({ maxInFlight: 1 }), {
@@ -224,7 +224,7 @@ t.test('budgets come from the factory: the account\'s, and each cap by account a
       return budget
     }
   })
-  const account = description.accounts[0]?.key
+  const account = { baseUrl: description.accounts[0]?.baseUrl, clientId: description.accounts[0]?.clientId }
   t.match(made, [
     { account, profile: undefined, limits: { maxInFlight: 1 } },
     { account, profile: 'a', limits: { maxInFlight: 0, rateLimit: 1, rateBurst: 1 } },
@@ -287,4 +287,62 @@ t.test('an account dropped and back while its requests are in flight keeps count
   t.same(heard, ['c1 granted'], 'c1 still holds the account\'s one slot')
   release(c1)
   t.same(heard, ['c1 granted', 'c2 granted'])
+})
+
+/** A budget in memory that says when it is closed. */
+function closable (limits: Limits, clock: ManualClock, closed: string[], name: string): Budget {
+  const memory = new MemoryBudget(limits, clock)
+  return {
+    take: () => memory.take(),
+    release: (lease) => memory.release(lease),
+    throttled: (lease, ms) => memory.throttled(lease, ms),
+    answered: (lease) => memory.answered(lease),
+    inFlight: () => memory.inFlight(),
+    pause: () => memory.pause(),
+    close: () => { closed.push(name) }
+  }
+}
+
+t.test('a budget no longer used is closed once nothing of it runs: a replaced cap, a dropped account, and all at close()', async (t) => {
+  const clock = new ManualClock()
+  const closed: string[] = []
+  const { admit, release, limiters } = setup(t, describe(t, { a: 'maxInFlight: 2', c: 'maxInFlight: 1' }), undefined, {
+    clock,
+    budgetFor: (account, profile, limits) => closable(limits, clock, closed, `${account.clientId}/${profile ?? '*'}`)
+  })
+  const a1 = admit('a', 'a1')
+  const c1 = admit('c', 'c1')
+  limiters.apply(describe(t, { a: 'maxInFlight: 3' }))
+  t.same(closed, [], 'a\'s old cap and c\'s account still hold a request each')
+  release(a1)
+  t.same(closed, ['demo-client/a'], 'a\'s old cap goes with its last request; a\'s account stays')
+  release(c1)
+  t.same(closed, ['demo-client/a', 'other-client/c', 'other-client/*'], 'c\'s cap, then its account, which no profile uses any more')
+  limiters.close()
+  t.same(closed.slice(3), ['demo-client/a', 'demo-client/*'], 'at close(): the caps and accounts in use')
+})
+
+t.test('accountsStatus(): the account-wide limits, and each account named by its limited profiles, with its count and pause', async (t) => {
+  const { admit, limiters, clock } = setup(t, describe(t, { b: 'scope: other', c: 'maxInFlight: 1', d: 'scope: d' }), accountLimits({ maxInFlight: 4 }))
+  const a1 = admit('a', 'a1')
+  admit('b', 'b1')
+  admit('c', 'c1')
+  limiters.forProfile('a')?.throttled(a1.lease as Lease, '2', undefined)
+  t.same(limiters.accountsStatus(), {
+    enabled: true,
+    per: 'account',
+    maxInFlight: 4,
+    rateLimit: 0,
+    rateBurst: 0,
+    queueTimeoutMs: 10_000,
+    queueMax: 1000,
+    accounts: [
+      { profiles: ['a', 'b', 'd'], inFlight: 2, pause: { until: new Date(clock.wallNow() + 2000).toISOString(), remainingMs: 2000, cause: 'retry-after', consecutive429s: 1 } },
+      { profiles: ['c'], inFlight: 1, pause: null }
+    ]
+  })
+  limiters.apply(describe(t, {}))
+  t.match(limiters.accountsStatus(), { enabled: true, accounts: [{ profiles: ['a'] }] })
+  const none = setup(t, describe(t, { b: 'scope: other' }), undefined)
+  t.same(none.limiters.accountsStatus(), { enabled: false, per: 'account', maxInFlight: 0, rateLimit: 0, rateBurst: 0, queueTimeoutMs: 10_000, queueMax: 1000, accounts: [] }, 'no limit anywhere')
 })

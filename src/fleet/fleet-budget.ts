@@ -112,6 +112,7 @@ export class FleetBudget implements Budget {
    */
   readonly #sent = new Set<string>()
   #renewal: TimerHandle | undefined
+  readonly #leaveJoins: () => void
 
   constructor (limits: Limits, deps: FleetBudgetDeps) {
     this.#limits = limits
@@ -122,7 +123,14 @@ export class FleetBudget implements Budget {
     this.#leaseMs = deps.leaseMs
     this.#renewMs = deps.renewMs
     // Back in the fleet: what this replica still runs counts there at once, not at the next renewal.
-    deps.link.onJoin(() => this.#renew())
+    this.#leaveJoins = deps.link.onJoin(() => this.#renew())
+  }
+
+  /** A budget no longer used (a profile's cap replaced by a reload, once nothing of it runs): no renewal, no listener left behind. */
+  close (): void {
+    this.#leaveJoins()
+    this.#renewal?.cancel()
+    this.#renewal = undefined
   }
 
   take (): Take | Promise<Take> {

@@ -50,9 +50,13 @@ export function tokenKeys (prefix: string, identity: TokenIdentity): TokenKeys {
   return Object.freeze({ id, token: `${base}:token`, lock: `${base}:login-lock`, channel: `${base}:token-stored` })
 }
 
-/** The keys of one account's budget under `prefix`: shared by every fleet of that base URL and client ID. */
-export function budgetKeys (prefix: string, account: AccountIdentity): BudgetKeys {
-  const id = hashOf('account', [account.baseUrl, account.clientId])
+/**
+ * The keys of one account's budget under `prefix`: shared by every fleet of that base URL and client ID.
+ * With `profile`, those of that profile's cap within the account (SPEC §13), shared by every replica
+ * serving a profile of that name for that account.
+ */
+export function budgetKeys (prefix: string, account: AccountIdentity, profile?: string): BudgetKeys {
+  const id = profile === undefined ? hashOf('account', [account.baseUrl, account.clientId]) : hashOf('profile', [account.baseUrl, account.clientId, profile])
   const base = `${prefix}:${id}`
   return Object.freeze({ id, leases: `${base}:leases`, bucket: `${base}:bucket`, pause: `${base}:pause` })
 }

@@ -96,7 +96,7 @@ export class FleetLink {
   #probe: TimerHandle | undefined
   #probing = false
   readonly #channels = new Map<string, () => void>()
-  readonly #joinListeners: Array<() => void> = []
+  readonly #joinListeners = new Set<() => void>()
   #closed = false
 
   constructor (options: FleetLinkOptions) {
@@ -135,9 +135,10 @@ export class FleetLink {
     step(this.#client).catch(ignoreRedisFailure)
   }
 
-  /** Calls `listener` each time the link joins (the first time and every return). */
-  onJoin (listener: () => void): void {
-    this.#joinListeners.push(listener)
+  /** Calls `listener` each time the link joins (the first time and every return), until the returned function is called. */
+  onJoin (listener: () => void): () => void {
+    this.#joinListeners.add(listener)
+    return () => { this.#joinListeners.delete(listener) }
   }
 
   /** Calls `listener` on every message of `channel` (a hint: messages may be lost); kept across reconnections. */

@@ -2,10 +2,11 @@
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
-import type { Limits, UpstreamLimiter } from '../limits/limiter.js'
+import type { Budget, Limits, UpstreamLimiter } from '../limits/limiter.js'
 import type { TokenFleet } from '../token/token-fleet.js'
 import { createFleetTokens } from './fleet-tokens.js'
 import { budgetKeys } from './keys.js'
+import type { AccountIdentity } from './keys.js'
 import { COMMAND_TIMEOUT_MS, FleetLink, PROBE_MS, RECONNECT_CAP_MS } from './link.js'
 import type { FleetState } from './link.js'
 
@@ -49,6 +50,11 @@ export interface Fleet {
    * Its module loads only here: a replica without limits never loads it.
    */
   limiter: (limits: Limits, log: Logger) => Promise<UpstreamLimiter>
+  /**
+   * With profiles (SPEC §13): makes the fleet's budget of an account (`profile` undefined) or of a
+   * profile's cap within it, keyed by the account and the profile's name. Loads the budget's module.
+   */
+  budgets: () => Promise<(account: AccountIdentity, profile: string | undefined, limits: Limits) => Budget>
   /** What /-/status shows: the state only, never the URL. */
   status: () => { fleet: FleetState }
   /** Closes the connections. Final. */
@@ -77,6 +83,12 @@ export function startFleet (config: Pick<Config, 'redisUrl' | 'redisCa' | 'redis
     limiter: async (limits, log) => {
       const { createFleetLimiter } = await import('./fleet-budget.js')
       return createFleetLimiter(limits, { link, keys: budgetKeys(config.redisKeyPrefix, config), clock: deps.clock, log, leaseMs: timings.leaseMs, renewMs: timings.renewMs })
+    },
+    budgets: async () => {
+      const { FleetBudget } = await import('./fleet-budget.js')
+      return function fleetBudget (account, profile, limits) {
+        return new FleetBudget(limits, { link, keys: budgetKeys(config.redisKeyPrefix, account, profile), clock: deps.clock, leaseMs: timings.leaseMs, renewMs: timings.renewMs })
+      }
     },
     status: () => ({ fleet: link.state() }),
     close: () => link.close()

@@ -82,6 +82,8 @@ export interface Budget {
   inFlight: () => number
   /** The pause in force, if any. */
   pause: () => Pause | undefined
+  /** Stops what it runs in the background (a shared budget's renewals and listeners), once it is no longer used. Optional: a budget in memory runs nothing. */
+  close?: () => void
 }
 
 export type Refusal = 'timeout' | 'full'

@@ -5,14 +5,14 @@ import { ComposedBudget } from '../limits/composed-budget.js'
 import type { Budget, LimiterStatus, Limits, UpstreamLimiter } from '../limits/limiter.js'
 import { MemoryBudget } from '../limits/memory-limiter.js'
 import { QueuedLimiter } from '../limits/queue.js'
-import type { Profile, ProfilesDescription } from './file.js'
+import type { Account, Profile, ProfilesDescription } from './file.js'
 
 /**
  * Makes a budget: the account's (`profile` undefined; `limits` are UPSTREAM_*, or all 0 when only its
  * profiles have caps, so it only carries Roecny's pauses) or a profile's cap within it. Fleet mode
  * passes one keyed by the account, and by the account and the profile's name for a cap.
  */
-export type BudgetFactory = (account: string, profile: string | undefined, limits: Limits) => Budget
+export type BudgetFactory = (account: Pick<Account, 'baseUrl' | 'clientId'>, profile: string | undefined, limits: Limits) => Budget
 
 export interface ProfileLimitersDeps {
   readonly clock: Clock
@@ -33,8 +33,24 @@ export interface ProfileLimiters {
   apply: (description: ProfilesDescription) => void
   /** Per limited profile of the applied description. */
   status: () => Record<string, LimiterStatus>
+  /** /-/status's `limits`: the account-wide limits and, per account with a budget, its profiles, in flight and pause (never a client ID). */
+  accountsStatus: () => AccountsLimitsStatus
   /** Cancels every timer (at shutdown, once no request is left). */
   close: () => void
+}
+
+/** What /-/status shows of the limits with profiles: UPSTREAM_* apply per account (0: not set). */
+export interface AccountsLimitsStatus {
+  /** Whether any request waits for a limit: UPSTREAM_* set, or a profile with a cap. */
+  readonly enabled: boolean
+  readonly per: 'account'
+  readonly maxInFlight: number
+  readonly rateLimit: number
+  readonly rateBurst: number
+  readonly queueTimeoutMs: number
+  readonly queueMax: number
+  /** Each account with a budget, named by the profiles that use it (file order). */
+  readonly accounts: ReadonlyArray<{ readonly profiles: readonly string[], readonly inFlight: number, readonly pause: LimiterStatus['pause'] }>
 }
 
 /** The defaults of UPSTREAM_QUEUE_TIMEOUT_MS and UPSTREAM_QUEUE_MAX. */
@@ -43,10 +59,13 @@ const DEFAULT_QUEUE = { queueTimeoutMs: 10_000, queueMax: 1000 }
 interface AccountState {
   readonly key: string
   readonly budget: Budget
+  /** Its profiles with a limiter in the applied description, in file order. */
+  profiles: string[]
   /** The profile queues drawing on it, retired ones included until they are done. */
   readonly queues: ProfileState[]
   /** Which queue is woken first at the next release: it moves on each time, so none is always last. */
   turn: number
+  readonly identity: Pick<Account, 'baseUrl' | 'clientId'>
 }
 
 interface ProfileState {
@@ -54,6 +73,8 @@ interface ProfileState {
   readonly account: AccountState
   /** The caps it was made for: a change makes a new limiter. */
   readonly caps: string
+  /** The profile's own cap, inside the limiter's composed budget. */
+  readonly cap: Budget
   readonly limiter: QueuedLimiter
   retired: boolean
 }
@@ -92,15 +113,18 @@ class Limiters implements ProfileLimiters {
   }
 
   apply (description: ProfilesDescription): void {
+    const identities = new Map(description.accounts.map((account) => [account.key, account]))
     const accounts = new Map<string, AccountState>()
     const profiles = new Map<string, ProfileState>()
     for (const profile of description.profiles.values()) {
       if (!limited(profile, this.#limits)) continue
       let account = accounts.get(profile.account)
       if (account === undefined) {
-        account = this.#accounts.get(profile.account) ?? this.#finishing(profile.account) ?? this.#newAccount(profile.account)
+        account = this.#accounts.get(profile.account) ?? this.#finishing(profile.account) ?? this.#newAccount(identities.get(profile.account) as Account)
+        account.profiles = []
         accounts.set(profile.account, account)
       }
+      account.profiles.push(profile.name)
       const kept = this.#profiles.get(profile.name)
       profiles.set(profile.name, kept !== undefined && kept.account === account && kept.caps === capsOf(profile)
         ? kept
@@ -122,8 +146,25 @@ class Limiters implements ProfileLimiters {
     return result
   }
 
+  accountsStatus (): AccountsLimitsStatus {
+    const { maxInFlight, rateLimit, rateBurst, queueTimeoutMs, queueMax } = this.#accountLimits
+    const accounts = [...this.#accounts.values()].map((account) => ({
+      profiles: [...account.profiles],
+      inFlight: account.budget.inFlight(),
+      // Every profile's queue waits on its account's pause: the first one's status shows it.
+      pause: (this.#profiles.get(account.profiles[0] as string) as ProfileState).limiter.status().pause
+    }))
+    return { enabled: this.#profiles.size > 0, per: 'account', maxInFlight, rateLimit, rateBurst, queueTimeoutMs, queueMax, accounts }
+  }
+
   close (): void {
-    for (const state of this.#live) state.limiter.close()
+    const accounts = new Set(this.#accounts.values())
+    for (const state of this.#live) {
+      state.limiter.close()
+      state.cap.close?.()
+      accounts.add(state.account)
+    }
+    for (const account of accounts) account.budget.close?.()
   }
 
   /** An account dropped by an earlier description whose retired limiters still hold requests: its count goes on. */
@@ -132,16 +173,16 @@ class Limiters implements ProfileLimiters {
     return undefined
   }
 
-  #newAccount (key: string): AccountState {
-    return { key, budget: this.#budgetFor(key, undefined, this.#accountLimits), queues: [], turn: 0 }
+  #newAccount (account: Account): AccountState {
+    return { key: account.key, budget: this.#budgetFor(account, undefined, this.#accountLimits), profiles: [], queues: [], turn: 0, identity: account }
   }
 
   #newProfile (profile: Profile, account: AccountState): ProfileState {
     const caps: Limits = { maxInFlight: profile.maxInFlight, rateLimit: profile.rateLimit, rateBurst: profile.rateBurst, ...this.#queue }
-    const cap = this.#budgetFor(account.key, profile.name, caps)
+    const cap = this.#budgetFor(account.identity, profile.name, caps)
     const budget = new ComposedBudget(cap, account.budget, () => this.#released(state))
     const limiter = new QueuedLimiter(budget, caps, { clock: this.#deps.clock, log: this.#deps.log.child({ profile: profile.name }) })
-    const state: ProfileState = { name: profile.name, account, caps: capsOf(profile), limiter, retired: false }
+    const state: ProfileState = { name: profile.name, account, caps: capsOf(profile), cap, limiter, retired: false }
     account.queues.push(state)
     this.#live.add(state)
     return state
@@ -163,9 +204,12 @@ class Limiters implements ProfileLimiters {
     const { inFlight, queued } = state.limiter.status()
     if (inFlight > 0 || queued > 0) return
     state.limiter.close()
+    state.cap.close?.()
     this.#live.delete(state)
     const { queues } = state.account
     queues.splice(queues.indexOf(state), 1)
+    // The last limiter of an account no profile uses any more: its budget goes too.
+    if (queues.length === 0 && this.#accounts.get(state.account.key) !== state.account) state.account.budget.close?.()
   }
 }
 
