@@ -27,11 +27,29 @@ async function * uploadBody (bytes: number): AsyncGenerator<Buffer> {
 /** A fresh proxy; RSS before, then its peak while `bytes` go up through it, then while they come down. */
 export async function transfer (placement: Placement, upstream: Upstream, bytes: number, build: ProxyBuild = thisBuild()): Promise<TransferFigures> {
   const proxy = await startProxy(placement, upstream, 'proxy-transfer', build)
-  const client = new Client(proxy.url)
   try {
-    const idle = rssBytes(proxy.pid)
+    return await transferThrough(proxy.url, proxy.pids, bytes)
+  } finally {
+    await proxy.stop()
+  }
+}
 
-    let sampler = rssSampler(proxy.pids, 20)
+/** The same through a fresh bench server (bare Fastify): what its stack alone grows by. */
+export async function serverTransfer (placement: Placement, upstream: Upstream, server: ServerScript, bytes: number): Promise<TransferFigures> {
+  const running = await startServer(placement, upstream, server)
+  try {
+    return await transferThrough(running.url, running.pids, bytes)
+  } finally {
+    await running.stop()
+  }
+}
+
+async function transferThrough (url: string, pids: () => readonly number[], bytes: number): Promise<TransferFigures> {
+  const client = new Client(url)
+  try {
+    const idle = rssBytes(pids()[0] as number)
+
+    let sampler = rssSampler(pids, 20)
     let started = performance.now()
     const up = await client.request({
       path: '/api/v1/upload',
@@ -44,7 +62,7 @@ export async function transfer (placement: Placement, upstream: Upstream, bytes:
     const upSeconds = (performance.now() - started) / 1000
     const upPeak = sampler.stop()
 
-    sampler = rssSampler(proxy.pids, 20)
+    sampler = rssSampler(pids, 20)
     started = performance.now()
     const down = await client.request({ path: `/api/v1/download?bytes=${bytes}`, method: 'GET' })
     let received = 0
@@ -60,7 +78,6 @@ export async function transfer (placement: Placement, upstream: Upstream, bytes:
     }
   } finally {
     await client.close()
-    await proxy.stop()
   }
 }
 

@@ -115,11 +115,21 @@ export function cpuCost (a: ContenderFigures, b: ContenderFigures): { perRound: 
 }
 
 export const MiB = 1024 * 1024
-/** Memory targets are set in MB (10^6 bytes); the tables print MiB, as Kubernetes quantities (Mi) do. */
+/** Memory differences are given in MB (10^6 bytes); the tables print MiB, as Kubernetes quantities (Mi) do. */
 export const MB = 1e6
 
 export function mb (bytes: number | undefined): string {
   return bytes === undefined ? '—' : `${(bytes / MB).toFixed(1)} MB (${(bytes / MiB).toFixed(1)} MiB)`
+}
+
+/** A difference in MB, with its sign. */
+export function signedMb (bytes: number): string {
+  return Number.isNaN(bytes) ? '—' : `${bytes >= 0 ? '+' : ''}${(bytes / MB).toFixed(1)} MB`
+}
+
+/** A difference in milliseconds, with its sign. */
+export function signedMs (value: number, digits = 0): string {
+  return Number.isNaN(value) ? '—' : `${value >= 0 ? '+' : ''}${value.toFixed(digits)} ms`
 }
 
 export function mib (bytes: number | undefined): string {

@@ -15,6 +15,9 @@ export interface LatestRun {
   loadAverageBefore: number[]
   contenders: ContenderFigures[]
   ratios: { proxyToFastify: { perRound: number[], median: number } | null }
+  /** The bench's targets, each against the stack measured in the same run. */
+  targets: Array<{ what: string, goal: string, value: string, met: boolean }>
+  mode: string
   proxy: {
     transfer: { upload: { peakRssBytes: number }, download: { peakRssBytes: number } }
     coldBurst: { requests: number, logins: number }
@@ -56,6 +59,10 @@ export function renderLatestRun (run: LatestRun, contenderTable: ContenderTable)
     `| idle RSS | ${mib(proxy.idleRssBytes)} against ${mib(stack.idleRssBytes)} |`,
     `| peak RSS at 50 connections | ${mib(proxy.peakRssBytes)} against ${mib(stack.peakRssBytes)} |`,
     `| spawn to ready | ${(proxy.startToReadyMs as number).toFixed(0)} ms (a login included) against ${(stack.startToReadyMs as number).toFixed(0)} ms |`,
+    '',
+    `| target${run.mode === 'full' ? '' : ' (a quick run: not judged)'} | goal | measured | met |`,
+    '| --- | --- | --- | --- |',
+    ...run.targets.map((target) => `| ${target.what} | ${target.goal} | ${target.value} | ${target.met ? 'yes' : '**no**'} |`),
     '',
     `The proxy alone: peak RSS ${mib(run.proxy.transfer.upload.peakRssBytes)} while streaming a 1 GiB upload, ${mib(run.proxy.transfer.download.peakRssBytes)} for a`,
     `1 GiB download; ${run.proxy.coldBurst.requests.toLocaleString('en-US')} concurrent requests on a cold proxy cost ${run.proxy.coldBurst.logins} login.`,

@@ -52,6 +52,17 @@ t.test('the latest run holds the bench\'s table and the proxy against the bare s
   t.match(unmeasured, '| req/s at 50 connections | not measured |', 'a run without bare Fastify says so')
 })
 
+t.test('the latest run lists the bench\'s targets, each against the stack of the same run, and says which are missed', async (t) => {
+  const target = { what: 'idle RSS vs bare Fastify\'s', goal: '≤ +10 MB', value: '90.0 MB (85.8 MiB), +3.0 MB', met: true }
+  const full = renderLatestRun({ ...LATEST, mode: 'full', targets: [target] }, TABLE)
+  t.match(full, '| target | goal | measured | met |')
+  t.match(full, '| idle RSS vs bare Fastify\'s | ≤ +10 MB | 90.0 MB (85.8 MiB), +3.0 MB | yes |')
+  const quick = renderLatestRun({ ...LATEST, mode: 'quick', targets: [{ ...target, met: false }] }, TABLE)
+  t.match(quick, '| target (a quick run: not judged) | goal | measured | met |')
+  t.match(quick, '| idle RSS vs bare Fastify\'s | ≤ +10 MB | 90.0 MB (85.8 MiB), +3.0 MB | **no** |')
+  for (const each of LATEST.targets) t.notMatch(each.goal, /^≤ \d+ (MB|ms)$/, `${each.what}: no absolute goal`)
+})
+
 t.test('a page without its markers is refused with where they go', async (t) => {
   t.throws(() => withLatestRun('# Performance\n', LATEST, TABLE), { message: `${PERFORMANCE_FILE} has no place for the latest run: put ${START} and ${END} on lines of their own` })
   t.equal(withLatestRun(`before\n${START}\nold\n${END}\nafter\n`, LATEST, TABLE), `before\n${renderLatestRun(LATEST, TABLE)}\nafter\n`)
