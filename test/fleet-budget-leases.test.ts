@@ -6,6 +6,7 @@ import type { Test } from 'tap'
 import { FleetBudget, RECHECK_MS } from '../src/fleet/fleet-budget.js'
 import { budgetKeys } from '../src/fleet/keys.js'
 import { FleetLink } from '../src/fleet/link.js'
+import { ComposedBudget } from '../src/limits/composed-budget.js'
 import type { Lease, Limits, Take } from '../src/limits/limiter.js'
 import { isLease } from '../src/limits/limiter.js'
 import { createLogger } from '../src/log.js'
@@ -169,4 +170,34 @@ t.test('close(): no renewal after it, and a rejoin registers nothing of it', { s
   await until(() => link.state() === 'joined', 'the link to rejoin')
   await clock.advance(RENEW_MS * 3)
   t.same(await members(redis), [], 'the closed budget\'s lease was neither renewed nor registered again')
+})
+
+t.test('untake(): a start the account refused gives the cap its slot and its rate token back, in the fleet and alone', { skip: NO_REDIS }, async (t) => {
+  const redis = await startRedis(t)
+  const clock = new ManualClock()
+  const { link, budget: account } = await side(t, redis, clock, { maxInFlight: 1 })
+  const capKeys = budgetKeys('budget-test', { baseUrl: 'https://roecny.test', clientId: 'client-1' }, 'reporting')
+  const cap = new FleetBudget(limits({ maxInFlight: 5, rateLimit: 1, rateBurst: 1 }), { link, keys: capKeys, clock, leaseMs: LEASE_MS, renewMs: RENEW_MS })
+  t.teardown(() => cap.close())
+  const composed = new ComposedBudget(cap, account, () => {})
+  const holder = await lease(account.take())
+  t.equal(await composed.take(), Infinity, 'the account is full: the cap\'s lease went back')
+  const client = await redis.client()
+  await until(async () => await client.zCard(capKeys.leases) === 0, 'the cap\'s slot to leave Redis')
+  t.equal(Number(await client.hGet(capKeys.bucket, 'tokens')), 1, 'and its one token to come back to the fleet\'s bucket')
+  t.equal(cap.inFlight(), 0)
+  account.release(holder)
+  await until(async () => await client.zCard(KEYS.leases) === 0, 'the account\'s slot to be free')
+  const started = await lease(composed.take())
+  t.ok(started, 'the capped caller starts at once: its rate was not spent on the refusal')
+  composed.release(started)
+
+  await redis.kill()
+  await until(() => link.state() === 'degraded', 'the link to notice')
+  const alone = await lease(account.take())
+  t.equal(await composed.take(), Infinity, 'alone, the account is full')
+  account.release(alone)
+  const local = await lease(composed.take())
+  t.ok(local, 'the cap\'s local token came back too')
+  composed.release(local)
 })

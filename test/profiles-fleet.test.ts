@@ -21,6 +21,12 @@ function sha256 (text: string): string {
   return createHash('sha256').update(text).digest('hex')
 }
 
+/** A profiles file with `reporting` and `payments`, each with its key and the one extra line given ('' for none). */
+function twoProfiles (reporting: string, payments: string): string {
+  const lines = ['profiles:', '  reporting:', `    accessKeys: ["${sha256(REPORTING_KEY)}"]`, `    ${reporting}`, '  payments:', `    accessKeys: ["${sha256(PAYMENTS_KEY)}"]`, `    ${payments}`]
+  return lines.filter((line) => line.trim() !== '').join('\n') + '\n'
+}
+
 async function through (replica: Replica, key: string): Promise<number> {
   const res = await request(`${replica.url}/api/v1/balances/current`, { headers: { 'x-proxy-key': key } })
   await res.body.dump()
@@ -30,18 +36,7 @@ async function through (replica: Replica, key: string): Promise<number> {
 t.test('three replicas, two profiles: one login per token, every replica serves both with the fleet\'s tokens', { skip: NO_REDIS }, async (t) => {
   const redis = await startRedis(t)
   const mock = await startMock(t)
-  const dir = t.testdir({
-    'profiles.yaml': [
-      'profiles:',
-      '  reporting:',
-      `    accessKeys: ["${sha256(REPORTING_KEY)}"]`,
-      `    scope: "${READ_BALANCES}"`,
-      '  payments:',
-      `    accessKeys: ["${sha256(PAYMENTS_KEY)}"]`,
-      `    scope: "${PAY}"`,
-      ''
-    ].join('\n')
-  })
+  const dir = t.testdir({ 'profiles.yaml': twoProfiles(`scope: "${READ_BALANCES}"`, `scope: "${PAY}"`) })
   const env = { PROXY_PROFILES_FILE: `${dir}/profiles.yaml` }
   const replicas = await Promise.all([1, 2, 3].map(async () => await startReplica(t, mock, redis.url, env)))
   await until(() => replicas.every((replica) => replica.proxy.tokens.isReady()), 'every replica to hold both tokens')
@@ -92,17 +87,7 @@ t.test('a scope change in the fleet: the replica that adopts the new token from 
 t.test('three replicas: a profile\'s cap and the account\'s UPSTREAM_MAX_IN_FLIGHT count for the whole fleet', { skip: NO_REDIS }, async (t) => {
   const redis = await startRedis(t)
   const mock = await startMock(t)
-  const dir = t.testdir({
-    'profiles.yaml': [
-      'profiles:',
-      '  reporting:',
-      `    accessKeys: ["${sha256(REPORTING_KEY)}"]`,
-      '    maxInFlight: 2',
-      '  payments:',
-      `    accessKeys: ["${sha256(PAYMENTS_KEY)}"]`,
-      ''
-    ].join('\n')
-  })
+  const dir = t.testdir({ 'profiles.yaml': twoProfiles('maxInFlight: 2', '') })
   const env = { PROXY_PROFILES_FILE: `${dir}/profiles.yaml`, UPSTREAM_MAX_IN_FLIGHT: '3' }
   const replicas = await Promise.all([1, 2, 3].map(async () => await startReplica(t, mock, redis.url, env)))
   await until(async () => (await Promise.all(replicas.map(async (replica) => (await replica.status()).fleet))).every((state) => state === 'joined'), 'every replica to join the fleet')

@@ -204,7 +204,7 @@ t.test('a cap\'s rate token comes back when the account says no', async (t) => {
   t.same(heard, ['b1 granted', 'a1 granted'], 'a\'s one token was given back when the account was full, so a starts at once')
 })
 
-t.test('budgets come from the factory: the account\'s, and each cap by account and profile; one without untake() gets release()', async (t) => {
+t.test('budgets come from the factory: the account\'s, and each cap by account and profile (none for a profile without caps); one without untake() gets release()', async (t) => {
   const made: Array<{ account: object, profile: string | undefined, limits: Limits }> = []
   const clock = new ManualClock()
   const description = describe(t, { a: 'rateLimit: 1', b: 'scope: other' })
@@ -227,9 +227,9 @@ t.test('budgets come from the factory: the account\'s, and each cap by account a
   const account = { baseUrl: description.accounts[0]?.baseUrl, clientId: description.accounts[0]?.clientId }
   t.match(made, [
     { account, profile: undefined, limits: { maxInFlight: 1 } },
-    { account, profile: 'a', limits: { maxInFlight: 0, rateLimit: 1, rateBurst: 1 } },
-    { account, profile: 'b', limits: { maxInFlight: 0, rateLimit: 0 } }
+    { account, profile: 'a', limits: { maxInFlight: 0, rateLimit: 1, rateBurst: 1 } }
   ])
+  t.equal(made.length, 2, 'b has no cap: nothing to ask a shared store for')
   const b1 = admit('b', 'b1')
   admit('a', 'a1')
   release(b1)
@@ -345,4 +345,21 @@ t.test('accountsStatus(): the account-wide limits, and each account named by its
   t.match(limiters.accountsStatus(), { enabled: true, accounts: [{ profiles: ['a'] }] })
   const none = setup(t, describe(t, { b: 'scope: other' }), undefined)
   t.same(none.limiters.accountsStatus(), { enabled: false, per: 'account', maxInFlight: 0, rateLimit: 0, rateBurst: 0, queueTimeoutMs: 10_000, queueMax: 1000, accounts: [] }, 'no limit anywhere')
+})
+
+t.test('a retired limiter whose waiters all timed out is closed at the next release in its account', async (t) => {
+  const clock = new ManualClock()
+  const closed: string[] = []
+  const { admit, release, limiters, heard } = setup(t, describe(t, { a: 'maxInFlight: 2', b: 'scope: other' }), accountLimits({ maxInFlight: 1, queueTimeoutMs: 1000 }), {
+    clock,
+    budgetFor: (account, profile, limits) => closable(limits, clock, closed, `${account.clientId}/${profile ?? '*'}`)
+  })
+  const b1 = admit('b', 'b1')
+  admit('a', 'a1')
+  limiters.apply(describe(t, { a: 'maxInFlight: 3', b: 'scope: other' }))
+  await clock.advance(1000)
+  t.same(heard, ['b1 granted', 'a1 refused: timeout'], 'a1 waited in a\'s old limiter until its deadline')
+  t.same(closed, [], 'nothing of the old limiter ran or waited, but no release has happened yet')
+  release(b1)
+  t.same(closed, ['demo-client/a'], 'the next release closes a\'s old cap')
 })

@@ -152,6 +152,23 @@ async function answered (load: Load, count: number, what: string): Promise<void>
   await until(() => load.statuses.length >= target, () => `${count} answers ${what} (${load.statuses.length - target + count} so far)`)
 }
 
+/**
+ * Lets the held login answer, waits for the first request carrying its token and PHASE_REQUESTS more
+ * answers, then stops the load and the readiness probes. Returns the new token and where in `seen` it
+ * first served.
+ */
+async function releaseAndServe (mock: MockRoecny, seen: Seen[], load: Load, readiness: Readiness): Promise<{ newToken: string, firstNew: number }> {
+  mock.releaseLogins()
+  await until(() => mock.issuedTokens.length === 2, 'the new login answered')
+  const newToken = bearer(mock, 1)
+  await until(() => seen.some((request) => request.authorization === newToken), 'a request with the new token', APPLY_WITHIN_MS)
+  const firstNew = seen.findIndex((request) => request.authorization === newToken)
+  await answered(load, PHASE_REQUESTS, 'after the new login')
+  await load.stop()
+  await readiness.stop()
+  return { newToken, firstNew }
+}
+
 /** The proxy's PROXY_PROFILES_FILE reloads applied so far, as its metrics count them. */
 async function appliedReloads (url: string): Promise<number> {
   return (await scrape(url)).value('roecny_proxy_secret_reloads_total', { secret: 'PROXY_PROFILES_FILE', result: 'applied' }) ?? -1
@@ -190,15 +207,8 @@ t.test('a scope that gains rights under load: the old token serves until the new
   const during = await json<{ profiles: Array<Record<string, unknown>> }>(`${url}/-/status`, { headers: { 'x-proxy-key': CALLER_KEY } })
   t.match(during.body.profiles[0], { name: 'payments', ready: true, previousTokenServing: true }, '/-/status: the previous token serves the profile')
 
-  mock.releaseLogins()
-  await until(() => mock.issuedTokens.length === 2, 'the new login answered')
-  const newToken = bearer(mock, 1)
+  const { newToken, firstNew } = await releaseAndServe(mock, seen, load, readiness)
   t.same(mock.grantOf(mock.issuedTokens[1] as string), { clientId: DEMO_CLIENT_ID, scope: PAY, loginAs: undefined })
-  await until(() => seen.some((request) => request.authorization === newToken), 'a request with the new token', APPLY_WITHIN_MS)
-  const firstNew = seen.findIndex((request) => request.authorization === newToken)
-  await answered(load, PHASE_REQUESTS, 'after the new login')
-  await load.stop()
-  await readiness.stop()
 
   t.same(load.failures, [], 'no request failed')
   t.ok(load.statuses.length >= 3 * PHASE_REQUESTS)
@@ -361,14 +371,7 @@ t.test('a profile\'s credential files swapped together in a Secret volume: one l
   await answered(load, PHASE_REQUESTS, 'while the new login is held')
   t.same(seen.slice(heldFrom).filter((request) => request.authorization !== oldToken), [], 'the old token serves while the new login is held')
 
-  mock.releaseLogins()
-  await until(() => mock.issuedTokens.length === 2, 'the new login answered')
-  const newToken = bearer(mock, 1)
-  await until(() => seen.some((request) => request.authorization === newToken), 'a request with the new token', APPLY_WITHIN_MS)
-  const firstNew = seen.findIndex((request) => request.authorization === newToken)
-  await answered(load, PHASE_REQUESTS, 'after the new login')
-  await load.stop()
-  await readiness.stop()
+  const { newToken, firstNew } = await releaseAndServe(mock, seen, load, readiness)
 
   t.same(load.failures, [], 'no request failed')
   t.same(readiness.statuses.filter((status) => status !== 200), [], 'the profile stayed ready')

@@ -64,6 +64,20 @@ if redis.call('PTTL', KEYS[1]) < leaseMs then redis.call('PEXPIRE', KEYS[1], lea
 return 0
 `
 
+/**
+ * Gives back a start that never happened (another budget it was composed with said no): its lease, and
+ * its token to the bucket (at most the burst). KEYS: leases, bucket. ARGV: lease id ('' for none), burst.
+ */
+const UNTAKE = `
+if ARGV[1] ~= '' then redis.call('ZREM', KEYS[1], ARGV[1]) end
+local burst = tonumber(ARGV[2])
+if burst > 0 then
+  local tokens = tonumber(redis.call('HGET', KEYS[2], 'tokens'))
+  if tokens then redis.call('HSET', KEYS[2], 'tokens', tostring(math.min(burst, tokens + 1))) end
+end
+return 0
+`
+
 /** Lengthens the fleet's pause to \`ms\` unless it is already as long. KEYS: pause. ARGV: ms. */
 const PAUSE = `
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
@@ -73,6 +87,8 @@ return 0
 interface FleetLease extends Lease {
   /** The in-flight slot it holds, in Redis or to be registered there; none without an in-flight limit. */
   readonly id?: string
+  /** Granted by the fleet's script (its rate token taken in Redis), not by the replica's own budget. */
+  readonly shared?: boolean
 }
 
 export interface FleetBudgetDeps {
@@ -171,11 +187,12 @@ export class FleetBudget implements Budget {
 
   /** A lease granted (and counted) by either budget: held, and renewed, until released. */
   #granted (lease: Lease, id: string | undefined = undefined): FleetLease {
-    if (this.#limits.maxInFlight === 0) return { episode: lease.episode }
+    const shared = id !== undefined
+    if (this.#limits.maxInFlight === 0) return { episode: lease.episode, shared }
     const leaseId = id ?? randomUUID()
     this.#held.add(leaseId)
     this.#renewal ??= this.#clock.setTimer(() => this.#renewNow(), this.#renewMs)
-    return { episode: lease.episode, id: leaseId }
+    return { episode: lease.episode, id: leaseId, shared }
   }
 
   #renewNow (): void {
@@ -198,16 +215,41 @@ export class FleetBudget implements Budget {
 
   release (lease: FleetLease): void {
     this.#local.release(lease)
+    if (this.#forget(lease)) this.#link.send(async (client: RedisClient) => await client.zRem(this.#keys.leases, lease.id as string))
+  }
+
+  /**
+   * A start that never happened (a profile's cap granted it, its account's budget said no): the slot
+   * and the rate's token go back where they were taken, so a capped profile waiting on a full account
+   * does not spend its rate on refusals.
+   */
+  untake (lease: FleetLease): void {
+    if (lease.shared !== true) {
+      this.#local.untake(lease)
+      this.#forget(lease)
+      return
+    }
+    this.#local.release(lease)
+    const sent = this.#forget(lease)
+    if (!sent && this.#limits.rateLimit === 0) return
+    const id = sent ? lease.id as string : ''
+    this.#link.send(async (client: RedisClient) => await client.eval(UNTAKE, { keys: [this.#keys.leases, this.#keys.bucket], arguments: [id, String(this.#limits.rateLimit > 0 ? this.#limits.rateBurst : 0)] }))
+  }
+
+  /**
+   * The lease is no longer held: not renewed any more. True when its id went to Redis (in a take or a
+   * renewal) and needs taking back there; whatever the state, that runs on the connection after any late
+   * command that registered it, else it lapses by itself.
+   */
+  #forget (lease: FleetLease): boolean {
     const id = lease.id
-    if (id === undefined) return
+    if (id === undefined) return false
     this.#held.delete(id)
-    if (!this.#sent.delete(id)) return
     if (this.#held.size === 0) {
       this.#renewal?.cancel()
       this.#renewal = undefined
     }
-    // Whatever the state: on a stalled connection it runs after any late command that registered the id. Else it lapses by itself.
-    this.#link.send(async (client: RedisClient) => await client.zRem(this.#keys.leases, id))
+    return this.#sent.delete(id)
   }
 
   throttled (lease: Lease, retryAfterMs: number | undefined): PauseChange | undefined {

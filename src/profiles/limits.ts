@@ -76,7 +76,6 @@ interface ProfileState {
   /** The profile's own cap, inside the limiter's composed budget. */
   readonly cap: Budget
   readonly limiter: QueuedLimiter
-  retired: boolean
 }
 
 function capsOf (profile: Profile): string {
@@ -98,6 +97,8 @@ class Limiters implements ProfileLimiters {
   #profiles = new Map<string, ProfileState>()
   /** Every limiter not yet closed: those of the applied description, and retired ones still finishing. */
   readonly #live = new Set<ProfileState>()
+  /** The retired ones among them: closed once nothing of them runs or waits (their waiters may also time out or leave). */
+  readonly #retired = new Set<ProfileState>()
 
   constructor (limits: Limits | undefined, deps: ProfileLimitersDeps) {
     this.#limits = limits
@@ -135,9 +136,9 @@ class Limiters implements ProfileLimiters {
     this.#profiles = profiles
     for (const state of before.values()) {
       if (profiles.get(state.name) === state) continue
-      state.retired = true
-      this.#closeIfDone(state)
+      this.#retired.add(state)
     }
+    this.#closeRetired()
   }
 
   status (): Record<string, LimiterStatus> {
@@ -179,10 +180,11 @@ class Limiters implements ProfileLimiters {
 
   #newProfile (profile: Profile, account: AccountState): ProfileState {
     const caps: Limits = { maxInFlight: profile.maxInFlight, rateLimit: profile.rateLimit, rateBurst: profile.rateBurst, ...this.#queue }
-    const cap = this.#budgetFor(account.identity, profile.name, caps)
+    // A profile without caps has nothing to count: a budget in memory, never a round trip to a shared store.
+    const cap = profile.maxInFlight === 0 && profile.rateLimit === 0 ? new MemoryBudget(caps, this.#deps.clock) : this.#budgetFor(account.identity, profile.name, caps)
     const budget = new ComposedBudget(cap, account.budget, () => this.#released(state))
     const limiter = new QueuedLimiter(budget, caps, { clock: this.#deps.clock, log: this.#deps.log.child({ profile: profile.name }) })
-    const state: ProfileState = { name: profile.name, account, caps: capsOf(profile), cap, limiter, retired: false }
+    const state: ProfileState = { name: profile.name, account, caps: capsOf(profile), cap, limiter }
     account.queues.push(state)
     this.#live.add(state)
     return state
@@ -196,7 +198,11 @@ class Limiters implements ProfileLimiters {
     const { queues } = state.account
     const first = state.account.turn++ % queues.length
     for (const queue of [...queues.slice(first), ...queues.slice(0, first)]) queue.limiter.wake()
-    if (state.retired) this.#closeIfDone(state)
+    if (this.#retired.size > 0) this.#closeRetired()
+  }
+
+  #closeRetired (): void {
+    for (const state of this.#retired) this.#closeIfDone(state)
   }
 
   /** A retired profile's limiter goes once nothing of it is in flight or waiting. */
@@ -206,6 +212,7 @@ class Limiters implements ProfileLimiters {
     state.limiter.close()
     state.cap.close?.()
     this.#live.delete(state)
+    this.#retired.delete(state)
     const { queues } = state.account
     queues.splice(queues.indexOf(state), 1)
     // The last limiter of an account no profile uses any more: its budget goes too.
