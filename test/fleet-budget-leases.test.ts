@@ -176,24 +176,31 @@ t.test('untake(): a start the account refused gives the cap its slot and its rat
   const redis = await startRedis(t)
   const clock = new ManualClock()
   const { link, budget: account } = await side(t, redis, clock, { maxInFlight: 1 })
-  const capKeys = budgetKeys('budget-test', { baseUrl: 'https://roecny.test', clientId: 'client-1' }, 'reporting')
-  const cap = new FleetBudget(limits({ maxInFlight: 5, rateLimit: 1, rateBurst: 1 }), { link, keys: capKeys, clock, leaseMs: LEASE_MS, renewMs: RENEW_MS })
-  t.teardown(() => cap.close())
-  const composed = new ComposedBudget(cap, account, () => {})
-  const holder = await lease(account.take())
-  t.equal(await composed.take(), Infinity, 'the account is full: the cap\'s lease went back')
   const client = await redis.client()
-  await until(async () => await client.zCard(capKeys.leases) === 0, 'the cap\'s slot to leave Redis')
-  t.equal(Number(await client.hGet(capKeys.bucket, 'tokens')), 1, 'and its one token to come back to the fleet\'s bucket')
-  t.equal(cap.inFlight(), 0)
+  // A cap with slots and a rate, and one with a rate only (its leases carry no id).
+  const caps = ['reporting', 'exports'].map((name, i) => {
+    const keys = budgetKeys('budget-test', { baseUrl: 'https://roecny.test', clientId: 'client-1' }, name)
+    const cap = new FleetBudget(limits({ maxInFlight: i === 0 ? 5 : 0, rateLimit: 1, rateBurst: 1 }), { link, keys, clock, leaseMs: LEASE_MS, renewMs: RENEW_MS })
+    t.teardown(() => cap.close())
+    return { keys, cap, composed: new ComposedBudget(cap, account, () => {}) }
+  })
+  const holder = await lease(account.take())
+  for (const { keys, cap, composed } of caps) {
+    t.equal(await composed.take(), Infinity, 'the account is full: the cap\'s lease went back')
+    await until(async () => await client.zCard(keys.leases) === 0 && Number(await client.hGet(keys.bucket, 'tokens')) === 1, 'the cap\'s slot to leave Redis and its one token to come back')
+    t.equal(cap.inFlight(), 0)
+  }
   account.release(holder)
   await until(async () => await client.zCard(KEYS.leases) === 0, 'the account\'s slot to be free')
-  const started = await lease(composed.take())
-  t.ok(started, 'the capped caller starts at once: its rate was not spent on the refusal')
-  composed.release(started)
+  for (const { composed } of caps) {
+    const started = await lease(composed.take())
+    t.ok(started, 'the capped caller starts at once: its rate was not spent on the refusal')
+    composed.release(started)
+  }
 
   await redis.kill()
   await until(() => link.state() === 'degraded', 'the link to notice')
+  const { composed } = caps[0] as { composed: ComposedBudget }
   const alone = await lease(account.take())
   t.equal(await composed.take(), Infinity, 'alone, the account is full')
   account.release(alone)

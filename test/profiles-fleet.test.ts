@@ -27,6 +27,12 @@ function twoProfiles (reporting: string, payments: string): string {
   return lines.filter((line) => line.trim() !== '').join('\n') + '\n'
 }
 
+/** GET /-/status with a profile's key (with profiles, it opens with any profile's key). */
+async function statusOf (replica: Replica): Promise<Record<string, unknown>> {
+  const res = await request(`${replica.url}/-/status`, { headers: { 'x-proxy-key': REPORTING_KEY } })
+  return await res.body.json() as Record<string, unknown>
+}
+
 async function through (replica: Replica, key: string): Promise<number> {
   const res = await request(`${replica.url}/api/v1/balances/current`, { headers: { 'x-proxy-key': key } })
   await res.body.dump()
@@ -90,7 +96,7 @@ t.test('three replicas: a profile\'s cap and the account\'s UPSTREAM_MAX_IN_FLIG
   const dir = t.testdir({ 'profiles.yaml': twoProfiles('maxInFlight: 2', '') })
   const env = { PROXY_PROFILES_FILE: `${dir}/profiles.yaml`, UPSTREAM_MAX_IN_FLIGHT: '3' }
   const replicas = await Promise.all([1, 2, 3].map(async () => await startReplica(t, mock, redis.url, env)))
-  await until(async () => (await Promise.all(replicas.map(async (replica) => (await replica.status()).fleet))).every((state) => state === 'joined'), 'every replica to join the fleet')
+  await until(async () => (await Promise.all(replicas.map(async (replica) => (await statusOf(replica)).fleet))).every((state) => state === 'joined'), 'every replica to join the fleet')
   await until(() => replicas.every((replica) => replica.proxy.tokens.isReady()), 'every replica to hold the token')
   const held = (replica: Replica, key: string): Promise<number> => request(`${replica.url}/api/v1/test/held`, { headers: { 'x-proxy-key': key } })
     .then(async (res) => { await res.body.dump(); return res.statusCode })
@@ -101,7 +107,7 @@ t.test('three replicas: a profile\'s cap and the account\'s UPSTREAM_MAX_IN_FLIG
   const queued = async (): Promise<number> => {
     let sum = 0
     for (const replica of replicas) {
-      const entries = (await replica.status()).profiles as Array<{ name: string, queue: { queued: number } | null }>
+      const entries = (await statusOf(replica)).profiles as Array<{ name: string, queue: { queued: number } | null }>
       sum += (entries.find((entry) => entry.name === 'reporting')?.queue as { queued: number }).queued
     }
     return sum
@@ -109,7 +115,7 @@ t.test('three replicas: a profile\'s cap and the account\'s UPSTREAM_MAX_IN_FLIG
   await until(async () => await queued() === 4, 'the other four reporting requests to wait')
   for (const replica of replicas) answers.push(held(replica, PAYMENTS_KEY))
   await until(() => mock.inFlight === 3, 'one payments request to take the account\'s third slot')
-  const status = await replicas[0]?.status() as { limits: { per: string, maxInFlight: number, accounts: Array<{ profiles: string[] }> } }
+  const status = await statusOf(replicas[0] as Replica) as unknown as { limits: { per: string, maxInFlight: number, accounts: Array<{ profiles: string[] }> } }
   t.match(status.limits, { enabled: true, per: 'account', maxInFlight: 3, accounts: [{ profiles: ['reporting', 'payments'] }] }, '/-/status shows the account\'s limits, named by its profiles')
   t.equal(mock.peakInFlight, 3, 'the account\'s limit holds across the fleet')
   const keys = Object.keys(await redis.dump()).filter((key) => key.endsWith(':leases'))

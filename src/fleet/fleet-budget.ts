@@ -66,14 +66,13 @@ return 0
 
 /**
  * Gives back a start that never happened (another budget it was composed with said no): its lease, and
- * its token to the bucket (at most the burst). KEYS: leases, bucket. ARGV: lease id ('' for none), burst.
+ * its token to the bucket (at most the burst). KEYS: leases, bucket. ARGV: lease id ('' for none), rate, burst.
  */
 const UNTAKE = `
 if ARGV[1] ~= '' then redis.call('ZREM', KEYS[1], ARGV[1]) end
-local burst = tonumber(ARGV[2])
-if burst > 0 then
+if tonumber(ARGV[2]) > 0 then
   local tokens = tonumber(redis.call('HGET', KEYS[2], 'tokens'))
-  if tokens then redis.call('HSET', KEYS[2], 'tokens', tostring(math.min(burst, tokens + 1))) end
+  if tokens then redis.call('HSET', KEYS[2], 'tokens', tostring(math.min(tonumber(ARGV[3]), tokens + 1))) end
 end
 return 0
 `
@@ -230,10 +229,10 @@ export class FleetBudget implements Budget {
       return
     }
     this.#local.release(lease)
-    const sent = this.#forget(lease)
-    if (!sent && this.#limits.rateLimit === 0) return
-    const id = sent ? lease.id as string : ''
-    this.#link.send(async (client: RedisClient) => await client.eval(UNTAKE, { keys: [this.#keys.leases, this.#keys.bucket], arguments: [id, String(this.#limits.rateLimit > 0 ? this.#limits.rateBurst : 0)] }))
+    this.#forget(lease)
+    // A shared lease has an id exactly when the budget has an in-flight limit.
+    const { rateLimit, rateBurst } = this.#limits
+    this.#link.send(async (client: RedisClient) => await client.eval(UNTAKE, { keys: [this.#keys.leases, this.#keys.bucket], arguments: [lease.id ?? '', String(rateLimit), String(rateBurst)] }))
   }
 
   /**
