@@ -245,15 +245,24 @@ async function main (): Promise<void> {
     const comparedFigures = byName('proxy (compared)')
     const toCompared = comparedFigures === undefined ? undefined : ratio(proxyFigures, comparedFigures)
     const comparedCpu = comparedFigures === undefined ? undefined : cpuCost(proxyFigures, comparedFigures)
-    const shapedFigures = byName('proxy (shaped)')
-    const shapedToProxy = shapedFigures === undefined ? undefined : ratio(shapedFigures, proxyFigures)
-    const shapedCpu = shapedFigures === undefined ? undefined : perRequestCpu(shapedFigures, proxyFigures)
+    /** A variant of this build (another setting) against the build as users run it: req/s and CPU per request. */
+    function variant (name: string): { toProxy: ReturnType<typeof ratio>, cpu: ReturnType<typeof perRequestCpu> } | undefined {
+      const figures = byName(name)
+      return figures === undefined ? undefined : { toProxy: ratio(figures, proxyFigures), cpu: perRequestCpu(figures, proxyFigures) }
+    }
+    function sayVariant (name: string, what: string): void {
+      const v = variant(name)
+      if (v === undefined) return
+      const spread = (r: { perRound: number[] }): string => r.perRound.map((x) => x.toFixed(3)).join(', ')
+      say(`${name} / roecny-auth-proxy: ${v.toProxy.median.toFixed(3)}× req/s @50 (rounds: ${spread(v.toProxy)}); ` +
+        `CPU µs/req @1k/s ${v.cpu.ratio.median.toFixed(3)}× (rounds: ${spread(v.cpu.ratio)}), ` +
+        `${v.cpu.addedMicros >= 0 ? '+' : ''}${v.cpu.addedMicros.toFixed(2)} µs a request ${what}`)
+    }
+    const shaped = variant('proxy (shaped)')
+    const quiet = variant('proxy (warn)')
     const quietFigures = byName('proxy (warn)')
     const quietToFastify = quietFigures === undefined ? undefined : ratio(quietFigures, fastifyFigures)
-    const quietCpu = quietFigures === undefined ? undefined : perRequestCpu(proxyFigures, quietFigures)
-    const profilesFigures = byName('proxy (profiles)')
-    const profilesToProxy = profilesFigures === undefined ? undefined : ratio(profilesFigures, proxyFigures)
-    const profilesCpu = profilesFigures === undefined ? undefined : perRequestCpu(profilesFigures, proxyFigures)
+    const profiles = variant('proxy (profiles)')
     const growth = Math.max(moved.upload.growthBytes, moved.download.growthBytes)
     const stackGrowth = Math.max(stackMoved.upload.growthBytes, stackMoved.download.growthBytes)
     const readyMedian = proxyFigures.startToReadyMs ?? NaN
@@ -289,19 +298,10 @@ async function main (): Promise<void> {
     for (const f of figures) {
       if (f.startToReadyRuns !== undefined) say(`start to ready, ${f.name}: ${f.startToReadyRuns.map((r) => `${r.toFixed(0)} ms`).join(', ')}`)
     }
-    if (shapedToProxy !== undefined && shapedCpu !== undefined) {
-      say(`proxy (shaped) / roecny-auth-proxy: ${shapedToProxy.median.toFixed(3)}× req/s @50 (rounds: ${shapedToProxy.perRound.map((r) => r.toFixed(3)).join(', ')}); ` +
-        `CPU µs/req @1k/s ${shapedCpu.ratio.median.toFixed(3)}× (rounds: ${shapedCpu.ratio.perRound.map((r) => r.toFixed(3)).join(', ')}), ` +
-        `${shapedCpu.addedMicros >= 0 ? '+' : ''}${shapedCpu.addedMicros.toFixed(2)} µs a request`)
-    }
-    if (quietToFastify !== undefined && quietCpu !== undefined) {
-      say(`proxy (warn) / bare Fastify: ${quietToFastify.median.toFixed(2)}× req/s @50 (rounds: ${rounded(quietToFastify)}); the access log costs ${quietCpu.addedMicros.toFixed(2)} CPU µs a request @1k/s (${quietCpu.ratio.median.toFixed(3)}×)`)
-    }
-    if (profilesToProxy !== undefined && profilesCpu !== undefined) {
-      say(`proxy (profiles) / roecny-auth-proxy: ${profilesToProxy.median.toFixed(3)}× req/s @50 (rounds: ${profilesToProxy.perRound.map((r) => r.toFixed(3)).join(', ')}); ` +
-        `CPU µs/req @1k/s ${profilesCpu.ratio.median.toFixed(3)}× (rounds: ${profilesCpu.ratio.perRound.map((r) => r.toFixed(3)).join(', ')}), ` +
-        `${profilesCpu.addedMicros >= 0 ? '+' : ''}${profilesCpu.addedMicros.toFixed(2)} µs a request`)
-    }
+    sayVariant('proxy (shaped)', '(the upstream limits, never reached)')
+    sayVariant('proxy (warn)', '(no access line: what the access log costs, with the sign reversed)')
+    if (quietToFastify !== undefined) say(`proxy (warn) / bare Fastify: ${quietToFastify.median.toFixed(2)}× req/s @50 (rounds: ${rounded(quietToFastify)})`)
+    sayVariant('proxy (profiles)', '(two profiles, callers alternating)')
     for (const [name, figures] of [['roecny-auth-proxy', moved], ['bare Fastify', stackMoved]] as const) {
       say(`${name}, upload ${mib(plan.transferBytes)}: ${(plan.transferBytes / MiB / figures.upload.seconds).toFixed(0)} MiB/s, RSS ${mib(figures.idleRssBytes)} -> peak ${mib(figures.upload.peakRssBytes)}; download: ${(plan.transferBytes / MiB / figures.download.seconds).toFixed(0)} MiB/s, peak ${mib(figures.download.peakRssBytes)}`)
     }
@@ -331,10 +331,13 @@ async function main (): Promise<void> {
         proxyToFloor: toFloor,
         proxyToNginx: toNginx ?? null,
         proxyToCompared: toCompared ?? null,
-        shapedToProxy: shapedToProxy ?? null,
-        shapedToProxyCpu: shapedCpu ?? null,
-        profilesToProxy: profilesToProxy ?? null,
-        profilesToProxyCpu: profilesCpu ?? null,
+        shapedToProxy: shaped?.toProxy ?? null,
+        shapedToProxyCpu: shaped?.cpu ?? null,
+        warnToProxy: quiet?.toProxy ?? null,
+        warnToProxyCpu: quiet?.cpu ?? null,
+        warnToFastify: quietToFastify ?? null,
+        profilesToProxy: profiles?.toProxy ?? null,
+        profilesToProxyCpu: profiles?.cpu ?? null,
         proxyToFloorByCpu: toFloorByCpu,
         proxyToNginxByCpu: toNginxByCpu ?? null
       },
