@@ -202,8 +202,10 @@ export class FleetBudget implements Budget {
   /** Renews (or registers) every held lease; again every renewal period while any is held. */
   #renew (): void {
     if (this.#held.size === 0) return
-    const ids = [...this.#held]
     this.#link.run(async (client: RedisClient) => {
+      // Read when the step runs, not when it was asked for: a lease released while the link was still
+      // joining must not be registered after its release (nothing would take it back).
+      const ids = [...this.#held]
       for (const id of ids) this.#sent.add(id)
       return await client.eval(RENEW, { keys: [this.#keys.leases], arguments: [String(this.#leaseMs), ...ids] })
     })
