@@ -289,16 +289,21 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
   }
   for (const code of UPSTREAM_ERROR_CODES) upstreamErrors.labels(code).inc(0)
 
-  // The request path: a map lookup, an array slot, two short bucket scans; nothing allocated after
-  // a method's first request. Node's parser accepts only the methods it knows, so the map is bounded.
-  function request (method: string, statusCode: number, durationMs: number, upstreamMs: number): void {
-    let byClass = requestCounts.get(method)
+  /** One answer of `statusCode` to `method`, in its status class's slot: nothing allocated after a method's first request. */
+  function countStatus (counts: Map<string, Float64Array>, method: string, statusCode: number): void {
+    let byClass = counts.get(method)
     if (byClass === undefined) {
       byClass = new Float64Array(STATUS_CLASSES.length)
-      requestCounts.set(method, byClass)
+      counts.set(method, byClass)
     }
     const statusClass = (statusCode / 100) | 0
     byClass[statusClass] = (byClass[statusClass] as number) + 1
+  }
+
+  // The request path: a map lookup, an array slot, two short bucket scans; nothing allocated after
+  // a method's first request. Node's parser accepts only the methods it knows, so the map is bounded.
+  function request (method: string, statusCode: number, durationMs: number, upstreamMs: number): void {
+    countStatus(requestCounts, method, statusCode)
     requestDuration.observe(durationMs / 1000)
     if (upstreamMs >= 0) upstreamDuration.observe(upstreamMs / 1000)
   }
@@ -309,13 +314,7 @@ export function createMetrics (options: MetricsOptions = {}): ProxyMetrics {
       counts = new Map()
       profileCounts.set(profile, counts)
     }
-    let byClass = counts.get(method)
-    if (byClass === undefined) {
-      byClass = new Float64Array(STATUS_CLASSES.length)
-      counts.set(method, byClass)
-    }
-    const statusClass = (statusCode / 100) | 0
-    byClass[statusClass] = (byClass[statusClass] as number) + 1
+    countStatus(counts, method, statusCode)
     profileDurations.of(profile).observe(durationMs / 1000)
     if (upstreamMs >= 0) profileUpstreamDurations.of(profile).observe(upstreamMs / 1000)
   }
