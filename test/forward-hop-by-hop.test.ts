@@ -49,3 +49,13 @@ test('hop-by-hop and Access-Control-* response headers do not reach the client',
   t.notMatch(response, /keep-alive: timeout/i)
   t.equal(stack.mock.requests.filter((r) => r.url === '/api/v1/balances/current').length, 0, 'redirect not followed')
 })
+
+test('response headers that Roecny\'s Connection lists do not reach the client; the others do', async (t) => {
+  const stack = await startStack(t)
+  const target = stack.mock.rawAnswer('HTTP/1.1 200 OK\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\nX-Kept: 2\r\nContent-Length: 2\r\n\r\nok')
+  const response = await rawRequest(stack.url, `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`)
+  t.match(response, /^HTTP\/1\.1 200 /)
+  t.notMatch(response, /x-hop/i, 'the header Connection names is dropped')
+  t.match(response, /\r\nx-kept: 2\r\n/i, 'an end-to-end header is passed on')
+  t.match(response, /\r\n\r\nok$/, 'the body is passed on')
+})
