@@ -49,6 +49,25 @@ export function batchedDestination (fd: number): Destination {
   return destination
 }
 
+/** The second isoTime last formatted (ms since the epoch), and its line text up to the milliseconds. */
+let second = Number.NaN
+let secondText = ''
+
+/**
+ * pino's `timestamp`: `,"time":"<ISO 8601 in UTC>"`, the text of pino.stdTimeFunctions.isoTime, but
+ * formatting a Date only once a second; a line within the same second appends its milliseconds
+ * to the cached text (isoTime's Date and toISOString cost about 2 µs a line under load).
+ */
+export function isoTime (now = Date.now()): string {
+  const ms = now % 1000
+  if (now - ms !== second) {
+    second = now - ms
+    const text = new Date(second).toISOString()
+    secondText = `,"time":"${text.slice(0, -4)}`
+  }
+  return `${secondText}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`
+}
+
 let stdout: Destination | undefined
 
 /** The process's stdout in batches: one destination for every logger that writes there, so their lines keep one order. */
@@ -62,7 +81,7 @@ export function createLogger (level: string, destination?: DestinationStream): L
     level,
     base: { name: 'roecny-auth-proxy' },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTime,
     // "level":"info" rather than pino's number, as log pipelines read it.
     formatters: { level: (label) => ({ level: label }) }
   }, destination ?? batchedStdout())
