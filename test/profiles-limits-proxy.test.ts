@@ -1,7 +1,6 @@
 // Profiles' limits on a started proxy (SPEC §13 "Limits"): the account's budget shared by its profiles, each profile's own caps and queue.
 import { createHash } from 'node:crypto'
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'tap'
 import { loadConfig } from '../src/config.js'
@@ -16,6 +15,7 @@ import { MANUAL_CLOCK_START, ManualClock } from './helpers/manual-clock.js'
 import { startStack } from './helpers/stack.js'
 import type { Stack, Teardown } from './helpers/stack.js'
 import { until } from './helpers/until.js'
+import { tempDir } from './helpers/temp.js'
 
 const A_KEY = 'profile-a-key-0123456789abcdef'
 const B_KEY = 'profile-b-key-0123456789abcdef'
@@ -25,8 +25,8 @@ function sha256 (text: string): string {
 }
 
 /** Profiles a and b on the environment's client ID, b logged in as another user (two tokens, one account); `a` and `b` are extra lines. */
-function profilesFile (a: string[] = [], b: string[] = []): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'profiles-limits-')), 'profiles.yaml')
+function profilesFile (t: Teardown, a: string[] = [], b: string[] = []): string {
+  const path = join(tempDir(t, 'profiles-limits'), 'profiles.yaml')
   writeFileSync(path, [
     'profiles:',
     '  a:',
@@ -72,7 +72,7 @@ async function untilQueues (url: string, check: (entries: Entries) => boolean): 
 }
 
 test('the account\'s UPSTREAM_MAX_IN_FLIGHT is shared by two profiles on one client ID', async (t) => {
-  const stack = await profilesStack(t, profilesFile(), { upstreamMaxInFlight: 2 })
+  const stack = await profilesStack(t, profilesFile(t), { upstreamMaxInFlight: 2 })
   const { url, mock } = stack
   t.equal(mock.logins.length, 2, 'two logins: two tokens')
   const answers: Array<Promise<SimpleResponse>> = []
@@ -100,7 +100,7 @@ test('the account\'s UPSTREAM_MAX_IN_FLIGHT is shared by two profiles on one cli
 })
 
 test('a profile\'s maxInFlight queues that profile only; another profile\'s requests pass at once', async (t) => {
-  const stack = await profilesStack(t, profilesFile(['maxInFlight: 1']))
+  const stack = await profilesStack(t, profilesFile(t, ['maxInFlight: 1']))
   const { url, mock } = stack
   const status = await queues(url)
   t.equal(status.a.queue?.maxInFlight, 1, 'its cap shows with its queue')
@@ -123,7 +123,7 @@ test('a profile\'s maxInFlight queues that profile only; another profile\'s requ
 
 test('a profile\'s rateLimit spreads its own requests; another profile\'s pass at once', async (t) => {
   const clock = new ManualClock()
-  const stack = await profilesStack(t, profilesFile(['rateLimit: 5', 'rateBurst: 1']), {}, clock)
+  const stack = await profilesStack(t, profilesFile(t, ['rateLimit: 5', 'rateBurst: 1']), {}, clock)
   const { url, mock } = stack
   const a = [0, 1, 2].map((i) => get(`${url}/api/v1/echo/a${i}`, as(A_KEY)))
   await untilQueues(url, (q) => q.a.queue?.queued === 2)
@@ -144,7 +144,7 @@ test('a profile\'s rateLimit spreads its own requests; another profile\'s pass a
 })
 
 test('over its queue a profile gets 429 PROXY_RATE_LIMITED; another profile is not refused', async (t) => {
-  const stack = await profilesStack(t, profilesFile(['maxInFlight: 1']), { upstreamQueueMax: 1 })
+  const stack = await profilesStack(t, profilesFile(t, ['maxInFlight: 1']), { upstreamQueueMax: 1 })
   const { url, mock } = stack
   const first = get(`${url}/api/v1/test/held?a=0`, as(A_KEY))
   await until(() => mock.held.length === 1, 'a\'s first at the mock')
@@ -164,11 +164,11 @@ test('over its queue a profile gets 429 PROXY_RATE_LIMITED; another profile is n
 })
 
 test('a new description applied at run time gives a profile its cap at once, with no UPSTREAM_* set', async (t) => {
-  const file = profilesFile()
+  const file = profilesFile(t)
   const stack = await profilesStack(t, file)
   const { url, mock, proxy } = stack
   t.same(Object.values(await queues(url)).map((entry) => entry.queue), [null, null], 'no profile limited: nothing waits')
-  writeFileSync(file, readFileSync(profilesFile([], ['maxInFlight: 1']), 'utf8'))
+  writeFileSync(file, readFileSync(profilesFile(t, [], ['maxInFlight: 1']), 'utf8'))
   const apply = proxy.applyProfiles as NonNullable<typeof proxy.applyProfiles>
   apply(loadProfilesFor(loadConfig({ ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, PROXY_PROFILES_FILE: file, ROECNY_BASE_URL: mock.url, PROXY_PORT: '0' })))
   const b = [0, 1].map((i) => get(`${url}/api/v1/test/held?b=${i}`, as(B_KEY)))
@@ -207,7 +207,7 @@ test('without a profiles file the limits\' metrics keep their label sets: none b
 
 test('with profiles the limits\' metrics carry the profile: in flight, queue, wait, refusals, pauses', async (t) => {
   const clock = new ManualClock()
-  const stack = await profilesStack(t, profilesFile(['maxInFlight: 1']), { upstreamQueueMax: 1 }, clock)
+  const stack = await profilesStack(t, profilesFile(t, ['maxInFlight: 1']), { upstreamQueueMax: 1 }, clock)
   const { url, mock } = stack
   const first = get(`${url}/api/v1/test/held`, as(A_KEY))
   await until(() => mock.held.length === 1, 'a\'s first at the mock')

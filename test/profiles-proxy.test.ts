@@ -1,7 +1,6 @@
 // Profiles on the running proxy (SPEC §13): selection, per-profile policy, one token per tuple, status, readiness, metrics, access log.
 import { createHash } from 'node:crypto'
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'tap'
 import { loadConfig } from '../src/config.js'
@@ -11,6 +10,7 @@ import { get, json } from './helpers/http.js'
 import { startStack } from './helpers/stack.js'
 import type { Stack, Teardown } from './helpers/stack.js'
 import { until } from './helpers/until.js'
+import { tempDir } from './helpers/temp.js'
 
 const READ_BALANCES = 'r:awx_action:balances_view'
 const PAY = 'w:awx_action:transfers_create r:awx_action:balances_view'
@@ -22,8 +22,8 @@ function sha256 (text: string): string {
   return createHash('sha256').update(text).digest('hex')
 }
 
-function dir (): string {
-  return mkdtempSync(join(tmpdir(), 'profiles-proxy-'))
+function dir (t: Teardown): string {
+  return tempDir(t, 'profiles-proxy')
 }
 
 function secretFile (folder: string, name: string, text: string): string {
@@ -34,8 +34,8 @@ function secretFile (folder: string, name: string, text: string): string {
 }
 
 /** reporting (digest, upper case), payments (key file in clear, own credentials, login-as), ops (same tuple as reporting), local (keyless). */
-function layout (): { file: string, folder: string } {
-  const folder = dir()
+function layout (t: Teardown): { file: string, folder: string } {
+  const folder = dir(t)
   const keys = secretFile(folder, 'payments-keys', `# payments\n${PAYMENTS_KEY}\n`)
   const clientId = secretFile(folder, 'payments-client-id', 'payments-client\n')
   const apiKey = secretFile(folder, 'payments-api-key', 'payments-api-key\n')
@@ -67,7 +67,7 @@ function layout (): { file: string, folder: string } {
 }
 
 async function profilesStack (t: Teardown, env: Record<string, string> = {}): Promise<Stack> {
-  const { file } = layout()
+  const { file } = layout(t)
   return await startStack(t, {
     env: { ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, PROXY_PROFILES_FILE: file, ...env },
     beforeProxy: (mock) => { mock.acceptedCredentials.push({ clientId: 'payments-client', apiKey: 'payments-api-key' }) }
@@ -120,7 +120,7 @@ test('selection: digest either case, key file in clear, keyless; unknown key, em
 })
 
 test('no key and no keyless profile: 401; /-/status needs a profile\'s key then', async (t) => {
-  const folder = dir()
+  const folder = dir(t)
   const file = secretFile(folder, 'profiles.yaml', `profiles:\n  reporting:\n    accessKeys: ["${sha256(REPORTING_KEY)}"]\n`)
   const { mock, url } = await startStack(t, { env: { ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, PROXY_PROFILES_FILE: file } })
   const res = await json(`${url}/api/v1/balances/current`)
@@ -220,7 +220,7 @@ test('status lists each profile, never a key, digest or credential; readiness pe
 })
 
 test('readiness names a profile whose credentials are rejected while the others serve', async (t) => {
-  const { file } = layout()
+  const { file } = layout(t)
   const { url } = await startStack(t, { env: { ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, PROXY_PROFILES_FILE: file }, ready: false })
   // The mock does not know payments' credentials: its login is rejected.
   const deadline = Date.now() + 10_000
@@ -240,7 +240,7 @@ test('readiness names a profile whose credentials are rejected while the others 
 })
 
 test('the account\'s UPSTREAM_MAX_IN_FLIGHT is shared by two profiles on one client ID', async (t) => {
-  const folder = dir()
+  const folder = dir(t)
   const file = secretFile(folder, 'profiles.yaml', `profiles:\n  a:\n    accessKeys: ["${sha256(REPORTING_KEY)}"]\n  b:\n    accessKeys: ["${sha256(OPS_KEY)}"]\n`)
   const { mock, url } = await startStack(t, { env: { ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, PROXY_PROFILES_FILE: file, UPSTREAM_MAX_IN_FLIGHT: '1' } })
   const first = get(`${url}/api/v1/test/held`, { headers: { 'x-proxy-key': REPORTING_KEY } })
@@ -259,7 +259,7 @@ test('the account\'s UPSTREAM_MAX_IN_FLIGHT is shared by two profiles on one cli
 })
 
 test('the profiles\' tokens seen as one by the server: SIGHUP, rotated environment credentials, the earliest times', async (t) => {
-  const folder = dir()
+  const folder = dir(t)
   const apiKeyFile = secretFile(folder, 'api-key', DEMO_API_KEY)
   const own = secretFile(folder, 'own-key', 'own-api-key-value')
   const file = secretFile(folder, 'profiles.yaml', `profiles:\n  a:\n    accessKeys: ["${sha256(REPORTING_KEY)}"]\n  b:\n    accessKeys: ["${sha256(OPS_KEY)}"]\n    apiKeyFile: ${own}\n    scope: "${READ_BALANCES}"\n`)
@@ -286,7 +286,7 @@ test('the profiles\' tokens seen as one by the server: SIGHUP, rotated environme
 })
 
 test('a new description applied whole (what a reload does): a new key is accepted, a removed one gets 401, a new tuple logs in', async (t) => {
-  const folder = dir()
+  const folder = dir(t)
   const file = secretFile(folder, 'profiles.yaml', `profiles:\n  a:\n    accessKeys: ["${sha256(REPORTING_KEY)}"]\n`)
   const env = { ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, PROXY_PROFILES_FILE: file }
   const { mock, url, proxy } = await startStack(t, { env })

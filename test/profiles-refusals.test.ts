@@ -1,17 +1,17 @@
 // Under profiles, the checks that come before a profile is chosen, and the target rules, refuse as without them.
 import { createHash } from 'node:crypto'
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'tap'
 import { DEMO_API_KEY, DEMO_CLIENT_ID } from '../src/mock/roecny.js'
 import { rawRequest } from './helpers/http.js'
 import { startStack } from './helpers/stack.js'
+import { tempDir } from './helpers/temp.js'
 
 const KEY = 'reporting-key-0123456789abcdef'
 
 test('under profiles, a refused Host, a bad target and a dot segment are refused before any profile policy', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'profiles-refusals-'))
+  const dir = tempDir(t, 'profiles-refusals')
   const file = join(dir, 'profiles.yaml')
   writeFileSync(file, `profiles:\n  reporting:\n    accessKeys: ["${createHash('sha256').update(KEY).digest('hex')}"]\n    allowPaths: ["/api/v1/balances/**"]\n`)
   chmodSync(file, 0o600)
@@ -32,7 +32,7 @@ test('under profiles, a refused Host, a bad target and a dot segment are refused
 })
 
 test('what the profiles file warns of is logged at start, naming the profile', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'profiles-warnings-'))
+  const dir = tempDir(t, 'profiles-warnings')
   const file = join(dir, 'profiles.yaml')
   writeFileSync(file, `profiles:\n  reporting:\n    accessKeys: ["${createHash('sha256').update(KEY).digest('hex')}"]\n    allowMethods: [POST]\n`)
   chmodSync(file, 0o600)

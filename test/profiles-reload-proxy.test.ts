@@ -1,7 +1,6 @@
 // PROXY_PROFILES_FILE re-read on a started proxy (SPEC §13): a valid change applies whole at SIGHUP, an invalid file is ignored whole.
 import { createHash } from 'node:crypto'
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'tap'
 import { DEMO_API_KEY, DEMO_CLIENT_ID } from '../src/mock/roecny.js'
@@ -9,6 +8,7 @@ import { get, json } from './helpers/http.js'
 import { scrape } from './helpers/metrics.js'
 import { startStack } from './helpers/stack.js'
 import type { Stack, Teardown } from './helpers/stack.js'
+import { tempDir } from './helpers/temp.js'
 
 const A_KEY = 'reload-a-key-0123456789abcdef'
 const NEW_KEY = 'reload-new-key-0123456789abcdef'
@@ -32,7 +32,7 @@ async function status (url: string): Promise<number> {
 }
 
 test('SIGHUP re-reads the profiles file: a key added is accepted at the next request, a key removed gets 401', async (t) => {
-  const file = join(mkdtempSync(join(tmpdir(), 'profiles-reload-')), 'profiles.yaml')
+  const file = join(tempDir(t, 'profiles-reload'), 'profiles.yaml')
   write(file, [A_KEY])
   const { url, proxy } = await reloadStack(t, file)
   let metrics = await scrape(url)
@@ -54,7 +54,7 @@ test('SIGHUP re-reads the profiles file: a key added is accepted at the next req
 })
 
 test('an invalid profiles file is ignored whole: the old profiles keep serving, one warning', async (t) => {
-  const file = join(mkdtempSync(join(tmpdir(), 'profiles-reload-')), 'profiles.yaml')
+  const file = join(tempDir(t, 'profiles-reload'), 'profiles.yaml')
   write(file, [A_KEY])
   const { url, proxy, logs } = await reloadStack(t, file)
   writeFileSync(file, `profiles:\n  a:\n    accessKeys: ["${sha256(NEW_KEY)}"]\n    maxInFlight: -1\n`)
@@ -68,7 +68,7 @@ test('an invalid profiles file is ignored whole: the old profiles keep serving, 
 })
 
 test('/-/status shows the environment\'s file secrets and the profiles\' files together under secrets, never a value', async (t) => {
-  const folder = mkdtempSync(join(tmpdir(), 'profiles-reload-'))
+  const folder = tempDir(t, 'profiles-reload')
   const file = join(folder, 'profiles.yaml')
   write(file, [A_KEY])
   const apiKeyFile = join(folder, 'api-key')

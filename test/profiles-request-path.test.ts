@@ -1,8 +1,7 @@
 // Profiles on the request path, the corners: bad targets under a profile's policy, the admin listener's readiness,
 // and a profile whose requests wait for no limiter while another's wait for one.
 import { createHash } from 'node:crypto'
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Fastify from 'fastify'
 import { test } from 'tap'
@@ -14,19 +13,21 @@ import { DEMO_API_KEY, DEMO_CLIENT_ID } from '../src/mock/roecny.js'
 import { decorateRequestContext } from '../src/proxy/request-context.js'
 import { json, rawRequest } from './helpers/http.js'
 import { startStack } from './helpers/stack.js'
+import type { Teardown } from './helpers/stack.js'
 import { until } from './helpers/until.js'
+import { tempDir } from './helpers/temp.js'
 
 const KEY = 'reporting-key-0123456789abcdef'
 
-function profilesFile (text: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'profiles-path-')), 'profiles.yaml')
+function profilesFile (t: Teardown, text: string): string {
+  const path = join(tempDir(t, 'profiles-path'), 'profiles.yaml')
   writeFileSync(path, text)
   chmodSync(path, 0o600)
   return path
 }
 
 test('under a profile, a bad target is 400 before its policy; the admin listener names the profiles without a token', async (t) => {
-  const file = profilesFile(`profiles:\n  reporting:\n    accessKeys: ["${createHash('sha256').update(KEY).digest('hex')}"]\n    allowPaths: ["/api/v1/balances/**"]\n  payments:\n    keyless: true\n    clientIdFile: ${profilesFile('unknown-client')}\n`)
+  const file = profilesFile(t, `profiles:\n  reporting:\n    accessKeys: ["${createHash('sha256').update(KEY).digest('hex')}"]\n    allowPaths: ["/api/v1/balances/**"]\n  payments:\n    keyless: true\n    clientIdFile: ${profilesFile(t, 'unknown-client')}\n`)
   const { mock, url, proxy } = await startStack(t, { env: { ROECNY_CLIENT_ID: DEMO_CLIENT_ID, ROECNY_API_KEY: DEMO_API_KEY, PROXY_PROFILES_FILE: file, ADMIN_PORT: '0' }, ready: false })
   for (const target of ['/api/v1/balances/%zz', '/api/v1/balances/%2e%2e/x', '/api/v1/balances/a\\b']) {
     const answer = await rawRequest(url, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nx-proxy-key: ${KEY}\r\nConnection: close\r\n\r\n`)
