@@ -15,6 +15,7 @@ import type { Contender, Placement, ProxyBuild, ProxyProcess } from './contender
 import { coldBurst, serverTimeToReady, serverTransfer, timeToReady, transfer } from './extras.js'
 import { profile } from './profile.js'
 import { load, warm } from './load.js'
+import type { LoadResult } from './load.js'
 import { hasTaskset, pin, rssBytes, total, which } from './proc.js'
 import { contenderTable, cpuCost, cpuRatio, MB, mb, MiB, mib, ms, perRequestCpu, plain, ratio, signedMb, signedMs, summarise, targetTable } from './report.js'
 import type { ContenderFigures, RoundFigures, Target } from './report.js'
@@ -117,11 +118,18 @@ async function accessLogLines (file: string): Promise<number> {
   return lines
 }
 
-async function measure (contender: Contender, directRound: RoundFigures | undefined): Promise<RoundFigures> {
+/** One contender's 50-connection load, after its warm-up. */
+async function measureC50 (contender: Contender): Promise<LoadResult> {
   const url = contender.url + LOAD_PATH
   const { headers, alternating, pids } = contender
   await warm(url, 50, plan.warmS, headers, alternating)
-  const c50 = await load({ url, connections: 50, durationS: plan.c50S, headers, alternating, pids })
+  return await load({ url, connections: 50, durationS: plan.c50S, headers, alternating, pids })
+}
+
+/** The rest of a contender's round, after every contender's 50-connection load: one connection, then the fixed rate. */
+async function measureRest (contender: Contender, c50: LoadResult, directRound: RoundFigures | undefined): Promise<RoundFigures> {
+  const url = contender.url + LOAD_PATH
+  const { headers, alternating, pids } = contender
   const c1 = await load({ url, connections: 1, durationS: plan.c1S, headers, alternating, pids })
   const fixed = await load({ url, connections: 10, rate: plan.fixedRate, durationS: plan.fixedS, headers, alternating, pids })
   const added = directRound === undefined ? '' : `, +${ms(c1.p50Ms - directRound.c1.p50Ms)} over direct`
@@ -129,6 +137,22 @@ async function measure (contender: Contender, directRound: RoundFigures | undefi
   const cpu = fixed.cpuMicrosPerRequest === undefined ? '' : `; ${plain(fixed.cpuMicrosPerRequest, 1)} CPU µs/req at ${plain(fixed.rps)} req/s`
   say(`  ${contender.name.padEnd(18)} ${plain(c50.rps).padStart(7)} req/s @50 (p50 ${ms(c50.p50Ms)}, p99 ${ms(c50.p99Ms)}); p50 @1 ${ms(c1.p50Ms)}${added}${cpu}${bad > 0 ? `; ${bad} FAILED requests` : ''}`)
   return { c50, c1, fixed }
+}
+
+/**
+ * One round: first every contender's 50-connection load, back to back, then the lighter loads.
+ * The order is reversed every other round, so no contender always runs first or last, and the
+ * req/s ratios compare loads seconds apart rather than a minute: this machine's speed drifts
+ * between minutes by more than the differences measured.
+ */
+async function measureRound (contenders: readonly Contender[], round: number, rounds: Map<string, RoundFigures[]>): Promise<void> {
+  const order = round % 2 === 1 ? [...contenders] : [...contenders].reverse()
+  const c50 = new Map<string, LoadResult>()
+  for (const contender of order) c50.set(contender.name, await measureC50(contender))
+  for (const contender of contenders) {
+    const directRound = contender.name === 'direct' ? undefined : rounds.get('direct')?.[round - 1]
+    rounds.get(contender.name)?.push(await measureRest(contender, c50.get(contender.name) as LoadResult, directRound))
+  }
 }
 
 async function main (): Promise<void> {
@@ -207,11 +231,8 @@ async function main (): Promise<void> {
 
     const rounds = new Map<string, RoundFigures[]>(contenders.map((c) => [c.name, []]))
     for (let round = 1; round <= plan.rounds; round++) {
-      say(`round ${round}/${plan.rounds}: ${plan.c50S} s at 50 connections, ${plan.c1S} s at 1, ${plan.fixedS} s at ${plan.fixedRate} req/s, after ${plan.warmS} s of warm-up`)
-      for (const contender of contenders) {
-        const directRound = contender.name === 'direct' ? undefined : rounds.get('direct')?.[round - 1]
-        rounds.get(contender.name)?.push(await measure(contender, directRound))
-      }
+      say(`round ${round}/${plan.rounds}: each contender ${plan.c50S} s at 50 connections after ${plan.warmS} s of warm-up, back to back (${round % 2 === 1 ? 'in order' : 'in reverse order'}); then each ${plan.c1S} s at 1 and ${plan.fixedS} s at ${plan.fixedRate} req/s`)
+      await measureRound(contenders, round, rounds)
     }
     await proxy.stop()
     const logLines = await accessLogLines(proxy.logFile)
