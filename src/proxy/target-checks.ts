@@ -6,7 +6,7 @@ import { declaredTooLarge } from './body-limit.js'
 import type { RequestCheck } from './caller-checks.js'
 import type { Profile } from '../profiles/file.js'
 import type { PolicyVerdict, ProfilePolicy } from '../profiles/policy.js'
-import { decodePath, HAS_PERCENT, isLoginPath, normalisePath, scanTarget, TARGET_BAD } from './target.js'
+import { decodePath, HAS_PERCENT, isLoginPath, normalisePath, pathOf, scanTarget, TARGET_BAD } from './target.js'
 
 const CLOSE = { connection: 'close' }
 
@@ -33,6 +33,14 @@ export function compilePathPatterns (patterns: readonly string[] | undefined): R
   return new RegExp(`^(?:${patterns.map(patternSource).join('|')})$`, 'i')
 }
 
+/** The target's path, percent-decoded when it has escapes; undefined when it is no clean origin form or does not decode. */
+function cleanPath (url: string): string | undefined {
+  const path = pathOf(url)
+  const flags = scanTarget(url, path.length)
+  if (flags === TARGET_BAD) return undefined
+  return (flags & HAS_PERCENT) !== 0 ? decodePath(path) : path
+}
+
 /** The profiles' policy check (src/profiles/policy.ts), handed in so that nothing of profiles loads without them. */
 export type PolicyCheck = (policy: ProfilePolicy, method: string, normalPath: string) => PolicyVerdict
 
@@ -51,21 +59,10 @@ export function createTargetCheck (config: Config, verdict?: PolicyCheck): Reque
 
   /** Request target, method, path policy, body size, login path: what is asked for. True when the request was answered. */
   function checkRequest (request: FastifyRequest, reply: FastifyReply): boolean {
-    const url = request.url
-    const query = url.indexOf('?')
-    const pathEnd = query === -1 ? url.length : query
-    const flags = scanTarget(url, pathEnd)
-    if (flags === TARGET_BAD) {
+    const path = cleanPath(request.url)
+    if (path === undefined) {
       sendProxyError(reply, 'PROXY_BAD_REQUEST')
       return true
-    }
-    let path: string | undefined
-    if ((flags & HAS_PERCENT) !== 0) {
-      path = decodePath(url.slice(0, pathEnd))
-      if (path === undefined) {
-        sendProxyError(reply, 'PROXY_BAD_REQUEST')
-        return true
-      }
     }
     if (methods !== undefined && !methods.has(request.method)) {
       sendProxyError(reply, 'PROXY_METHOD_NOT_ALLOWED', { allow: allowHeader as string })
@@ -73,7 +70,7 @@ export function createTargetCheck (config: Config, verdict?: PolicyCheck): Reque
     }
     // Only a POST can be a login, and only a path policy needs the normal form otherwise.
     const post = request.method === 'POST'
-    const normal = pathPolicy || post ? normalisePath(path ?? url.slice(0, pathEnd)) : ''
+    const normal = pathPolicy || post ? normalisePath(path) : ''
     if (pathPolicy && (denyPaths?.test(normal) === true || allowPaths?.test(normal) === false)) {
       sendProxyError(reply, 'PROXY_PATH_NOT_ALLOWED')
       return true
@@ -105,15 +102,7 @@ export function createTargetCheck (config: Config, verdict?: PolicyCheck): Reque
 
   /** As checkRequest, under the policy of the profile the guard chose (set before this runs). */
   function checkProfiledRequest (request: FastifyRequest, reply: FastifyReply): boolean {
-    const url = request.url
-    const query = url.indexOf('?')
-    const pathEnd = query === -1 ? url.length : query
-    const flags = scanTarget(url, pathEnd)
-    if (flags === TARGET_BAD) {
-      sendProxyError(reply, 'PROXY_BAD_REQUEST')
-      return true
-    }
-    const path = (flags & HAS_PERCENT) !== 0 ? decodePath(url.slice(0, pathEnd)) : url.slice(0, pathEnd)
+    const path = cleanPath(request.url)
     if (path === undefined) {
       sendProxyError(reply, 'PROXY_BAD_REQUEST')
       return true
