@@ -1,6 +1,6 @@
 // Profiles on the running proxy (SPEC §13): selection, per-profile policy, one token per tuple, status, readiness, metrics, access log.
 import { createHash } from 'node:crypto'
-import { chmodSync, writeFileSync } from 'node:fs'
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'tap'
 import { loadConfig } from '../src/config.js'
@@ -187,6 +187,11 @@ test('status lists each profile, never a key, digest or credential; readiness pe
     ['local', 0, true, ['local'], 'ready']
   ])
   t.match(status.body.profiles[1], { maxInFlight: 0, rateLimit: 0, rateBurst: 0, token: { expiresAt: String } })
+  // docs/observability.md's paragraph on profiles names every field of an entry (previousTokenServing
+  // appears during a handover: profiles-reload-e2e).
+  const page = readFileSync(new URL('../docs/observability.md', import.meta.url), 'utf8')
+  const paragraph = page.slice(page.indexOf('With a [profiles file]'), page.indexOf('previousTokenServing'))
+  for (const field of Object.keys(status.body.profiles[1] as object)) t.ok(paragraph.includes(`\`${field}\``), `/-/status's ${field} is documented`)
   const text = JSON.stringify(status.body)
   for (const secret of [REPORTING_KEY, sha256(REPORTING_KEY), sha256(REPORTING_KEY).toUpperCase(), PAYMENTS_KEY, 'payments-api-key', DEMO_API_KEY]) {
     t.notOk(text.includes(secret), 'no key, digest or credential in /-/status')
