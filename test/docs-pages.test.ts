@@ -7,6 +7,7 @@ import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../src/cli.js'
 import { defaultOf, VARIABLES } from '../src/config/variables.js'
 import type { VariableName } from '../src/config/variables.js'
 import { PROXY_ERRORS } from '../src/errors.js'
+import { EVENT_LOOP_SAMPLE_MS } from '../src/metrics.js'
 import { localLinks, pages, read, ROOT } from './helpers/docs.js'
 
 const README = read('README.md')
@@ -103,7 +104,8 @@ t.test('docs/observability.md documents every metric src/metrics.ts declares', a
   t.ok(names.length >= 18, `${names.length} metrics declared`)
   const documented = tableAfter(OBSERVABILITY, '## Metrics').map(([name]) => name)
   for (const name of names) t.ok(documented.includes(`\`roecny_proxy_${name}\``), `roecny_proxy_${name} is documented`)
-  t.match(code, 'collectDefaultMetrics({ register: registry, prefix: METRICS_PREFIX })', 'the process metrics are prom-client\'s defaults, as documented')
+  t.match(code, 'collectDefaultMetrics({ register: registry, prefix: METRICS_PREFIX, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })', 'the process metrics are prom-client\'s defaults, as documented')
+  t.match(OBSERVABILITY, `The event loop's delay is sampled every ${EVENT_LOOP_SAMPLE_MS} ms`, 'the page gives the sampling interval the code uses')
 })
 
 t.test('every log field docs/observability.md names is one the code writes', async (t) => {
