@@ -14,7 +14,7 @@ RUN npm run build
 # Node's module compile cache for the image's user (uid 1000, part of the cache's key, as are the node
 # version, the V8 flags and each file's path and content): every module a command can load, compiled once
 # here, so that a start reads compiled code instead of compiling fastify, undici, ajv... again.
-ENV NODE_OPTIONS="--max-semi-space-size=4 --expose-gc"
+ENV NODE_OPTIONS="--max-semi-space-size=4"
 ENV NODE_COMPILE_CACHE=/app/compile-cache
 RUN mkdir compile-cache && chown node compile-cache
 USER node
@@ -45,7 +45,7 @@ LABEL org.opencontainers.image.title="roecny-auth-proxy" \
 ENV NODE_ENV=production
 # V8 heap flags for a small sidecar (README: Runtime), the same as `npm start` uses (package.json's
 # config.nodeOptions); replace them with `-e NODE_OPTIONS=...`, or `-e NODE_OPTIONS=` for V8's defaults.
-ENV NODE_OPTIONS="--max-semi-space-size=4 --expose-gc"
+ENV NODE_OPTIONS="--max-semi-space-size=4"
 # At most two glibc malloc arenas (one per thread by default, each keeping memory it freed): about
 # 8 MiB less resident under load (README: Runtime), as `npm start` sets (config.mallocArenaMax).
 ENV MALLOC_ARENA_MAX=2

@@ -21,7 +21,6 @@ import { watchFileSecrets } from './secrets/file-secrets.js'
 import type { SecretWatcher } from './secrets/watch.js'
 import { createTokenManager } from './token/token-manager.js'
 import type { TokenManager } from './token/token-manager.js'
-import { releaseStartupMemory } from './startup-memory.js'
 import { listenOnSocket } from './unix-socket.js'
 import { VERSION } from './version.js'
 import type { ProfilesDescription } from './profiles/file.js'
@@ -224,11 +223,7 @@ export async function startProxy (config: Config, options: StartOptions = {}): P
   const state: AppState = { draining: false, closing: false }
   const profiles = profiled?.profiles
   const app = await buildApp(config, { logger, tokens, dispatcher: pool, state, metrics, limiter, accessKeys, secrets, fleet, profiles })
-  const release = releaseStartupMemory(() => tokens.isReady(), clock, function released (durationMs) {
-    logger.debug({ durationMs: Math.round(durationMs), rssMiB: Math.round(process.memoryUsage.rss() / 1048576) }, 'start-up memory released')
-  })
   app.addHook('onClose', async function closePool () {
-    release?.cancel()
     fileSecrets?.close()
     profiled?.watcher.close()
     profiled?.limiters.close()
