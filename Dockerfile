@@ -43,11 +43,11 @@ LABEL org.opencontainers.image.title="roecny-auth-proxy" \
   org.opencontainers.image.revision="${REVISION}" \
   org.opencontainers.image.source="${SOURCE}"
 ENV NODE_ENV=production
-# V8 heap flags for a small sidecar (README: Runtime), the same as `npm start` uses (package.json's
+# V8 heap flags for a small sidecar (docs/performance.md: Runtime settings), the same as `npm start` uses (package.json's
 # config.nodeOptions); replace them with `-e NODE_OPTIONS=...`, or `-e NODE_OPTIONS=` for V8's defaults.
 ENV NODE_OPTIONS="--max-semi-space-size=4"
 # At most two glibc malloc arenas (one per thread by default, each keeping memory it freed): about
-# 8 MiB less resident under load (README: Runtime), as `npm start` sets (config.mallocArenaMax).
+# 8 MiB less resident under load (docs/performance.md: Runtime settings), as `npm start` sets (config.mallocArenaMax).
 ENV MALLOC_ARENA_MAX=2
 # The compile cache filled in the build stage; read-only here (Node goes on if it cannot add to it).
 ENV NODE_COMPILE_CACHE=/app/compile-cache
@@ -64,7 +64,7 @@ EXPOSE 8080
 # No curl in the image: node probes /-/healthz on the admin listener, the Unix socket or the proxy port.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 CMD ["node", "dist/src/healthcheck.js"]
 # Exec form: node is PID 1 and gets SIGTERM itself; the CLI drains in-flight requests, then exits 0.
-# --heap-growing-percent=20 (README: Runtime) goes on node's command line, since node refuses it in
+# --heap-growing-percent=20 (docs/performance.md: Runtime settings) goes on node's command line, since node refuses it in
 # NODE_OPTIONS. `--` ends node's own options, so `--env-file PATH` after the image name reaches the CLI
 # (node reads --env-file anywhere before a `--` as its own flag).
 STOPSIGNAL SIGTERM

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --heap-growing-percent=20 --
 // The `roecny-auth-proxy` command: parses the invocation, runs serve | demo | mock | check, maps outcomes to exit codes.
-// The shebang gives node V8's heap growth (README: Runtime; the image and `npm start` pass the same flag),
+// The shebang gives node V8's heap growth (docs/performance.md: Runtime settings; the image and `npm start` pass the same flag),
 // and its `--` ends node's own options, so that node never reads the CLI's --env-file as its own.
 // First, before any dependency loads: Node's module compile cache.
 import './compile-cache.js'
