@@ -302,12 +302,16 @@ export interface ServerScript {
   name: string
   /** The compiled script next to this file. */
   script: string
+  /** It writes a log: a file in the scratch directory is its third argument. */
+  logs?: boolean
 }
 
 /** `node:http` in, an undici Pool out: what Node itself forwards on one core. */
 export const FLOOR: ServerScript = { name: 'floor', script: 'floor.js' }
 /** Fastify and @fastify/http-proxy with a fixed token and nothing else: the stack's own floor. */
 export const FASTIFY: ServerScript = { name: 'fastify', script: 'fastify.js' }
+/** The same with SPEC §8's access line, one pino line per request: what the stack itself pays for the line. */
+export const FASTIFY_LOGGED: ServerScript = { name: 'fastify (logged)', script: 'fastify-logged.js', logs: true }
 
 export interface ServerProcess extends Contender {
   /** Milliseconds from spawning to its first 200 through to the upstream. */
@@ -316,7 +320,8 @@ export interface ServerProcess extends Contender {
 
 export async function startServer (placement: Placement, upstream: Upstream, server: ServerScript, nodeFlags = ''): Promise<ServerProcess> {
   const started = performance.now()
-  const child = launch(placement, process.execPath, [...words(nodeFlags), join(here, server.script), upstream.url, '0'], { PATH: process.env.PATH }, ['ignore', 'pipe', 'inherit'])
+  const log = server.logs === true ? [join(placement.dir, server.script.replace(/\.js$/, '.log'))] : []
+  const child = launch(placement, process.execPath, [...words(nodeFlags), join(here, server.script), upstream.url, '0', ...log], { PATH: process.env.PATH }, ['ignore', 'pipe', 'inherit'])
   try {
     const url = `http://127.0.0.1:${await firstLine(child, server.name)}`
     await until200(url + LOAD_PATH, 10_000, 1)

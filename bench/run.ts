@@ -1,7 +1,7 @@
-// `npm run bench [-- --quick | --rounds N | --profile | --compare CLI | --shaped | --log-warn | --two-profiles]`: the proxy side by side with
-// direct, bare Fastify, the floor and nginx, interleaved round by round, every Node contender on the node that
-// runs the bench; prints a table and the ratios the targets use, and writes bench/results/latest.json (quick:
-// quick.json).
+// `npm run bench [-- --quick | --rounds N | --profile | --compare CLI | --shaped | --log-warn | --two-profiles]`: the proxy
+// side by side with direct, bare Fastify (without and with SPEC §8's access line), the floor and nginx, interleaved
+// round by round, every Node contender on the node that runs the bench; prints a table and the ratios the targets use,
+// and writes bench/results/latest.json (quick: quick.json).
 import { execFileSync } from 'node:child_process'
 import { createReadStream, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, constants, cpus, loadavg, release, setPriority, totalmem } from 'node:os'
@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { LOAD_PATH } from './common.js'
-import { direct, FASTIFY, FLOOR, PROFILE_CALLERS, profilesBuild, PROXY_MALLOC_ARENA_MAX, PROXY_NODE_OPTIONS, quietBuild, scratchDir, servesProfiles, shapedBuild, startNginx, startProxy, startServer, startUpstream, thisBuild } from './contenders.js'
+import { direct, FASTIFY, FASTIFY_LOGGED, FLOOR, PROFILE_CALLERS, profilesBuild, PROXY_MALLOC_ARENA_MAX, PROXY_NODE_OPTIONS, quietBuild, scratchDir, servesProfiles, shapedBuild, startNginx, startProxy, startServer, startUpstream, thisBuild } from './contenders.js'
 import type { Contender, Placement, ProxyBuild, ProxyProcess } from './contenders.js'
 import { coldBurst, serverTimeToReady, serverTransfer, timeToReady, transfer } from './extras.js'
 import { profile } from './profile.js'
@@ -60,7 +60,7 @@ const plan = {
 }
 
 /** The bench's Node servers besides the proxy, in the order they are measured. */
-const SERVERS = [FASTIFY, FLOOR]
+const SERVERS = [FASTIFY, FASTIFY_LOGGED, FLOOR]
 
 const resultsDir = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bench', 'results')
 
@@ -253,11 +253,17 @@ async function main (): Promise<void> {
     const proxyFigures = byName('roecny-auth-proxy') as ContenderFigures
     const fastifyFigures = byName(FASTIFY.name) as ContenderFigures
     const floorFigures = byName(FLOOR.name) as ContenderFigures
+    const loggedFigures = byName(FASTIFY_LOGGED.name) as ContenderFigures
     const nginxFigures = byName('nginx')
     const proxyRequests = proxyFigures.rounds.reduce((sum, r) => sum + r.c50.requests + r.c1.requests, 0)
 
     const toFastify = ratio(proxyFigures, fastifyFigures)
     const toFastifyByCpu = cpuRatio(proxyFigures, fastifyFigures)
+    // What SPEC §8's line costs the stack itself, and the proxy against the stack that logs it too.
+    const loggedToFastify = ratio(loggedFigures, fastifyFigures)
+    const loggedToFastifyByCpu = cpuRatio(loggedFigures, fastifyFigures)
+    const toLogged = ratio(proxyFigures, loggedFigures)
+    const toLoggedByCpu = cpuRatio(proxyFigures, loggedFigures)
     const toFloor = ratio(proxyFigures, floorFigures)
     const toFloorByCpu = cpuRatio(proxyFigures, floorFigures)
     const cpuOverFloor = cpuCost(proxyFigures, floorFigures)
@@ -310,6 +316,8 @@ async function main (): Promise<void> {
     say('')
     const rounded = (r: { perRound: number[] }): string => r.perRound.map((x) => x.toFixed(2)).join(', ')
     say(`roecny-auth-proxy / bare Fastify, req/s @50: ${toFastify.median.toFixed(2)}× (rounds: ${rounded(toFastify)}); by CPU per request @1k/s: ${toFastifyByCpu.median.toFixed(2)}× (rounds: ${rounded(toFastifyByCpu)})`)
+    say(`fastify (logged) / bare Fastify, req/s @50: ${loggedToFastify.median.toFixed(2)}× (rounds: ${rounded(loggedToFastify)}); by CPU per request @1k/s: ${loggedToFastifyByCpu.median.toFixed(2)}× (rounds: ${rounded(loggedToFastifyByCpu)})`)
+    say(`roecny-auth-proxy / fastify (logged), req/s @50: ${toLogged.median.toFixed(2)}× (rounds: ${rounded(toLogged)}); by CPU per request @1k/s: ${toLoggedByCpu.median.toFixed(2)}× (rounds: ${rounded(toLoggedByCpu)})`)
     say(`roecny-auth-proxy CPU per request @1k/s over the floor's: ${cpuOverFloor.median.toFixed(2)}× (rounds: ${rounded(cpuOverFloor)})`)
     say(`roecny-auth-proxy / floor, req/s @50: ${toFloor.median.toFixed(2)}× (rounds: ${rounded(toFloor)}); by CPU: ${toFloorByCpu.median.toFixed(2)}×`)
     say(toNginx === undefined ? 'roecny-auth-proxy / nginx: — (nginx skipped)' : `roecny-auth-proxy / nginx, req/s @50: ${toNginx.median.toFixed(2)}× (rounds: ${rounded(toNginx)}); by CPU: ${(toNginxByCpu?.median ?? NaN).toFixed(2)}×`)
@@ -348,6 +356,10 @@ async function main (): Promise<void> {
       ratios: {
         proxyToFastify: toFastify,
         proxyToFastifyByCpu: toFastifyByCpu,
+        loggedToFastify,
+        loggedToFastifyByCpu,
+        proxyToLogged: toLogged,
+        proxyToLoggedByCpu: toLoggedByCpu,
         proxyCpuOverFloor: cpuOverFloor,
         proxyToFloor: toFloor,
         proxyToNginx: toNginx ?? null,

@@ -14,7 +14,13 @@ export interface LatestRun {
   machine: { cpu: string, cores: number, memoryGiB: number, kernel: string, node: string, nginx: string }
   loadAverageBefore: number[]
   contenders: ContenderFigures[]
-  ratios: { proxyToFastify: { perRound: number[], median: number } | null }
+  ratios: {
+    proxyToFastify: { perRound: number[], median: number } | null
+    /** Bare Fastify with SPEC §8's access line against bare Fastify; runs before that contender have none. */
+    loggedToFastify?: { perRound: number[], median: number } | null
+    /** The proxy against bare Fastify with SPEC §8's access line. */
+    proxyToLogged?: { perRound: number[], median: number } | null
+  }
   /** The bench's targets, each against the stack measured in the same run. */
   targets: Array<{ what: string, goal: string, value: string, met: boolean }>
   mode: string
@@ -38,12 +44,17 @@ function ratio (value: number): string {
   return `${value.toFixed(2)}×`
 }
 
+/** A req/s ratio with its rounds, or what a run without one of its contenders shows. */
+function rounds (measured: { perRound: number[], median: number } | null | undefined): string {
+  if (measured === null || measured === undefined) return 'not measured'
+  return `${ratio(measured.median)} (rounds: ${measured.perRound.map((value) => value.toFixed(2)).join(', ')})`
+}
+
 /** The machine, the bench's table, and the proxy against the bare stack, as the page shows them. */
 export function renderLatestRun (run: LatestRun, contenderTable: ContenderTable): string {
   const { machine } = run
   const proxy = run.contenders.find((c) => c.name === 'roecny-auth-proxy') as ContenderFigures
   const stack = run.contenders.find((c) => c.name === 'fastify') as ContenderFigures
-  const rps = run.ratios.proxyToFastify
   const lines = [
     START,
     `Run of ${run.date.slice(0, 10)}: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Linux ${machine.kernel.split('-')[0] as string},`,
@@ -55,10 +66,15 @@ export function renderLatestRun (run: LatestRun, contenderTable: ContenderTable)
     '',
     '| the proxy against bare Fastify + `@fastify/http-proxy`, same run | measured |',
     '| --- | --- |',
-    `| req/s at 50 connections | ${rps === null ? 'not measured' : `${ratio(rps.median)} (rounds: ${rps.perRound.map((value) => value.toFixed(2)).join(', ')})`} |`,
+    `| req/s at 50 connections | ${rounds(run.ratios.proxyToFastify)} |`,
     `| idle RSS | ${mib(proxy.idleRssBytes)} against ${mib(stack.idleRssBytes)} |`,
     `| peak RSS at 50 connections | ${mib(proxy.peakRssBytes)} against ${mib(stack.peakRssBytes)} |`,
     `| spawn to ready | ${(proxy.startToReadyMs as number).toFixed(0)} ms (a login included) against ${(stack.startToReadyMs as number).toFixed(0)} ms |`,
+    '',
+    '| the stack with SPEC §8\'s access line (`fastify (logged)`), same run | req/s at 50 connections |',
+    '| --- | --- |',
+    `| against bare Fastify: what the line costs the stack itself | ${rounds(run.ratios.loggedToFastify)} |`,
+    `| the proxy against it | ${rounds(run.ratios.proxyToLogged)} |`,
     '',
     `| target${run.mode === 'full' ? '' : ' (a quick run: not judged)'} | goal | measured | met |`,
     '| --- | --- | --- | --- |',
