@@ -16,10 +16,12 @@ export interface LatestRun {
   contenders: ContenderFigures[]
   ratios: {
     proxyToFastify: { perRound: number[], median: number } | null
-    /** Bare Fastify with SPEC §8's access line against bare Fastify; runs before that contender have none. */
+    /** Bare Fastify with SPEC §8's access line against bare Fastify, by req/s and by CPU; runs before that contender have none. */
     loggedToFastify?: { perRound: number[], median: number } | null
-    /** The proxy against bare Fastify with SPEC §8's access line. */
+    loggedToFastifyByCpu?: { perRound: number[], median: number } | null
+    /** The proxy against bare Fastify with SPEC §8's access line, by req/s and by CPU. */
     proxyToLogged?: { perRound: number[], median: number } | null
+    proxyToLoggedByCpu?: { perRound: number[], median: number } | null
   }
   /** The bench's targets, each against the stack measured in the same run. */
   targets: Array<{ what: string, goal: string, value: string, met: boolean }>
@@ -71,10 +73,10 @@ export function renderLatestRun (run: LatestRun, contenderTable: ContenderTable)
     `| peak RSS at 50 connections | ${mib(proxy.peakRssBytes)} against ${mib(stack.peakRssBytes)} |`,
     `| spawn to ready | ${(proxy.startToReadyMs as number).toFixed(0)} ms (a login included) against ${(stack.startToReadyMs as number).toFixed(0)} ms |`,
     '',
-    '| the stack with SPEC §8\'s access line (`fastify (logged)`), same run | req/s at 50 connections |',
-    '| --- | --- |',
-    `| against bare Fastify: what the line costs the stack itself | ${rounds(run.ratios.loggedToFastify)} |`,
-    `| the proxy against it | ${rounds(run.ratios.proxyToLogged)} |`,
+    '| the stack with SPEC §8\'s access line (`fastify (logged)`), same run | req/s at 50 connections | by CPU per request at 1,000 req/s |',
+    '| --- | --- | --- |',
+    `| against bare Fastify: what the line costs the stack itself | ${rounds(run.ratios.loggedToFastify)} | ${rounds(run.ratios.loggedToFastifyByCpu)} |`,
+    `| the proxy against it | ${rounds(run.ratios.proxyToLogged)} | ${rounds(run.ratios.proxyToLoggedByCpu)} |`,
     '',
     `| target${run.mode === 'full' ? '' : ' (a quick run: not judged)'} | goal | measured | met |`,
     '| --- | --- | --- | --- |',
