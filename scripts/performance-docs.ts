@@ -46,7 +46,7 @@ function ratio (value: number): string {
   return `${value.toFixed(2)}×`
 }
 
-/** A req/s ratio with its rounds, or what a run without one of its contenders shows. */
+/** A ratio with its rounds, or what a run without one of its contenders shows. */
 function rounds (measured: { perRound: number[], median: number } | null | undefined): string {
   if (measured === null || measured === undefined) return 'not measured'
   return `${ratio(measured.median)} (rounds: ${measured.perRound.map((value) => value.toFixed(2)).join(', ')})`
