@@ -34,6 +34,29 @@ function sourceFiles (dir: string): string[] {
   return readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' }).filter((name) => /\.c?ts$/.test(name)).map((name) => join(ROOT, dir, name))
 }
 
+/** Whether an `engines.node` range admits some Node 20 release: one of its alternatives names 20 or starts at or below it. */
+function admitsNode20 (range: string): boolean {
+  return range.split('||').some((part) => {
+    const [, operator = '', major = ''] = /^\s*(>=|\^|~)?\s*v?(\d+)/.exec(part) ?? []
+    return part.trim() === '*' || Number(major) === 20 || (operator === '>=' && Number(major) < 20)
+  })
+}
+
+t.test('the README names every installed package whose engines leave out Node 20, the warnings npm ci prints there', async (t) => {
+  t.ok(admitsNode20('20 || >=22') && admitsNode20('^20.17.0 || >=22.9.0') && admitsNode20('>=14') && admitsNode20('*'))
+  t.notOk(admitsNode20('>=22') || admitsNode20('^18.0.0 || >=22'))
+  const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { engines?: { node?: string } }> }
+  const refused = Object.entries(lock.packages)
+    .filter(([path, entry]) => path !== '' && typeof entry.engines?.node === 'string' && !admitsNode20(entry.engines.node))
+    .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length))
+  t.ok(refused.length > 0, 'the lockfile holds packages that ask for a newer Node (cookie@2 does)')
+  const section = README.slice(README.indexOf('## Node.js versions'), README.indexOf('\n## ', README.indexOf('## Node.js versions') + 1))
+  for (const name of refused) {
+    const named = section.includes(`\`${name}\``) || section.includes(`\`${name}@`) || (name.startsWith('@kubernetes-models/') && section.includes('`@kubernetes-models/*`'))
+    t.ok(named, `README's Node.js versions section names ${name}, whose engines leave out Node 20`)
+  }
+})
+
 t.test('the README fits on a few screens, starts with the two commands and has a table of contents', async (t) => {
   const lines = README.split('\n').length
   t.ok(lines <= 250, `README.md has ${lines} lines, at most 250`)
