@@ -38,6 +38,12 @@ export interface ContenderFigures {
   }
 }
 
+/** One contender against another: the figure of each round, and their median. */
+export interface Ratio {
+  perRound: number[]
+  median: number
+}
+
 export interface Target {
   what: string
   goal: string
@@ -81,7 +87,7 @@ export function summarise (name: string, rounds: RoundFigures[], idleRssBytes: n
 }
 
 /** a / b for each round, and their median. */
-export function ratio (a: ContenderFigures, b: ContenderFigures): { perRound: number[], median: number } {
+export function ratio (a: ContenderFigures, b: ContenderFigures): Ratio {
   const perRound = a.rounds.map((r, i) => r.c50.rps / (b.rounds[i] as RoundFigures).c50.rps)
   return { perRound, median: median(perRound) }
 }
@@ -90,7 +96,7 @@ export function ratio (a: ContenderFigures, b: ContenderFigures): { perRound: nu
  * b's CPU per request / a's, at the fixed rate, per round and median: the req/s ratio a dedicated
  * core would give when both are CPU-bound, whatever limited the measured req/s.
  */
-export function cpuRatio (a: ContenderFigures, b: ContenderFigures): { perRound: number[], median: number } {
+export function cpuRatio (a: ContenderFigures, b: ContenderFigures): Ratio {
   const perRound = a.rounds.map((r, i) => ((b.rounds[i] as RoundFigures).fixed.cpuMicrosPerRequest ?? NaN) / (r.fixed.cpuMicrosPerRequest ?? NaN))
   return { perRound, median: median(perRound) }
 }
@@ -99,7 +105,7 @@ export function cpuRatio (a: ContenderFigures, b: ContenderFigures): { perRound:
  * a's CPU per request / b's at the fixed rate (per round and median), and the difference in
  * microseconds: what a variant of the same proxy adds to each request, measured at the same load.
  */
-export function perRequestCpu (a: ContenderFigures, b: ContenderFigures): { ratio: { perRound: number[], median: number }, addedMicros: number } {
+export function perRequestCpu (a: ContenderFigures, b: ContenderFigures): { ratio: Ratio, addedMicros: number } {
   const perRound = a.rounds.map((r, i) => (r.fixed.cpuMicrosPerRequest ?? NaN) / ((b.rounds[i] as RoundFigures).fixed.cpuMicrosPerRequest ?? NaN))
   const added = a.rounds.map((r, i) => (r.fixed.cpuMicrosPerRequest ?? NaN) - ((b.rounds[i] as RoundFigures).fixed.cpuMicrosPerRequest ?? NaN))
   return { ratio: { perRound, median: median(perRound) }, addedMicros: median(added) }
@@ -109,7 +115,7 @@ export function perRequestCpu (a: ContenderFigures, b: ContenderFigures): { rati
  * a's CPU per request / b's, at the fixed rate, per round and median: how many times b's CPU a
  * request through a costs (the issue's "CPU per request ≤ 1.5× the floor's").
  */
-export function cpuCost (a: ContenderFigures, b: ContenderFigures): { perRound: number[], median: number } {
+export function cpuCost (a: ContenderFigures, b: ContenderFigures): Ratio {
   const perRound = a.rounds.map((r, i) => (r.fixed.cpuMicrosPerRequest ?? NaN) / ((b.rounds[i] as RoundFigures).fixed.cpuMicrosPerRequest ?? NaN))
   return { perRound, median: median(perRound) }
 }

@@ -1,7 +1,7 @@
 // Renders the latest run of docs/performance.md from bench/results/latest.json, with the bench's own table.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { ContenderFigures } from '../bench/report.js'
+import type { ContenderFigures, Ratio } from '../bench/report.js'
 
 export const LATEST_FILE = join('bench', 'results', 'latest.json')
 export const PERFORMANCE_FILE = join('docs', 'performance.md')
@@ -15,13 +15,13 @@ export interface LatestRun {
   loadAverageBefore: number[]
   contenders: ContenderFigures[]
   ratios: {
-    proxyToFastify: { perRound: number[], median: number } | null
+    proxyToFastify: Ratio | null
     /** Bare Fastify with SPEC §8's access line against bare Fastify, by req/s and by CPU; runs before that contender have none. */
-    loggedToFastify?: { perRound: number[], median: number } | null
-    loggedToFastifyByCpu?: { perRound: number[], median: number } | null
+    loggedToFastify?: Ratio | null
+    loggedToFastifyByCpu?: Ratio | null
     /** The proxy against bare Fastify with SPEC §8's access line, by req/s and by CPU. */
-    proxyToLogged?: { perRound: number[], median: number } | null
-    proxyToLoggedByCpu?: { perRound: number[], median: number } | null
+    proxyToLogged?: Ratio | null
+    proxyToLoggedByCpu?: Ratio | null
   }
   /** The bench's targets, each against the stack measured in the same run. */
   targets: Array<{ what: string, goal: string, value: string, met: boolean }>
@@ -47,7 +47,7 @@ function ratio (value: number): string {
 }
 
 /** A ratio with its rounds, or what a run without one of its contenders shows. */
-function rounds (measured: { perRound: number[], median: number } | null | undefined): string {
+function rounds (measured: Ratio | null | undefined): string {
   if (measured === null || measured === undefined) return 'not measured'
   return `${ratio(measured.median)} (rounds: ${measured.perRound.map((value) => value.toFixed(2)).join(', ')})`
 }
