@@ -18,7 +18,7 @@ import { load, warm } from './load.js'
 import type { LoadResult } from './load.js'
 import { hasTaskset, pin, rssBytes, total, which } from './proc.js'
 import { contenderTable, cpuCost, cpuRatio, MB, mb, MiB, mib, ms, perRequestCpu, plain, ratio, signedMb, signedMs, summarise, targetTable } from './report.js'
-import type { ContenderFigures, RoundFigures, Target } from './report.js'
+import type { ContenderFigures, Ratio, RoundFigures, Target } from './report.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -315,9 +315,12 @@ async function main (): Promise<void> {
     say(contenderTable(figures))
     say('')
     const rounded = (r: { perRound: number[] }): string => r.perRound.map((x) => x.toFixed(2)).join(', ')
-    say(`roecny-auth-proxy / bare Fastify, req/s @50: ${toFastify.median.toFixed(2)}× (rounds: ${rounded(toFastify)}); by CPU per request @1k/s: ${toFastifyByCpu.median.toFixed(2)}× (rounds: ${rounded(toFastifyByCpu)})`)
-    say(`fastify (logged) / bare Fastify, req/s @50: ${loggedToFastify.median.toFixed(2)}× (rounds: ${rounded(loggedToFastify)}); by CPU per request @1k/s: ${loggedToFastifyByCpu.median.toFixed(2)}× (rounds: ${rounded(loggedToFastifyByCpu)})`)
-    say(`roecny-auth-proxy / fastify (logged), req/s @50: ${toLogged.median.toFixed(2)}× (rounds: ${rounded(toLogged)}); by CPU per request @1k/s: ${toLoggedByCpu.median.toFixed(2)}× (rounds: ${rounded(toLoggedByCpu)})`)
+    const sayPair = (pair: string, byRps: Ratio, byCpu: Ratio): void => {
+      say(`${pair}, req/s @50: ${byRps.median.toFixed(2)}× (rounds: ${rounded(byRps)}); by CPU per request @1k/s: ${byCpu.median.toFixed(2)}× (rounds: ${rounded(byCpu)})`)
+    }
+    sayPair('roecny-auth-proxy / bare Fastify', toFastify, toFastifyByCpu)
+    sayPair('fastify (logged) / bare Fastify', loggedToFastify, loggedToFastifyByCpu)
+    sayPair('roecny-auth-proxy / fastify (logged)', toLogged, toLoggedByCpu)
     say(`roecny-auth-proxy CPU per request @1k/s over the floor's: ${cpuOverFloor.median.toFixed(2)}× (rounds: ${rounded(cpuOverFloor)})`)
     say(`roecny-auth-proxy / floor, req/s @50: ${toFloor.median.toFixed(2)}× (rounds: ${rounded(toFloor)}); by CPU: ${toFloorByCpu.median.toFixed(2)}×`)
     say(toNginx === undefined ? 'roecny-auth-proxy / nginx: — (nginx skipped)' : `roecny-auth-proxy / nginx, req/s @50: ${toNginx.median.toFixed(2)}× (rounds: ${rounded(toNginx)}); by CPU: ${(toNginxByCpu?.median ?? NaN).toFixed(2)}×`)
